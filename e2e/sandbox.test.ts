@@ -1,0 +1,41 @@
+// The README's sandbox command: starts detached, prints KUBECONFIG last, serves the quick-start
+// objects, and stops without leaving anything behind.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { controlPlaneBinaries } from './cluster/control-plane.ts';
+import { repoRoot } from './cluster/install.ts';
+import { kubectlFor, kubectlOk } from './cluster/kubectl.ts';
+
+const run = promisify(execFile);
+
+describe('sandbox', function () {
+  this.timeout(180_000);
+
+  it('starts with --detach, serves the quick-start pools, and --stop removes everything', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'sandbox-test-'));
+    const env = { ...process.env, SPIDERPOOL_SANDBOX_DIR: stateDir };
+    try {
+      const { stdout } = await run('bash', [join(repoRoot, 'scripts/sandbox.sh'), '--detach'], { env });
+      const last = stdout.trim().split('\n').at(-1) ?? '';
+      assert.match(last, /^KUBECONFIG=\//);
+      const kubeconfig = last.slice('KUBECONFIG='.length);
+      const kubectl = kubectlFor(await controlPlaneBinaries(), kubeconfig);
+      const pools = await kubectlOk(kubectl, ['get', 'sp', '-o', 'name']);
+      assert.equal(pools.trim().split('\n').length, 6);
+      const again = await run('bash', [join(repoRoot, 'scripts/sandbox.sh'), '--detach'], { env }).catch((e: { stderr: string }) => e);
+      assert.match(String((again as { stderr: string }).stderr), /already running/);
+
+      const stopped = await run('bash', [join(repoRoot, 'scripts/sandbox.sh'), '--stop'], { env });
+      assert.match(stopped.stdout, /sandbox: stopped/);
+      assert.equal(existsSync(dirname(kubeconfig)), false, 'the control plane directory is removed');
+      assert.equal(existsSync(join(stateDir, 'state.json')), false);
+    } finally {
+      await run('bash', [join(repoRoot, 'scripts/sandbox.sh'), '--stop'], { env }).catch(() => undefined);
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,125 @@
+// The sandbox: the product on an embedded local cluster. It runs in the foreground until interrupted;
+// --detach runs it in the background and prints KUBECONFIG=<path> last; --stop tears it down.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
+import { installCrds, repoRoot } from '../cluster/install.ts';
+import { kubectlFor, kubectlOk } from '../cluster/kubectl.ts';
+
+const stateDir = process.env.SPIDERPOOL_SANDBOX_DIR ?? join(tmpdir(), 'spiderpool-ts-sandbox');
+const stateFile = join(stateDir, 'state.json');
+const logFile = join(stateDir, 'sandbox.log');
+
+/** The quick-start objects every sandbox starts with. */
+const FIXTURES = [
+  'calico-quickstart/nginx-ippool-v4.yaml',
+  'public-cloud-ipvlan/ipvlan-multusconfigs.yaml',
+  'public-cloud-ipvlan/ippools.yaml',
+  'macvlan-overlay/10-6-v4.yaml',
+  'macvlan-overlay/macvlan-ens192.yaml',
+];
+
+interface State { pid: number; kubeconfig?: string; ready: boolean }
+
+const say = (message: string) => process.stdout.write(`${message}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+
+function readState(): State | undefined {
+  try { return JSON.parse(readFileSync(stateFile, 'utf8')) as State; } catch { return undefined; }
+}
+
+function runningSandbox(): State | undefined {
+  const state = readState();
+  return state && alive(state.pid) ? state : undefined;
+}
+
+async function foreground(): Promise<void> {
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(stateFile, JSON.stringify({ pid: process.pid, ready: false } satisfies State));
+  let cp: ControlPlane | undefined;
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('sandbox: stopping');
+    await cp?.stop();
+    rmSync(stateFile, { force: true });
+    say('sandbox: stopped');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  try {
+    say('sandbox: starting the control plane (the first run builds it, about 10 minutes)');
+    cp = await startControlPlane({ log: (m) => say(`sandbox: ${m}`) });
+    const kubectl = kubectlFor(cp.binDir, cp.kubeconfig);
+    await installCrds(kubectl);
+    say('sandbox: CRDs installed');
+    for (const f of FIXTURES) await kubectlOk(kubectl, ['apply', '-f', join(repoRoot, 'e2e', 'fixtures', f)]);
+    say(`sandbox: quick-start examples applied (${FIXTURES.length} files)`);
+    writeFileSync(stateFile, JSON.stringify({ pid: process.pid, kubeconfig: cp.kubeconfig, ready: true } satisfies State));
+    say(`sandbox: ready; kubectl is in ${cp.binDir}; stop with Ctrl-C or npm run sandbox:stop`);
+    say(`KUBECONFIG=${cp.kubeconfig}`);
+  } catch (err) {
+    process.stderr.write(`sandbox: failed: ${(err as Error).message}\n`);
+    await shutdown(1);
+  }
+}
+
+async function detach(): Promise<void> {
+  mkdirSync(stateDir, { recursive: true });
+  const out = openSync(logFile, 'w');
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string], {
+    detached: true, stdio: ['ignore', out, out], env: process.env,
+  });
+  child.unref();
+  say(`sandbox: starting in the background (log: ${logFile})`);
+  const deadline = Date.now() + 30 * 60_000;
+  while (Date.now() < deadline) {
+    await sleep(500);
+    const state = readState();
+    if (state && state.pid === child.pid && state.ready && state.kubeconfig) {
+      say(`KUBECONFIG=${state.kubeconfig}`);
+      return;
+    }
+    if (child.pid === undefined || !alive(child.pid) || child.exitCode !== null) {
+      process.stderr.write(`sandbox: failed to start:\n${readFileSync(logFile, 'utf8')}\n`);
+      process.exit(1);
+    }
+  }
+  process.stderr.write('sandbox: not ready after 30 minutes\n');
+  process.exit(1);
+}
+
+async function stop(): Promise<void> {
+  const state = runningSandbox();
+  if (!state) {
+    rmSync(stateFile, { force: true });
+    say('sandbox: not running');
+    return;
+  }
+  process.kill(state.pid, 'SIGTERM');
+  const deadline = Date.now() + 60_000;
+  while (alive(state.pid) && Date.now() < deadline) await sleep(200);
+  if (alive(state.pid)) {
+    process.stderr.write(`sandbox: process ${state.pid} did not stop within 60 s\n`);
+    process.exit(1);
+  }
+  say('sandbox: stopped');
+}
+
+const args = process.argv.slice(2);
+if (args.includes('--stop')) {
+  await stop();
+} else {
+  const running = runningSandbox();
+  if (running && running.pid !== process.pid) {
+    process.stderr.write(`sandbox: already running (pid ${running.pid}${running.kubeconfig ? `, KUBECONFIG=${running.kubeconfig}` : ''}); stop it with npm run sandbox:stop\n`);
+    process.exit(1);
+  }
+  if (existsSync(stateFile)) rmSync(stateFile);
+  await (args.includes('--detach') ? detach() : foreground());
+}

@@ -21,7 +21,10 @@ export interface SpiderMultusConfig extends ApiObject { spec?: SpiderMultusConfi
 export interface SpiderCoordinator extends ApiObject { spec?: CoordinatorSpec; status?: SpiderCoordinatorStatus }
 export interface NetworkAttachmentDefinition extends ApiObject { spec?: NetworkAttachmentDefinitionSpec }
 
-/** One record of SpiderIPPool.status.allocatedIPs, keyed by IP. */
-export interface PoolIPAllocation { pod: string; podUid: string }
+/**
+ * One record of SpiderIPPool.status.allocatedIPs, keyed by IP. `nic` is this product's addition (Spiderpool
+ * ignores it): it keeps two NICs of one pod that draw from the same pool from being given one address.
+ */
+export interface PoolIPAllocation { pod: string; podUid: string; nic?: string }
 
 export const FINALIZER = 'spiderpool.spidernet.io';

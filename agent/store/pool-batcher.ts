@@ -84,18 +84,16 @@ export class PoolBatcher {
   private async apply(batch: Op[]): Promise<void> {
     const deadline = Date.now() + (this.options.retryBudgetMs ?? 30_000);
     for (let attempt = 0; ; attempt++) {
-      let outcome: (() => void)[] = [];
       try {
         const pool = this.latest ?? await this.options.client.read(this.poolName);
         const computed = this.compute(pool, batch);
-        outcome = computed.settle;
         if (computed.changed) {
           this.options.observer?.batch(this.poolName, batch.length);
           this.latest = await this.options.client.writeStatus(computed.pool);
         } else {
           this.latest = pool;
         }
-        for (const settle of outcome) settle();
+        for (const settle of computed.settle) settle();
         return;
       } catch (err) {
         this.latest = undefined;

@@ -149,29 +149,49 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     const ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
     const token = randomBytes(24).toString('hex');
     writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin,system:masters\n`);
-    const [etcdPort, etcdPeerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+    // A port found free can be taken by another process before the component binds it; then the
+    // component exits with "address already in use" and is started again on fresh ports.
+    const startOnFreePorts = async <T>(what: string, attempt: () => Promise<T>): Promise<T> => {
+      for (let tries = 1; ; tries++) {
+        try {
+          return await attempt();
+        } catch (err) {
+          if (tries >= 5 || !/address already in use/.test(String(err))) throw err;
+          log(`${what}: port taken, retrying`);
+        }
+      }
+    };
 
-    const etcd = startProcess('etcd', 'etcd', [
-      '--name', 'spiderpool-ts', '--data-dir', join(dir, 'etcd'),
-      '--listen-client-urls', `http://127.0.0.1:${etcdPort}`, '--advertise-client-urls', `http://127.0.0.1:${etcdPort}`,
-      '--listen-peer-urls', `http://127.0.0.1:${etcdPeerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeerPort}`,
-      '--initial-cluster', `spiderpool-ts=http://127.0.0.1:${etcdPeerPort}`,
-      '--unsafe-no-fsync', '--log-level', 'warn',
-    ]);
-    await waitFor('etcd', 30_000, () => httpOk(`http://127.0.0.1:${etcdPort}/health`), () => etcd.exit && `${etcd.exit}\n${lastLog('etcd')}`);
+    const etcdPort = await startOnFreePorts('etcd', async () => {
+      const [port, peerPort] = [await freePort(), await freePort()];
+      rmSync(join(dir, 'etcd'), { recursive: true, force: true });
+      const etcd = startProcess('etcd', 'etcd', [
+        '--name', 'spiderpool-ts', '--data-dir', join(dir, 'etcd'),
+        '--listen-client-urls', `http://127.0.0.1:${port}`, '--advertise-client-urls', `http://127.0.0.1:${port}`,
+        '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
+        '--initial-cluster', `spiderpool-ts=http://127.0.0.1:${peerPort}`,
+        '--unsafe-no-fsync', '--log-level', 'warn',
+      ]);
+      await waitFor('etcd', 30_000, () => httpOk(`http://127.0.0.1:${port}/health`), () => etcd.exit && `${etcd.exit}\n${lastLog('etcd')}`);
+      return port;
+    });
     log(`etcd ready on 127.0.0.1:${etcdPort}`);
 
-    const server = `https://127.0.0.1:${apiPort}`;
-    const apiserver = startProcess('kube-apiserver', join(binDir, 'kube-apiserver'), [
-      '--etcd-servers', `http://127.0.0.1:${etcdPort}`,
-      '--advertise-address', '127.0.0.1', '--bind-address', '127.0.0.1', '--secure-port', String(apiPort), '--insecure-port', '0',
-      '--tls-cert-file', join(dir, 'apiserver.crt'), '--tls-private-key-file', join(dir, 'apiserver.key'),
-      '--token-auth-file', join(dir, 'tokens.csv'), '--authorization-mode', 'RBAC',
-      '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
-      '--service-account-key-file', join(dir, 'sa.pub'), '--service-account-signing-key-file', join(dir, 'sa.key'),
-      '--service-cluster-ip-range', SERVICE_CIDR, '--allow-privileged=true', '--profiling=false',
-    ]);
-    await waitFor('kube-apiserver', 90_000, () => httpsOk(`${server}/readyz`, ca, token), () => apiserver.exit && `${apiserver.exit}\n${lastLog('kube-apiserver')}`);
+    const server = await startOnFreePorts('kube-apiserver', async () => {
+      const port = await freePort();
+      const url = `https://127.0.0.1:${port}`;
+      const apiserver = startProcess('kube-apiserver', join(binDir, 'kube-apiserver'), [
+        '--etcd-servers', `http://127.0.0.1:${etcdPort}`,
+        '--advertise-address', '127.0.0.1', '--bind-address', '127.0.0.1', '--secure-port', String(port), '--insecure-port', '0',
+        '--tls-cert-file', join(dir, 'apiserver.crt'), '--tls-private-key-file', join(dir, 'apiserver.key'),
+        '--token-auth-file', join(dir, 'tokens.csv'), '--authorization-mode', 'RBAC',
+        '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
+        '--service-account-key-file', join(dir, 'sa.pub'), '--service-account-signing-key-file', join(dir, 'sa.key'),
+        '--service-cluster-ip-range', SERVICE_CIDR, '--allow-privileged=true', '--profiling=false',
+      ]);
+      await waitFor('kube-apiserver', 90_000, () => httpsOk(`${url}/readyz`, ca, token), () => apiserver.exit && `${apiserver.exit}\n${lastLog('kube-apiserver')}`);
+      return url;
+    });
     log(`kube-apiserver ready at ${server}`);
 
     const kubeconfig = join(dir, 'kubeconfig');

@@ -1,0 +1,16 @@
+// Pool selection of the node agent. The annotation and Multus parsers are exported on their own for the
+// admission webhook, which must accept exactly what the agent accepts.
+export { selectPools } from './select.ts';
+export { SelectionError, type SelectionErrorReason } from './errors.ts';
+export {
+  ANNOTATION,
+  parseNamespaceDefaultPools,
+  parsePodIPAMAnnotations,
+  type IPNumber,
+  type IPPoolsItem,
+  type PodIPAMAnnotations,
+  type PoolNames,
+  type SubnetItem,
+} from './annotations.ts';
+export { MULTUS_DEFAULT_NETWORK, MULTUS_NETWORKS, parseMultusDefaultNetwork, parseMultusNetworks, type NetworkSelection } from './multus.ts';
+export type { IPFamily, NicPlan, SelectionInput, SelectionResult, SelectionRule, TopController } from './types.ts';

@@ -1,0 +1,128 @@
+// The agent's HTTP API on a unix socket (what the IPAM plugin calls) and its metrics and health on TCP.
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
+import { ApiException } from '@kubernetes/client-node';
+import { AGENT_PATHS, HTTP_STATUS, type AgentError, type IpamAddArgs, type IpamDelArgs } from '../lib/agent-api.ts';
+import { apiMessage } from '../lib/kube.ts';
+import type { Logger } from '../lib/log.ts';
+import { AgentFailure } from './errors.ts';
+import type { Ipam } from './ipam.ts';
+import type { AgentMetrics } from './metrics.ts';
+
+const MAX_BODY = 1024 * 1024;
+
+function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      body += chunk;
+      if (body.length > MAX_BODY) reject(new AgentFailure('WrongInput', `request body larger than ${MAX_BODY} bytes`));
+    });
+    req.on('end', () => {
+      try {
+        const parsed = JSON.parse(body || '{}');
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+        resolve(parsed as Record<string, unknown>);
+      } catch {
+        reject(new AgentFailure('WrongInput', 'request body is not a JSON object'));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Maps any failure to `{ reason, message }`: the plugin turns the reason into a CNI error code. */
+function asAgentError(err: unknown): AgentError {
+  if (err instanceof AgentFailure) return { reason: err.reason, message: err.message };
+  const code = err instanceof ApiException ? err.code : undefined;
+  if (code === 409) return { reason: 'RetriesExhausted', message: `conflicting write, retry: ${apiMessage(err)}` };
+  if (code === undefined || code >= 500 || code === 429) return { reason: 'Unavailable', message: `apiserver unavailable: ${apiMessage(err)}` };
+  return { reason: 'Internal', message: apiMessage(err) };
+}
+
+export interface AgentServer { socketPath: string; metricsPort: number; close(): Promise<void> }
+
+export async function serveAgent(options: { socketPath: string; metricsPort: number; metricsHost?: string; ipam: Ipam; metrics: AgentMetrics; log: Logger }): Promise<AgentServer> {
+  const { ipam, metrics, log } = options;
+
+  const api = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    const handle = async (): Promise<void> => {
+      if (url.pathname === AGENT_PATHS.healthy && req.method === 'GET') return send(res, 200, {});
+      if (url.pathname === AGENT_PATHS.ip && req.method === 'POST') {
+        const args = await readJson(req) as unknown as IpamAddArgs;
+        return send(res, 200, await metrics.time('allocate', () => ipam.allocate(args)));
+      }
+      if (url.pathname === AGENT_PATHS.ip && req.method === 'DELETE') {
+        const args = await readJson(req) as unknown as IpamDelArgs;
+        await metrics.time('release', () => ipam.release(args));
+        return send(res, 200, {});
+      }
+      if (url.pathname === AGENT_PATHS.workloadEndpoint && req.method === 'GET') {
+        const namespace = url.searchParams.get('podNamespace');
+        const name = url.searchParams.get('podName');
+        if (!namespace || !name) throw new AgentFailure('WrongInput', 'query parameters podNamespace and podName are required');
+        const endpoint = await ipam.workloadEndpoint(namespace, name);
+        if (!endpoint) return send(res, 404, { reason: 'PodNotFound', message: `no SpiderEndpoint for pod ${namespace}/${name}` } satisfies AgentError);
+        return send(res, 200, endpoint);
+      }
+      throw new AgentFailure('WrongInput', `no route ${req.method} ${url.pathname}`);
+    };
+    handle().catch((err: unknown) => {
+      const error = asAgentError(err);
+      const status = err instanceof AgentFailure && error.message.startsWith('no route') ? 404 : HTTP_STATUS[error.reason];
+      if (status >= 500) log.error('request failed', { path: url.pathname, method: req.method, ...error });
+      else log.info('request refused', { path: url.pathname, method: req.method, ...error });
+      send(res, status, error);
+    });
+  });
+  // Many plugins call at once during a burst of pod starts; keep the socket's accept queue deep.
+  api.maxConnections = 4096;
+
+  mkdirSync(dirname(options.socketPath), { recursive: true });
+  rmSync(options.socketPath, { force: true });
+  await new Promise<void>((resolve, reject) => {
+    api.once('error', reject);
+    api.listen({ path: options.socketPath, backlog: 4096 }, () => resolve());
+  });
+  // Only root (the user kubelet runs CNI plugins as) may talk to the agent.
+  chmodSync(options.socketPath, 0o600);
+
+  const probes: Server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      metrics.registry.metrics().then((text) => {
+        res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+        res.end(text);
+      }, (err: unknown) => send(res, 500, { message: String(err) }));
+    } else if (req.url === '/healthz' || req.url?.startsWith('/v1/runtime/')) {
+      send(res, 200, {});
+    } else {
+      send(res, 404, { message: 'not found' });
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    probes.once('error', reject);
+    probes.listen(options.metricsPort, options.metricsHost ?? '127.0.0.1', () => resolve());
+  });
+
+  return {
+    socketPath: options.socketPath,
+    metricsPort: (probes.address() as AddressInfo).port,
+    close: async () => {
+      const closed = Promise.all([new Promise((r) => api.close(r)), new Promise((r) => probes.close(r))]);
+      api.closeAllConnections();
+      probes.closeAllConnections();
+      await closed;
+      rmSync(options.socketPath, { force: true });
+    },
+  };
+}

@@ -1,0 +1,146 @@
+// npm run bench:ipam -- --pods 1000 --nodes 10 --ips 1000
+// N simulated nodes, each with its own agent process, one shared pool of exactly --ips addresses, --pods
+// concurrent ADDs sent over the agents' sockets exactly as the plugin sends them, then all DELs. The raw
+// single-writer status rate of the same apiserver is measured in the same run, and the startup cost of
+// the real plugin executable separately (p50 of 50 sequential ADD+DEL pairs). Last line: one JSON object.
+import { execFile } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { GROUP, VERSION, type SpiderEndpoint, type SpiderIPPool } from '../api/v2beta1/types.ts';
+import type { IpamAddResponse } from '../lib/agent-api.ts';
+import { formatIP, parseIP } from '../lib/ip/index.ts';
+import { parseRecords } from '../agent/store/pool-records.ts';
+import { startControlPlane } from '../e2e/cluster/control-plane.ts';
+import { installCrds } from '../e2e/cluster/install.ts';
+import { kubectlFor } from '../e2e/cluster/kubectl.ts';
+import { callAgent, startAgents } from '../e2e/harness/agents.ts';
+import { registerNode } from '../e2e/kubelet/node.ts';
+import { buildPlugin } from '../cni/build.ts';
+
+const { values } = parseArgs({ options: { pods: { type: 'string', default: '1000' }, nodes: { type: 'string', default: '10' }, ips: { type: 'string', default: '1000' } } });
+const PODS = Number(values.pods);
+const NODES = Number(values.nodes);
+const IPS = Number(values.ips);
+const NAMESPACE = 'bench';
+const say = (m: string) => process.stderr.write(`${m}\n`);
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+
+async function inBatches<T, R>(items: T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) out.push(...await Promise.all(items.slice(i, i + size).map(fn)));
+  return out;
+}
+
+const cp = await startControlPlane({ controllers: false });
+let stopAgents: (() => Promise<void>) | undefined;
+try {
+  const kubectl = kubectlFor(cp.binDir, cp.kubeconfig);
+  await installCrds(kubectl);
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfig);
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const nodes = Array.from({ length: NODES }, (_, i) => `bench-node-${i + 1}`);
+  for (const n of nodes) await registerNode(kc, n);
+  await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
+  // Without the controller-manager nobody creates the namespace's default service account.
+  await core.createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: 'default' } } });
+
+  const first = parseIP('10.0.0.1').value;
+  const pool = (name: string, count: number) => custom.createClusterCustomObject({
+    group: GROUP, version: VERSION, plural: 'spiderippools',
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderIPPool', metadata: { name }, spec: { subnet: '10.0.0.0/8', ipVersion: 4, ips: [`${formatIP(first, 4)}-${formatIP(first + BigInt(count - 1), 4)}`] } },
+  });
+  await pool('bench', IPS);
+  await pool('raw-writes', 1);
+
+  say('measuring the raw single-writer status write rate');
+  const rawStart = Date.now();
+  let rawWrites = 0;
+  while (Date.now() - rawStart < 5000) {
+    const p = await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name: 'raw-writes' }) as SpiderIPPool;
+    await custom.replaceClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'spiderippools', name: 'raw-writes', body: { ...p, status: { allocatedIPCount: rawWrites % 2 } } });
+    rawWrites++;
+  }
+  const rawWritesPerSecond = rawWrites / ((Date.now() - rawStart) / 1000);
+
+  say(`creating ${PODS} pods`);
+  const annotations = { 'ipam.spidernet.io/ippool': '{"ipv4":["bench"]}' };
+  const pods: V1Pod[] = await inBatches(Array.from({ length: PODS }, (_, i) => i), 50, (i) => core.createNamespacedPod({
+    namespace: NAMESPACE, body: { metadata: { name: `pod-${i}`, annotations }, spec: { nodeName: nodes[i % NODES]!, containers: [{ name: 'c', image: 'pause' }] } },
+  }));
+
+  say(`starting ${NODES} agents`);
+  const agents = await startAgents(cp.kubeconfig, nodes);
+  stopAgents = agents.stop;
+  const socketOf = (i: number) => agents.agents[i % NODES]!.socket;
+  const addArgs = (pod: V1Pod) => ({
+    containerID: `ctr-${pod.metadata!.uid}`, ifName: 'eth0', netNamespace: `/var/run/netns/${pod.metadata!.name}`,
+    podNamespace: NAMESPACE, podName: pod.metadata!.name, podUID: pod.metadata!.uid,
+  });
+
+  say('allocating');
+  const latencies: number[] = [];
+  const allocStart = performance.now();
+  const answers = await Promise.all(pods.map(async (pod, i) => {
+    const t = performance.now();
+    const r = await callAgent(socketOf(i), 'POST', '/v1/ipam/ip', addArgs(pod), 120_000).catch((e: Error) => ({ status: 0, body: e.message }));
+    latencies.push(performance.now() - t);
+    return r;
+  }));
+  const allocSeconds = (performance.now() - allocStart) / 1000;
+  const failures = answers.filter((a) => a.status !== 200).length;
+  const addresses = answers.filter((a) => a.status === 200).map((a) => (a.body as IpamAddResponse).ips[0]?.address);
+  const duplicates = addresses.length - new Set(addresses).size;
+  latencies.sort((a, b) => a - b);
+
+  say('releasing');
+  await inBatches(pods, 100, (pod) => core.deleteNamespacedPod({ namespace: NAMESPACE, name: pod.metadata!.name!, gracePeriodSeconds: 0 }));
+  const releaseStart = performance.now();
+  const released = await Promise.all(pods.map((pod, i) => callAgent(socketOf(i), 'DELETE', '/v1/ipam/ip', { ...addArgs(pod), netNamespace: undefined }, 120_000)
+    .catch((e: Error) => ({ status: 0, body: e.message }))));
+  const releaseSeconds = (performance.now() - releaseStart) / 1000;
+  const releaseFailures = released.filter((r) => r.status !== 200).length;
+
+  const after = await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name: 'bench' }) as SpiderIPPool;
+  const endpoints = await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace: NAMESPACE }) as { items: SpiderEndpoint[] };
+  const leaked = parseRecords(after).size + endpoints.items.length;
+
+  say('timing the plugin executable');
+  const plugin = await buildPlugin();
+  const execTimes: number[] = [];
+  for (let i = 0; i < 50; i++) {
+    const pod = await core.createNamespacedPod({ namespace: NAMESPACE, body: { metadata: { name: `exec-${i}`, annotations }, spec: { nodeName: nodes[0]!, containers: [{ name: 'c', image: 'pause' }] } } });
+    const config = JSON.stringify({ cniVersion: '1.0.0', name: 'bench', type: 'macvlan', ipam: { type: 'spiderpool', ipam_unix_socket_path: socketOf(0) } });
+    const env = (command: string) => ({
+      ...process.env, CNI_COMMAND: command, CNI_CONTAINERID: `ctr-${pod.metadata!.uid}`, CNI_NETNS: `/var/run/netns/exec-${i}`, CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin',
+      CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${NAMESPACE};K8S_POD_NAME=exec-${i};K8S_POD_UID=${pod.metadata!.uid}`,
+    });
+    const invoke = (command: string) => new Promise<number>((resolve, reject) => {
+      const t = performance.now();
+      const child = execFile(plugin.executable, [], { env: env(command) }, (err) => (err ? reject(err) : resolve(performance.now() - t)));
+      child.stdin?.end(config);
+    });
+    const addMs = await invoke('ADD');
+    await core.deleteNamespacedPod({ namespace: NAMESPACE, name: `exec-${i}`, gracePeriodSeconds: 0 });
+    execTimes.push(addMs + await invoke('DEL'));
+  }
+  execTimes.sort((a, b) => a - b);
+
+  const allocPerSecond = PODS / allocSeconds;
+  const result = {
+    pods: PODS, nodes: NODES, ips: IPS,
+    allocSeconds: +allocSeconds.toFixed(3), allocPerSecond: +allocPerSecond.toFixed(1),
+    p50Ms: +percentile(latencies, 50).toFixed(1), p99Ms: +percentile(latencies, 99).toFixed(1),
+    releaseSeconds: +releaseSeconds.toFixed(3), rawWritesPerSecond: +rawWritesPerSecond.toFixed(1),
+    ratio: +(allocPerSecond / rawWritesPerSecond).toFixed(2), pluginExecP50Ms: +percentile(execTimes, 50).toFixed(1),
+    duplicates, failures: failures + releaseFailures, leaked,
+  };
+  say(`allocated ${PODS} addresses on ${NODES} nodes in ${result.allocSeconds} s (${result.allocPerSecond}/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms)`);
+  say(`released in ${result.releaseSeconds} s; raw status writes ${result.rawWritesPerSecond}/s; ratio ${result.ratio}; plugin ADD+DEL p50 ${result.pluginExecP50Ms} ms`);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} finally {
+  await stopAgents?.();
+  await cp.stop();
+}

@@ -1,0 +1,34 @@
+// CNI ADD: ask the agent for this pod's addresses and print the ones of the interface being added.
+import { AGENT_PATHS, type IpamAddArgs } from '../../lib/agent-api.ts';
+import { AgentClient, answerError, ensureHealthy, TIMEOUT_MS } from './agent-client.ts';
+import { requirePod, type CniEnv } from './env.ts';
+import type { Logger } from './log.ts';
+import type { NetConf } from './netconf.ts';
+import { buildIpamResult, parseAddResponse, type IpamResult } from './result.ts';
+
+export async function cmdAdd(env: CniEnv, conf: NetConf, log: Logger): Promise<IpamResult> {
+  const pod = requirePod(env);
+  const { ipam } = conf;
+  const client = new AgentClient(ipam.socketPath);
+  await ensureHealthy(client);
+  const args: IpamAddArgs = {
+    containerID: env.containerId,
+    ifName: env.ifName,
+    netNamespace: env.netns,
+    podNamespace: pod.namespace,
+    podName: pod.name,
+    podUID: pod.uid,
+    ...(ipam.defaultIPv4IPPool ? { defaultIPv4IPPool: ipam.defaultIPv4IPPool } : {}),
+    ...(ipam.defaultIPv6IPPool ? { defaultIPv6IPPool: ipam.defaultIPv6IPPool } : {}),
+    cleanGateway: ipam.cleanGateway,
+    matchMasterSubnet: ipam.matchMasterSubnet,
+  };
+  log.debug('requesting allocation', { args });
+  const answer = await client.call({ method: 'POST', path: AGENT_PATHS.ip, body: args, timeoutMs: TIMEOUT_MS.add });
+  if (!answer.ok) {
+    throw answerError(answer, `failed to allocate an IP for pod ${pod.namespace}/${pod.name} interface ${env.ifName}`, `POST ${AGENT_PATHS.ip}`);
+  }
+  const result = buildIpamResult(conf.cniVersion, env.ifName, parseAddResponse(answer.body), ipam.cleanGateway);
+  log.info('allocated', { ips: result.ips.map((ip) => ip.address) });
+  return result;
+}

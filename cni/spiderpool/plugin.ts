@@ -1,0 +1,56 @@
+// One plugin invocation: environment and stdin in, the text for stdout and the exit code out. main.ts
+// owns the process (reading stdin, writing stdout, setting the exit code); everything else is here.
+import { cmdAdd } from './add.ts';
+import { cmdCheck } from './check.ts';
+import { cmdDel } from './del.ts';
+import { parseCommand, parseEnv } from './env.ts';
+import { errorOutput } from './errors.ts';
+import { fileLogger } from './log.ts';
+import { decodeStdin, LATEST_VERSION, parseNetConf, SUPPORTED_VERSIONS, versionForErrors } from './netconf.ts';
+
+export interface PluginOutput { stdout: string; exitCode: 0 | 1 }
+
+export async function run(env: Record<string, string | undefined>, stdin: string): Promise<PluginOutput> {
+  try {
+    const command = parseCommand(env);
+    if (command === 'VERSION') return success(versionAnswer(stdin));
+    const cniEnv = parseEnv(env, command);
+    const conf = parseNetConf(decodeStdin(stdin));
+    const log = fileLogger(conf.ipam.logFilePath, conf.ipam.logLevel, {
+      command,
+      containerID: cniEnv.containerId,
+      ifName: cniEnv.ifName,
+      pod: cniEnv.pod ? `${cniEnv.pod.namespace}/${cniEnv.pod.name}` : undefined,
+    });
+    log.debug('request', { netns: cniEnv.netns, cniVersion: conf.cniVersion, socket: conf.ipam.socketPath });
+    try {
+      // DEL and CHECK print nothing on success.
+      if (command === 'ADD') return success(await cmdAdd(cniEnv, conf, log));
+      if (command === 'DEL') await cmdDel(cniEnv, conf, log);
+      else await cmdCheck(cniEnv, conf, log);
+      return { stdout: '', exitCode: 0 };
+    } catch (err) {
+      log.error('failed', { error: errorOutput(conf.cniVersion, err) });
+      throw err;
+    }
+  } catch (err) {
+    return { stdout: JSON.stringify(errorOutput(versionForErrors(stdin), err)), exitCode: 1 };
+  }
+}
+
+const success = (value: unknown): PluginOutput => ({ stdout: JSON.stringify(value), exitCode: 0 });
+
+/**
+ * VERSION is how the caller negotiates, so it never fails: stdin may be empty or carry any version,
+ * which is echoed back (1.0.0 when there is none to echo).
+ */
+function versionAnswer(stdin: string): { cniVersion: string; supportedVersions: readonly string[] } {
+  let cniVersion: string = LATEST_VERSION;
+  try {
+    const requested = decodeStdin(stdin).cniVersion;
+    if (typeof requested === 'string' && requested !== '') cniVersion = requested;
+  } catch {
+    // nothing usable to echo
+  }
+  return { cniVersion, supportedVersions: SUPPORTED_VERSIONS };
+}

@@ -1,0 +1,143 @@
+// Agents on four simulated nodes against the real apiserver: many concurrent ADDs against one pool,
+// then all DELs, and the errors a user sees when a pod cannot get an address.
+import assert from 'node:assert/strict';
+import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import { GROUP, VERSION, type SpiderEndpoint, type SpiderIPPool } from '../api/v2beta1/types.ts';
+import type { AgentError, IpamAddResponse } from '../lib/agent-api.ts';
+import { parseRecords } from '../agent/store/pool-records.ts';
+import { callAgent, startAgents, type Agents } from './harness/agents.ts';
+import { testCluster, type TestCluster } from './harness/cluster.ts';
+import { registerNode } from './kubelet/node.ts';
+
+const NAMESPACE = 'agent-test';
+const NODES = ['agent-node-1', 'agent-node-2', 'agent-node-3', 'agent-node-4'];
+
+async function inBatches<T, R>(items: T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += size) out.push(...await Promise.all(items.slice(i, i + size).map(fn)));
+  return out;
+}
+
+describe('agent IPAM on the real apiserver', function () {
+  this.timeout(300_000);
+  let c: TestCluster;
+  let agents: Agents;
+  let core: CoreV1Api;
+  let custom: CustomObjectsApi;
+
+  const createPool = (name: string, spec: Record<string, unknown>) => custom.createClusterCustomObject({
+    group: GROUP, version: VERSION, plural: 'spiderippools', body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderIPPool', metadata: { name }, spec },
+  });
+  const readPool = async (name: string) => await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name }) as SpiderIPPool;
+  const createPod = (name: string, node: string, annotations: Record<string, string>) => core.createNamespacedPod({
+    namespace: NAMESPACE,
+    body: { metadata: { name, annotations }, spec: { nodeName: node, containers: [{ name: 'c', image: 'nginx' }] } },
+  });
+  const add = (agentIndex: number, pod: V1Pod, ifName = 'eth0') => callAgent(agents.agents[agentIndex]!.socket, 'POST', '/v1/ipam/ip', {
+    containerID: `ctr-${pod.metadata?.uid}`, ifName, netNamespace: `/var/run/netns/${pod.metadata?.name}`,
+    podNamespace: NAMESPACE, podName: pod.metadata?.name, podUID: pod.metadata?.uid,
+  });
+  const del = (agentIndex: number, pod: V1Pod) => callAgent(agents.agents[agentIndex]!.socket, 'DELETE', '/v1/ipam/ip', {
+    containerID: `ctr-${pod.metadata?.uid}`, ifName: 'eth0', podNamespace: NAMESPACE, podName: pod.metadata?.name, podUID: pod.metadata?.uid,
+  });
+
+  before(async () => {
+    c = await testCluster();
+    core = c.kubeConfig.makeApiClient(CoreV1Api);
+    custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
+    for (const n of NODES) await registerNode(c.kubeConfig, n);
+    await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
+    agents = await startAgents(c.cp.kubeconfig, NODES);
+  });
+
+  after(async () => {
+    await agents?.stop();
+    await c?.kubectl(['delete', 'namespace', NAMESPACE, '--wait=false']);
+    await c?.kubectl(['delete', 'sp', 'concurrency', 'only-worker9', 'switched-off', 'tiny', '--ignore-not-found']);
+  });
+
+  it('240 concurrent ADDs from 4 agents on one pool: unique addresses, exact counts; all DELs leave nothing behind', async () => {
+    const PODS = 240;
+    await createPool('concurrency', { subnet: '10.77.0.0/16', ips: ['10.77.0.10-10.77.1.200'], gateway: '10.77.0.1' });
+    const pods = await inBatches(Array.from({ length: PODS }, (_, i) => i), 30, (i) =>
+      createPod(`conc-${i}`, NODES[i % NODES.length]!, { 'ipam.spidernet.io/ippool': '{"ipv4":["concurrency"]}' }));
+
+    const started = Date.now();
+    const answers = await Promise.all(pods.map((pod, i) => add(i % NODES.length, pod)));
+    const seconds = (Date.now() - started) / 1000;
+    const failures = answers.filter((a) => a.status !== 200);
+    assert.deepEqual(failures, [], 'every ADD succeeds');
+    const ips = answers.map((a) => (a.body as IpamAddResponse).ips[0]?.address);
+    assert.equal(new Set(ips).size, PODS, 'no address is handed out twice');
+    assert.ok(ips.every((ip) => ip?.startsWith('10.77.') && ip.endsWith('/16')));
+
+    const pool = await readPool('concurrency');
+    const records = parseRecords(pool);
+    assert.equal(pool.status?.allocatedIPCount, PODS);
+    assert.equal(records.size, PODS);
+    for (const [i, pod] of pods.entries()) {
+      const ip = ips[i]!.split('/')[0]!;
+      assert.deepEqual(records.get(ip), { pod: `${NAMESPACE}/${pod.metadata?.name}`, podUid: pod.metadata?.uid, nic: 'eth0' });
+    }
+    const endpoints = await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace: NAMESPACE }) as { items: SpiderEndpoint[] };
+    assert.equal(endpoints.items.length, PODS);
+
+    const repeat = await add(0, pods[0]!);
+    assert.equal((repeat.body as IpamAddResponse).ips[0]?.address, ips[0], 'a repeated ADD returns the same address');
+
+    await inBatches(pods, 60, (pod) => core.deleteNamespacedPod({ namespace: NAMESPACE, name: pod.metadata!.name!, gracePeriodSeconds: 0 }));
+    const released = await Promise.all(pods.map((pod, i) => del(i % NODES.length, pod)));
+    assert.deepEqual(released.filter((r) => r.status !== 200), []);
+    const again = await Promise.all(pods.slice(0, 10).map((pod, i) => del(i % NODES.length, pod)));
+    assert.ok(again.every((r) => r.status === 200), 'DEL is idempotent');
+
+    const after = await readPool('concurrency');
+    assert.equal(after.status?.allocatedIPCount, 0);
+    assert.equal(parseRecords(after).size, 0, 'no leaked records');
+    const left = await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace: NAMESPACE }) as { items: SpiderEndpoint[] };
+    assert.equal(left.items.length, 0, 'no leaked SpiderEndpoints');
+    console.log(`      ${PODS} allocations from ${NODES.length} agents in ${seconds.toFixed(2)} s`);
+  });
+
+  it('no usable pool: the error names every candidate pool and why it was filtered out', async () => {
+    await createPool('only-worker9', { subnet: '10.78.0.0/24', ips: ['10.78.0.10-10.78.0.20'], nodeName: ['worker9'] });
+    await createPool('switched-off', { subnet: '10.79.0.0/24', ips: ['10.79.0.10-10.79.0.20'], disable: true });
+    const pod = await createPod('nopool', NODES[0]!, { 'ipam.spidernet.io/ippool': '{"ipv4":["only-worker9","switched-off"]}' });
+    const r = await add(0, pod);
+    assert.equal(r.status, 422);
+    const error = r.body as AgentError;
+    assert.equal(error.reason, 'NoAvailablePool');
+    assert.match(error.message, /only-worker9/);
+    assert.match(error.message, /worker9/);
+    assert.match(error.message, /switched-off/);
+    assert.match(error.message, /disabled/);
+  });
+
+  it('exhausted pool: the error says so and names the pool', async () => {
+    await createPool('tiny', { subnet: '10.80.0.0/24', ips: ['10.80.0.10'] });
+    const first = await createPod('tiny-1', NODES[1]!, { 'ipam.spidernet.io/ippool': '{"ipv4":["tiny"]}' });
+    const second = await createPod('tiny-2', NODES[1]!, { 'ipam.spidernet.io/ippool': '{"ipv4":["tiny"]}' });
+    assert.equal((await add(1, first)).status, 200);
+    const r = await add(1, second);
+    assert.equal(r.status, 422);
+    assert.equal((r.body as AgentError).reason, 'IPUsedOut');
+    assert.match((r.body as AgentError).message, /IPPool tiny: all IP addresses used out/);
+  });
+
+  it('malformed annotation: the error names the annotation and the problem, and nothing is taken', async () => {
+    const pod = await createPod('badjson', NODES[2]!, { 'ipam.spidernet.io/ippool': '{"ipv4":"tiny"' });
+    const r = await add(2, pod);
+    assert.equal(r.status, 400);
+    assert.equal((r.body as AgentError).reason, 'WrongInput');
+    assert.match((r.body as AgentError).message, /ipam\.spidernet\.io\/ippool/);
+    const endpoint = await c.kubectl(['get', 'se', '-n', NAMESPACE, 'badjson']);
+    assert.notEqual(endpoint.code, 0);
+  });
+
+  it('bad request: missing fields are refused with 400 and the field names', async () => {
+    const r = await callAgent(agents.agents[0]!.socket, 'POST', '/v1/ipam/ip', { ifName: 'eth0' });
+    assert.equal(r.status, 400);
+    assert.match((r.body as AgentError).message, /containerID/);
+    assert.match((r.body as AgentError).message, /podUID/);
+  });
+});

@@ -1,16 +1,15 @@
-// What the agent reads from the cluster. Pools and reserved IPs come from watch-fed caches (every ADD
-// consults them); pods, namespaces and owners are read fresh, because a stale pod would let the agent
-// hand addresses to a pod that is already gone.
+// What the agent reads from the cluster. Pools, reserved IPs, namespaces and this node's pods come from
+// watch-fed caches, since every ADD consults them. A cached pod is trusted only where staleness is
+// harmless: its UID must match the request, and a DEL re-reads a pod that the cache still shows alive.
 import {
-  AppsV1Api, CoreV1Api, CustomObjectsApi, makeInformer, type Informer, type KubeConfig, type KubernetesObject,
-  type ObjectCache, type V1Namespace, type V1Node, type V1Pod, type V1ReplicaSet, type V1StatefulSet,
+  AppsV1Api, CoreV1Api, CustomObjectsApi, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject,
+  type V1Namespace, type V1Node, type V1Pod, type V1ReplicaSet, type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { FINALIZER, GROUP, VERSION, type SpiderEndpoint, type SpiderIPPool, type SpiderReservedIP } from '../api/v2beta1/types.ts';
 import { isConflict, isNotFound } from '../lib/kube.ts';
 import type { Logger } from '../lib/log.ts';
 import type { PoolStatusClient } from './store/pool-batcher.ts';
 
-type Cache<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
 async function orUndefined<T>(read: Promise<T>): Promise<T | undefined> {
   try {
@@ -25,35 +24,41 @@ export class Cluster implements PoolStatusClient {
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
   readonly custom: CustomObjectsApi;
-  private readonly poolCache: Cache<SpiderIPPool>;
-  private readonly reservedCache: Cache<SpiderReservedIP>;
+  private readonly poolCache: ListWatch<SpiderIPPool>;
+  private readonly reservedCache: ListWatch<SpiderReservedIP>;
+  private readonly podCache: ListWatch<V1Pod>;
+  private readonly namespaceCache: ListWatch<V1Namespace>;
   private readonly nodeCache = new Map<string, { node: V1Node; at: number }>();
+  private readonly replicaSetOwners = new Map<string, V1ReplicaSet>();
 
-  constructor(kubeConfig: KubeConfig, private readonly log: Logger) {
+  constructor(kubeConfig: KubeConfig, nodeName: string, private readonly log: Logger) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    this.poolCache = this.watch<SpiderIPPool>(kubeConfig, 'spiderippools');
-    this.reservedCache = this.watch<SpiderReservedIP>(kubeConfig, 'spiderreservedips');
+    const watch = new Watch(kubeConfig);
+    const crd = (plural: string) => () => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural }) as Promise<KubernetesListObject<never>>;
+    this.poolCache = this.cache(new ListWatch<SpiderIPPool>(`/apis/${GROUP}/${VERSION}/spiderippools`, watch, crd('spiderippools'), false));
+    this.reservedCache = this.cache(new ListWatch<SpiderReservedIP>(`/apis/${GROUP}/${VERSION}/spiderreservedips`, watch, crd('spiderreservedips'), false));
+    const onThisNode = `spec.nodeName=${nodeName}`;
+    this.podCache = this.cache(new ListWatch<V1Pod>('/api/v1/pods', watch, () => this.core.listPodForAllNamespaces({ fieldSelector: onThisNode }), false, undefined, onThisNode));
+    this.namespaceCache = this.cache(new ListWatch<V1Namespace>('/api/v1/namespaces', watch, () => this.core.listNamespace(), false));
   }
 
-  private watch<T extends KubernetesObject>(kubeConfig: KubeConfig, plural: string): Cache<T> {
-    const list = () => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural }) as Promise<{ items: T[]; metadata?: object }>;
-    const informer = makeInformer<T>(kubeConfig, `/apis/${GROUP}/${VERSION}/${plural}`, list as never);
+  private cache<T extends KubernetesObject>(informer: ListWatch<T>): ListWatch<T> {
     // client-node informers stay stopped after an error; keep them alive like the official example does.
     informer.on('error', (err: unknown) => {
-      this.log.warn('watch failed, restarting', { plural, err: String(err) });
+      this.log.warn('watch failed, restarting', { err: String(err) });
       setTimeout(() => void informer.start().catch(() => undefined), 2000);
     });
     return informer;
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.poolCache.start(), this.reservedCache.start()]);
+    await Promise.all([this.poolCache, this.reservedCache, this.podCache, this.namespaceCache].map((c) => c.start()));
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.poolCache.stop(), this.reservedCache.stop()]);
+    await Promise.all([this.poolCache, this.reservedCache, this.podCache, this.namespaceCache].map((c) => c.stop()));
   }
 
   pools(): readonly SpiderIPPool[] {
@@ -82,8 +87,20 @@ export class Cluster implements PoolStatusClient {
     return orUndefined(this.core.readNamespacedPod({ namespace, name }));
   }
 
-  namespace(name: string): Promise<V1Namespace> {
-    return this.core.readNamespace({ name });
+  /** The pod with this UID from the cache of this node's pods, read fresh when the cache has not seen it. */
+  async podWithUid(namespace: string, name: string, uid: string): Promise<V1Pod | undefined> {
+    const cached = this.podCache.get(name, namespace);
+    if (cached?.metadata?.uid === uid) return cached;
+    return this.pod(namespace, name);
+  }
+
+  /** For a DEL: a cached pod that is terminating stays so, but one that looks alive may be stale. */
+  cachedPod(namespace: string, name: string): V1Pod | undefined {
+    return this.podCache.get(name, namespace);
+  }
+
+  async namespace(name: string): Promise<V1Namespace> {
+    return this.namespaceCache.get(name) ?? this.core.readNamespace({ name });
   }
 
   /** Nodes change rarely and every ADD on this agent asks for the same one. */
@@ -95,8 +112,16 @@ export class Cluster implements PoolStatusClient {
     return node;
   }
 
-  replicaSet(namespace: string, name: string): Promise<V1ReplicaSet | undefined> {
-    return orUndefined(this.apps.readNamespacedReplicaSet({ namespace, name }));
+  /** ReplicaSets never change owner, so each is read once. */
+  async replicaSet(namespace: string, name: string, uid: string): Promise<V1ReplicaSet | undefined> {
+    const known = this.replicaSetOwners.get(uid);
+    if (known) return known;
+    const rs = await orUndefined(this.apps.readNamespacedReplicaSet({ namespace, name }));
+    if (rs?.metadata?.uid === uid) {
+      if (this.replicaSetOwners.size >= 10_000) this.replicaSetOwners.clear();
+      this.replicaSetOwners.set(uid, { metadata: { uid, ownerReferences: rs.metadata.ownerReferences } });
+    }
+    return rs;
   }
 
   statefulSet(namespace: string, name: string): Promise<V1StatefulSet | undefined> {

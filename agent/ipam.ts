@@ -4,7 +4,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { FINALIZER, GROUP, VERSION, type IPAllocationDetail, type SpiderEndpoint, type SpiderIPPool } from '../api/v2beta1/types.ts';
 import type { IpamAddArgs, IpamAddResponse, IpamDelArgs, IpamRoute, IpConfig, WorkloadEndpointStatus } from '../lib/agent-api.ts';
 import { IPSet, parseCIDR, parseIP, withPrefix, type Family } from '../lib/ip/index.ts';
-import { apiMessage } from '../lib/kube.ts';
+import { apiMessage, isAlreadyExists } from '../lib/kube.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Cluster } from './cluster.ts';
 import { AgentFailure } from './errors.ts';
@@ -30,6 +30,10 @@ const required = <K extends string>(args: Record<string, unknown>, keys: readonl
   const missing = keys.filter((k) => typeof args[k] !== 'string' || args[k] === '');
   if (missing.length) throw new AgentFailure('WrongInput', `${what}: missing or empty field(s) ${missing.join(', ')}`);
 };
+
+/** The addresses an endpoint records, without prefix length, with their pools. */
+const addressesOf = (endpoint: SpiderEndpoint): { ip: string; pool: string }[] => (endpoint.status?.current.ips ?? []).flatMap((e) =>
+  [[e.ipv4, e.ipv4Pool], [e.ipv6, e.ipv6Pool]].flatMap(([address, pool]) => (address && pool ? [{ ip: address.split('/')[0] as string, pool }] : [])));
 
 const alive = (pod: V1Pod) => !pod.metadata?.deletionTimestamp && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';
 
@@ -70,7 +74,7 @@ export class Ipam {
   async allocate(args: IpamAddArgs): Promise<IpamAddResponse> {
     required(args as unknown as Record<string, unknown>, ['containerID', 'ifName', 'netNamespace', 'podNamespace', 'podName', 'podUID'] as const, 'IPAM ADD request');
     const key = `${args.podNamespace}/${args.podName}`;
-    const pod = await this.cluster.pod(args.podNamespace, args.podName);
+    const pod = await this.cluster.podWithUid(args.podNamespace, args.podName, args.podUID);
     if (!pod || pod.metadata?.uid !== args.podUID) {
       throw new AgentFailure('PodNotFound', `pod ${key} with UID ${args.podUID} not found${pod ? ` (the pod now has UID ${pod.metadata?.uid})` : ''}`);
     }
@@ -78,24 +82,29 @@ export class Ipam {
 
     const top = await topController(this.cluster, pod);
     const stateful = this.config.enableStatefulSet && top.kind === 'StatefulSet';
-    let endpoint = await this.cluster.endpoint(args.podNamespace, args.podName);
+    // Only a StatefulSet pod reuses what an earlier pod of its name held, so only it reads its endpoint
+    // first. For any other pod the pool records already make a repeated ADD return the same addresses,
+    // and record() reconciles with an endpoint that turns out to exist.
+    let endpoint = stateful ? await this.cluster.endpoint(args.podNamespace, args.podName) : undefined;
     if (endpoint?.status?.current.uid === args.podUID && endpoint.status.current.ips.some((e) => e.interface === args.ifName)) {
       return this.response(endpoint.status.current.ips);
     }
 
     const plans = await this.plan(args, pod, top);
     if (endpoint && endpoint.status?.current.uid !== args.podUID) {
-      endpoint = stateful ? await this.retain(endpoint, pod, plans) : await this.discard(endpoint);
+      endpoint = await this.retain(endpoint, pod, plans);
       if (endpoint?.status?.current.ips.some((e) => e.interface === args.ifName)) return this.response(endpoint.status.current.ips);
     }
 
     const known = new Set(endpoint?.status?.current.ips.map((e) => e.interface));
     const taken = await this.take(key, args.podUID, plans.filter((p) => !known.has(p.nic)));
+    // Addresses an existing endpoint already records for this pod: never given back on failure.
+    const recorded = new Set<string>();
     try {
       const details = this.details(taken, plans, pod);
-      endpoint = await this.record(endpoint, pod, top, stateful, details);
+      endpoint = await this.record(endpoint, pod, top, stateful, details, taken, recorded);
     } catch (err) {
-      await this.giveBack(taken, args.podUID);
+      await this.giveBack(taken.filter((t) => !recorded.has(t.ip)), args.podUID);
       throw err instanceof AgentFailure ? err : new AgentFailure('Unavailable', `recording the SpiderEndpoint of ${key} failed: ${apiMessage(err)}`);
     }
     return this.response(endpoint.status?.current.ips ?? []);
@@ -178,15 +187,42 @@ export class Ipam {
     });
   }
 
-  private async record(existing: SpiderEndpoint | undefined, pod: V1Pod, top: TopController, stateful: boolean, details: IPAllocationDetail[]): Promise<SpiderEndpoint> {
+  private async record(
+    existing: SpiderEndpoint | undefined, pod: V1Pod, top: TopController, stateful: boolean,
+    details: IPAllocationDetail[], taken: Taken[], recorded: Set<string>,
+  ): Promise<SpiderEndpoint> {
     const meta = pod.metadata as { name: string; namespace: string; uid: string };
-    if (existing?.status) {
-      return this.cluster.replaceEndpoint({
-        ...existing,
-        status: { ...existing.status, current: { ...existing.status.current, ips: [...existing.status.current.ips, ...details] } },
-      });
+    if (existing?.status) return this.append(existing, details);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.cluster.createEndpoint(this.newEndpoint(pod, top, stateful, details));
+      } catch (err) {
+        if (!isAlreadyExists(err) || attempt >= 3) throw err;
+      }
+      const current = await this.cluster.endpoint(meta.namespace, meta.name);
+      if (!current?.status) continue;
+      if (current.status.current.uid !== meta.uid) {
+        await this.discard(current);
+        continue;
+      }
+      // A repeated ADD of the same pod: keep what the endpoint records, give back anything else taken
+      // for those NICs, and add the NICs it does not record yet.
+      for (const address of addressesOf(current)) recorded.add(address.ip);
+      const have = new Set(current.status.current.ips.map((e) => e.interface));
+      await this.giveBack(taken.filter((t) => have.has(t.nic) && !recorded.has(t.ip)), meta.uid);
+      const missing = details.filter((d) => !have.has(d.interface));
+      return missing.length ? this.append(current, missing) : current;
     }
-    return this.cluster.createEndpoint({
+  }
+
+  private append(endpoint: SpiderEndpoint, details: IPAllocationDetail[]): Promise<SpiderEndpoint> {
+    const status = endpoint.status as NonNullable<SpiderEndpoint['status']>;
+    return this.cluster.replaceEndpoint({ ...endpoint, status: { ...status, current: { ...status.current, ips: [...status.current.ips, ...details] } } });
+  }
+
+  private newEndpoint(pod: V1Pod, top: TopController, stateful: boolean, details: IPAllocationDetail[]): SpiderEndpoint {
+    const meta = pod.metadata as { name: string; namespace: string; uid: string };
+    return {
       apiVersion: `${GROUP}/${VERSION}`,
       kind: 'SpiderEndpoint',
       metadata: {
@@ -201,7 +237,7 @@ export class Ipam {
         ownerControllerType: top.kind,
         ownerControllerName: top.name,
       },
-    });
+    };
   }
 
   /**
@@ -218,8 +254,7 @@ export class Ipam {
       return (!e.ipv4Pool || plan.ipv4.includes(e.ipv4Pool)) && (!e.ipv6Pool || plan.ipv6.includes(e.ipv6Pool));
     };
     if (!current || !current.ips.every(stillWanted)) return this.discard(endpoint);
-    const addresses = current.ips.flatMap((e) => [[e.ipv4, e.ipv4Pool], [e.ipv6, e.ipv6Pool]].filter(([a, p]) => a && p) as [string, string][]);
-    await Promise.all(addresses.map(([address, pool]) => this.batcher(pool).rebind(address.split('/')[0] as string, podKey, meta.uid)));
+    await Promise.all(addressesOf(endpoint).map(({ ip, pool }) => this.batcher(pool).rebind(ip, podKey, meta.uid)));
     return this.cluster.replaceEndpoint({ ...endpoint, status: { ...endpoint.status!, current: { ...current, uid: meta.uid, node: this.config.nodeName } } });
   }
 
@@ -230,18 +265,18 @@ export class Ipam {
   }
 
   private async releaseEndpoint(endpoint: SpiderEndpoint): Promise<void> {
-    const current = endpoint.status?.current;
-    if (current) {
-      const addresses = current.ips.flatMap((e) => [[e.ipv4, e.ipv4Pool], [e.ipv6, e.ipv6Pool]].filter(([a, p]) => a && p) as [string, string][]);
-      await Promise.all(addresses.map(([address, pool]) => this.batcher(pool).release(address.split('/')[0] as string, current.uid)));
-    }
+    const uid = endpoint.status?.current.uid;
+    if (uid) await Promise.all(addressesOf(endpoint).map(({ ip, pool }) => this.batcher(pool).release(ip, uid)));
     await this.cluster.deleteEndpoint(endpoint);
   }
 
   async release(args: IpamDelArgs): Promise<void> {
     required(args as unknown as Record<string, unknown>, ['containerID', 'ifName', 'podNamespace', 'podName'] as const, 'IPAM DEL request');
-    const pod = await this.cluster.pod(args.podNamespace, args.podName);
     // A DEL while the pod lives (kubelet re-creating the sandbox) must not free what the pod still uses.
+    // A pod of this UID that the cache shows terminating stays so; anything else is read again.
+    const cached = this.cluster.cachedPod(args.podNamespace, args.podName);
+    const trusted = cached && cached.metadata?.uid === args.podUID && !alive(cached);
+    const pod = trusted ? cached : await this.cluster.pod(args.podNamespace, args.podName);
     if (pod && alive(pod) && pod.metadata?.uid === args.podUID) return;
     const uid = args.podUID || pod?.metadata?.uid;
     if (!uid) return;

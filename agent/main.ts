@@ -17,7 +17,7 @@ const flag = (name: string, fallback: boolean) => (process.env[name] ?? String(f
 const log = createLogger('spiderpool-agent');
 try {
   const nodeName = env('NODE_NAME');
-  const cluster = new Cluster(loadKubeConfig(process.env.KUBECONFIG), log);
+  const cluster = new Cluster(loadKubeConfig(process.env.KUBECONFIG), nodeName, log);
   await cluster.start();
   const metrics = new AgentMetrics();
   const ipam = new Ipam(cluster, {

@@ -12,7 +12,7 @@ export async function topController(cluster: Cluster, pod: V1Pod): Promise<TopCo
   if (!owner) return { kind: 'Pod', name: pod.metadata?.name ?? '', namespace, uid: pod.metadata?.uid ?? '', apiVersion: 'v1' };
   const direct = { kind: owner.kind, name: owner.name, namespace, uid: owner.uid, apiVersion: owner.apiVersion };
   if (owner.apiVersion === 'apps/v1' && owner.kind === 'ReplicaSet') {
-    const rs = await cluster.replicaSet(namespace, owner.name);
+    const rs = await cluster.replicaSet(namespace, owner.name, owner.uid);
     const deployment = controllerOf(rs?.metadata?.ownerReferences);
     if (deployment?.kind === 'Deployment' && deployment.apiVersion === 'apps/v1') {
       return { kind: 'Deployment', name: deployment.name, namespace, uid: deployment.uid, apiVersion: 'apps/v1' };

@@ -5,11 +5,12 @@
 // the real plugin executable separately (p50 of 50 sequential ADD+DEL pairs). Last line: one JSON object.
 import { execFile } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { GROUP, VERSION, type SpiderEndpoint, type SpiderIPPool } from '../api/v2beta1/types.ts';
 import type { IpamAddResponse } from '../lib/agent-api.ts';
 import { formatIP, parseIP } from '../lib/ip/index.ts';
 import { parseRecords } from '../agent/store/pool-records.ts';
+import { loadKubeConfig } from '../lib/kube.ts';
 import { startControlPlane } from '../e2e/cluster/control-plane.ts';
 import { installCrds } from '../e2e/cluster/install.ts';
 import { kubectlFor } from '../e2e/cluster/kubectl.ts';
@@ -37,15 +38,15 @@ let stopAgents: (() => Promise<void>) | undefined;
 try {
   const kubectl = kubectlFor(cp.binDir, cp.kubeconfig);
   await installCrds(kubectl);
-  const kc = new KubeConfig();
-  kc.loadFromFile(cp.kubeconfig);
+  // The same keep-alive client as the agents, so the raw rate is the apiserver's, not the client's.
+  const kc = loadKubeConfig(cp.kubeconfig);
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const nodes = Array.from({ length: NODES }, (_, i) => `bench-node-${i + 1}`);
   for (const n of nodes) await registerNode(kc, n);
   await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-  // Without the controller-manager nobody creates the namespace's default service account.
-  await core.createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: 'default' } } });
+  // Without the controller-manager nobody creates the default service account or its token.
+  await core.createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: 'default' }, automountServiceAccountToken: false } });
 
   const first = parseIP('10.0.0.1').value;
   const pool = (name: string, count: number) => custom.createClusterCustomObject({

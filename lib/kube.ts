@@ -1,9 +1,32 @@
 // Small helpers around @kubernetes/client-node 1.x shared by every component.
-import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { Agent } from 'node:https';
+import { ApiException, KubeConfig, type RequestContext } from '@kubernetes/client-node';
+
+/**
+ * client-node 1.4 builds a new https.Agent for every request, so every call pays a TLS handshake on both
+ * ends; under load that, not the apiserver's storage, limits the request rate. This KubeConfig hands every
+ * request one keep-alive agent, rebuilt only when the TLS credentials change.
+ */
+export class KeepAliveKubeConfig extends KubeConfig {
+  private shared?: { agent: Agent; key: string };
+
+  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const fresh = context.getAgent();
+    if (!(fresh instanceof Agent)) return;
+    const { ca, cert, key, pfx, rejectUnauthorized } = fresh.options;
+    const credentials = JSON.stringify([ca, cert, key, pfx, rejectUnauthorized].map((v) => (v === undefined ? null : String(v))));
+    if (this.shared?.key !== credentials) {
+      this.shared?.agent.destroy();
+      this.shared = { agent: new Agent({ ...fresh.options, keepAlive: true, maxSockets: 64 }), key: credentials };
+    }
+    context.setAgent(this.shared.agent);
+  }
+}
 
 /** Loads the kubeconfig from a path, $KUBECONFIG, or the in-cluster service account. */
 export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
+  const kc = new KeepAliveKubeConfig();
   if (path) kc.loadFromFile(path);
   else kc.loadFromDefault();
   return kc;

@@ -54,6 +54,8 @@ describe('agent IPAM on the real apiserver', function () {
     await agents?.stop();
     await c?.kubectl(['delete', 'namespace', NAMESPACE, '--wait=false']);
     await c?.kubectl(['delete', 'sp', 'concurrency', 'only-worker9', 'switched-off', 'tiny', '--ignore-not-found']);
+    // No kubelet serves these nodes: left behind, the scheduler would place other tests' pods on them.
+    await c?.kubectl(['delete', 'node', ...NODES, '--ignore-not-found']);
   });
 
   it('240 concurrent ADDs from 4 agents on one pool: unique addresses, exact counts; all DELs leave nothing behind', async () => {

@@ -8,19 +8,9 @@ import { allCrds } from '../api/v2beta1/crds.ts';
 import { repoRoot } from './cluster/install.ts';
 import { kubectlOk } from './cluster/kubectl.ts';
 import { testCluster, type TestCluster } from './harness/cluster.ts';
+import { table } from './harness/table.ts';
 
 const fixture = (path: string) => join(repoRoot, 'e2e', 'fixtures', path);
-
-/**
- * Splits `kubectl get` table output into its header and rows. Cells are cut at the header's column
- * offsets because an empty cell prints as blanks.
- */
-function table(output: string): { header: string[]; rows: string[][] } {
-  const [head = '', ...lines] = output.replace(/\n+$/, '').split('\n');
-  const starts = [...head.matchAll(/\S+/g)].map((m) => m.index);
-  const cut = (line: string) => starts.map((s, i) => line.slice(s, starts[i + 1]).trim());
-  return { header: cut(head), rows: lines.map(cut) };
-}
 
 describe('CRDs on the real apiserver', function () {
   this.timeout(180_000);

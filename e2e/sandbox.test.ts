@@ -15,7 +15,7 @@ const run = promisify(execFile);
 describe('sandbox', function () {
   this.timeout(180_000);
 
-  it('starts with --detach, serves the quick-start pools, and --stop removes everything', async () => {
+  it('starts with --detach, serves the quick-start pools, runs the quick-start Deployment, and --stop removes everything', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'sandbox-test-'));
     const env = { ...process.env, SPIDERPOOL_SANDBOX_DIR: stateDir };
     try {
@@ -26,6 +26,15 @@ describe('sandbox', function () {
       const kubectl = kubectlFor(await controlPlaneBinaries(), kubeconfig);
       const pools = await kubectlOk(kubectl, ['get', 'sp', '-o', 'name']);
       assert.equal(pools.trim().split('\n').length, 6);
+      await kubectlOk(kubectl, ['apply', '-f', join(repoRoot, 'e2e/fixtures/calico-quickstart/nginx-deployment.yaml')]);
+      const deadline = Date.now() + 60_000;
+      let ips: string[] = [];
+      while (Date.now() < deadline && ips.length < 2) {
+        ips = (await kubectlOk(kubectl, ['get', 'pods', '-l', 'app=nginx', '--field-selector', 'status.phase=Running', '-o', 'jsonpath={.items[*].status.podIP}'])).split(' ').filter(Boolean);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.equal(ips.length, 2, 'the quick-start Deployment runs with two pods');
+      assert.ok(ips.every((ip) => ip.startsWith('10.244.')), `addresses from nginx-ippool-v4: ${ips.join(' ')}`);
       const again = await run('bash', [join(repoRoot, 'scripts/sandbox.sh'), '--detach'], { env }).catch((e: { stderr: string }) => e);
       assert.match(String((again as { stderr: string }).stderr), /already running/);
 

@@ -127,7 +127,11 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     return entry;
   };
   const lastLog = (name: string) => readFileSync(join(logs, `${name}.log`), 'utf8').split('\n').slice(-15).join('\n');
-  const killAll = () => { for (const c of children) if (c.exit === undefined) c.proc.kill('SIGKILL'); };
+  // Last resort when the process ends without stop(): nothing may outlive it, files included.
+  const killAll = () => {
+    for (const c of children) if (c.exit === undefined) c.proc.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
   process.on('exit', killAll);
 
   const stop = async () => {

@@ -1,13 +1,14 @@
 // Real agent processes, one per simulated node, each with its own unix socket.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../cluster/control-plane.ts';
 import { repoRoot } from '../cluster/install.ts';
 
-export interface RunningAgent { node: string; socket: string; metricsPort: number; logFile: string; process: ChildProcess }
+/** `runDir` is what the node sees as /var/run/spidernet: the agent's socket is spiderpool.sock in it. */
+export interface RunningAgent { node: string; runDir: string; socket: string; metricsPort: number; logFile: string; process: ChildProcess }
 export interface Agents { dir: string; agents: RunningAgent[]; stop(): Promise<void> }
 
 export interface AgentCall { status: number; body: unknown }
@@ -43,7 +44,9 @@ export async function startAgents(kubeconfig: string, nodes: string[], env: Reco
   const dir = mkdtempSync(join(tmpdir(), 'spiderpool-agents-'));
   const agents: RunningAgent[] = [];
   for (const node of nodes) {
-    const socket = join(dir, `${node}.sock`);
+    const runDir = join(dir, node);
+    mkdirSync(runDir);
+    const socket = join(runDir, 'spiderpool.sock');
     const logFile = join(dir, `${node}.log`);
     const metricsPort = await freePort();
     const fd = openSync(logFile, 'a');
@@ -52,7 +55,7 @@ export async function startAgents(kubeconfig: string, nodes: string[], env: Reco
       env: { ...process.env, KUBECONFIG: kubeconfig, NODE_NAME: node, SPIDERPOOL_AGENT_SOCKET: socket, SPIDERPOOL_AGENT_METRICS_PORT: String(metricsPort), LOG_LEVEL: 'warn', ...env },
     });
     closeSync(fd);
-    agents.push({ node, socket, metricsPort, logFile, process: child });
+    agents.push({ node, runDir, socket, metricsPort, logFile, process: child });
   }
   const kill = () => { for (const a of agents) a.process.kill('SIGKILL'); };
   process.on('exit', kill);

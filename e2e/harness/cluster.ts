@@ -1,5 +1,6 @@
 // The control plane shared by every test file of one run: started on first use, stopped by the root hook.
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from '../../lib/kube.ts';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
 import { installCrds } from '../cluster/install.ts';
 import { type Kubectl, kubectlFor } from '../cluster/kubectl.ts';
@@ -10,26 +11,27 @@ export interface TestCluster {
   kubeConfig: KubeConfig;
 }
 
-let shared: Promise<TestCluster> | undefined;
+// Kept on globalThis: mocha loads the root hooks and the test files through different loaders, and
+// both must see the one cluster.
+const state = globalThis as { spiderpoolTestCluster?: Promise<TestCluster> };
 
 async function start(): Promise<TestCluster> {
   const cp = await startControlPlane();
   const kubectl = kubectlFor(cp.binDir, cp.kubeconfig);
   await installCrds(kubectl);
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(cp.kubeconfig);
+  const kubeConfig = loadKubeConfig(cp.kubeconfig);
   return { cp, kubectl, kubeConfig };
 }
 
 /** The shared cluster, with the CRDs installed. Call it from a `before` hook with a generous timeout. */
 export function testCluster(): Promise<TestCluster> {
-  shared ??= start();
-  return shared;
+  state.spiderpoolTestCluster ??= start();
+  return state.spiderpoolTestCluster;
 }
 
 export async function stopTestCluster(): Promise<void> {
-  if (!shared) return;
-  const cluster = await shared.catch(() => undefined);
-  shared = undefined;
+  if (!state.spiderpoolTestCluster) return;
+  const cluster = await state.spiderpoolTestCluster.catch(() => undefined);
+  state.spiderpoolTestCluster = undefined;
   await cluster?.cp.stop();
 }

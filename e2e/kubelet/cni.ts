@@ -44,6 +44,11 @@ export interface CniExecutor {
   binDirs: string[];
   /** Namespace to run plugins in; the current one when absent. */
   netns?: string;
+  /**
+   * Host directories the node sees at other paths, as a separate machine has its own (for example its
+   * own /var/run/spidernet holding its agent's socket). Plugins then run in a private mount namespace.
+   */
+  mounts?: { source: string; target: string }[];
   timeoutMs?: number;
 }
 
@@ -114,7 +119,7 @@ async function invoke(executor: CniExecutor, command: 'ADD' | 'DEL', list: Netwo
     CNI_ARGS: rt.args.map(([k, v]) => `${k}=${v}`).join(';'),
   };
   const options = { env, stdin: pluginStdin(list, plugin, rt, prevResult), timeoutMs: executor.timeoutMs ?? 60_000 };
-  const r: ExecResult = executor.netns ? await execInNetns(executor.netns, [path], options) : await execCommand(path, [], options);
+  const r: ExecResult = await runPlugin(executor, path, options);
   const failed = (message: string, code?: number) => new CniError(`plugin type="${plugin.type}" name="${list.name}" failed (${command.toLowerCase()}): ${message}`, code);
   if (r.code !== 0) {
     // Plugins report errors as a JSON object {code, msg, details} on stdout.
@@ -163,4 +168,11 @@ export function resultAddresses(result: CniResult, ifname: string): string[] {
 
 export function resultMac(result: CniResult, ifname: string): string | undefined {
   return result.interfaces?.find((i) => i.name === ifname && i.sandbox)?.mac;
+}
+
+function runPlugin(executor: CniExecutor, path: string, options: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number }): Promise<ExecResult> {
+  const argv = executor.netns ? ['ip', 'netns', 'exec', executor.netns, path] : [path];
+  if (!executor.mounts?.length) return executor.netns ? execInNetns(executor.netns, [path], options) : execCommand(path, [], options);
+  const binds = executor.mounts.map((m) => `mount --bind '${m.source}' '${m.target}'`).join(' && ');
+  return execCommand('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `${binds} && exec "$@"`, 'sh', ...argv], options);
 }

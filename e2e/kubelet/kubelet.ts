@@ -28,6 +28,8 @@ export interface KubeletOptions {
   concurrency?: number;
   /** Node status heartbeat period; default 10 s. */
   heartbeatMs?: number;
+  /** Host directories each node sees at other paths (its own /var/run/spidernet, say). */
+  nodeMounts?: (node: string) => { source: string; target: string }[];
 }
 
 export interface Kubelet {
@@ -88,7 +90,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     if (!n) throw new Error(`node ${node} is not on the fabric`);
     return n;
   };
-  const executor = (node: string): CniExecutor => ({ binDirs: options.cniBinDirs, netns: fabricNode(node).netns });
+  const executor = (node: string): CniExecutor => ({ binDirs: options.cniBinDirs, netns: fabricNode(node).netns, mounts: options.nodeMounts?.(node) });
   const runtimeConf = (s: Pick<Sandbox, 'uid' | 'namespace' | 'name' | 'netns' | 'containerId'>, attachment: Attachment): RuntimeConf => ({
     containerId: s.containerId,
     netnsPath: `${NETNS_DIR}/${s.netns}`,

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
 import { installCrds, repoRoot } from '../cluster/install.ts';
 import { kubectlFor, kubectlOk } from '../cluster/kubectl.ts';
+import { startNodeSide, type NodeSide } from '../harness/nodes.ts';
+import { loadKubeConfig } from '../../lib/kube.ts';
 
 const stateDir = process.env.SPIDERPOOL_SANDBOX_DIR ?? join(tmpdir(), 'spiderpool-ts-sandbox');
 const stateFile = join(stateDir, 'state.json');
@@ -20,6 +22,8 @@ const FIXTURES = [
   'macvlan-overlay/10-6-v4.yaml',
   'macvlan-overlay/macvlan-ens192.yaml',
 ];
+
+const NODES = ['worker1', 'worker2'];
 
 interface State { pid: number; kubeconfig?: string; ready: boolean }
 
@@ -40,11 +44,13 @@ async function foreground(): Promise<void> {
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(stateFile, JSON.stringify({ pid: process.pid, ready: false } satisfies State));
   let cp: ControlPlane | undefined;
+  let nodes: NodeSide | undefined;
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say('sandbox: stopping');
+    await nodes?.stop().catch((err: unknown) => say(`sandbox: stopping the nodes failed: ${String(err)}`));
     await cp?.stop();
     rmSync(stateFile, { force: true });
     say('sandbox: stopped');
@@ -60,8 +66,11 @@ async function foreground(): Promise<void> {
     say('sandbox: CRDs installed');
     for (const f of FIXTURES) await kubectlOk(kubectl, ['apply', '-f', join(repoRoot, 'e2e', 'fixtures', f)]);
     say(`sandbox: quick-start examples applied (${FIXTURES.length} files)`);
+    nodes = await startNodeSide({ kubeConfig: loadKubeConfig(cp.kubeconfig), kubeconfigPath: cp.kubeconfig, nodes: NODES, log: (m) => say(`sandbox: kubelet: ${m}`) });
+    say(`sandbox: nodes ${NODES.join(', ')} ready, each with a spiderpool agent`);
     writeFileSync(stateFile, JSON.stringify({ pid: process.pid, kubeconfig: cp.kubeconfig, ready: true } satisfies State));
     say(`sandbox: ready; kubectl is in ${cp.binDir}; stop with Ctrl-C or npm run sandbox:stop`);
+    say('sandbox: try: kubectl apply -f e2e/fixtures/calico-quickstart/nginx-deployment.yaml && kubectl get pods -o wide && kubectl get sp,se');
     say(`KUBECONFIG=${cp.kubeconfig}`);
   } catch (err) {
     process.stderr.write(`sandbox: failed: ${(err as Error).message}\n`);

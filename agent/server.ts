@@ -75,11 +75,11 @@ export async function serveAgent(options: { socketPath: string; metricsPort: num
         if (!endpoint) return send(res, 404, { reason: 'PodNotFound', message: `no SpiderEndpoint for pod ${namespace}/${name}` } satisfies AgentError);
         return send(res, 200, endpoint);
       }
-      throw new AgentFailure('WrongInput', `no route ${req.method} ${url.pathname}`);
+      return send(res, 404, { reason: 'WrongInput', message: `no route ${req.method} ${url.pathname}` } satisfies AgentError);
     };
     handle().catch((err: unknown) => {
       const error = asAgentError(err);
-      const status = err instanceof AgentFailure && error.message.startsWith('no route') ? 404 : HTTP_STATUS[error.reason];
+      const status = HTTP_STATUS[error.reason];
       if (status >= 500) log.error('request failed', { path: url.pathname, method: req.method, ...error });
       else log.info('request refused', { path: url.pathname, method: req.method, ...error });
       send(res, status, error);

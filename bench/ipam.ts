@@ -16,6 +16,7 @@ import { installCrds } from '../e2e/cluster/install.ts';
 import { kubectlFor } from '../e2e/cluster/kubectl.ts';
 import { callAgent, startAgents } from '../e2e/harness/agents.ts';
 import { registerNode } from '../e2e/kubelet/node.ts';
+import { inBatches } from '../e2e/harness/wait.ts';
 import { buildPlugin } from '../cni/build.ts';
 
 const { values } = parseArgs({ options: { pods: { type: 'string', default: '1000' }, nodes: { type: 'string', default: '10' }, ips: { type: 'string', default: '1000' } } });
@@ -26,12 +27,6 @@ const NAMESPACE = 'bench';
 const say = (m: string) => process.stderr.write(`${m}\n`);
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-
-async function inBatches<T, R>(items: T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  for (let i = 0; i < items.length; i += size) out.push(...await Promise.all(items.slice(i, i + size).map(fn)));
-  return out;
-}
 
 const cp = await startControlPlane({ controllers: false });
 let stopAgents: (() => Promise<void>) | undefined;

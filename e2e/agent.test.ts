@@ -8,15 +8,10 @@ import { parseRecords } from '../agent/store/pool-records.ts';
 import { callAgent, startAgents, type Agents } from './harness/agents.ts';
 import { testCluster, type TestCluster } from './harness/cluster.ts';
 import { registerNode } from './kubelet/node.ts';
+import { inBatches } from './harness/wait.ts';
 
 const NAMESPACE = 'agent-test';
 const NODES = ['agent-node-1', 'agent-node-2', 'agent-node-3', 'agent-node-4'];
-
-async function inBatches<T, R>(items: T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = [];
-  for (let i = 0; i < items.length; i += size) out.push(...await Promise.all(items.slice(i, i + size).map(fn)));
-  return out;
-}
 
 describe('agent IPAM on the real apiserver', function () {
   this.timeout(300_000);

@@ -6,6 +6,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane } from './cluster/control-plane.ts';
 import { kubectlFor, kubectlOk } from './cluster/kubectl.ts';
 import { registerNode } from './kubelet/node.ts';
+import { eventually } from './harness/wait.ts';
 
 function processesMentioning(text: string): number[] {
   const pids: number[] = [];
@@ -23,16 +24,6 @@ function processesMentioning(text: string): number[] {
 const alive = (pid: number) => {
   try { process.kill(pid, 0); return true; } catch { return false; }
 };
-
-async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('local control plane', function () {
   this.timeout(180_000);

@@ -11,26 +11,12 @@ import { repoRoot } from './cluster/install.ts';
 import { kubectlOk } from './cluster/kubectl.ts';
 import { testCluster, type TestCluster } from './harness/cluster.ts';
 import { table } from './harness/table.ts';
+import { eventually } from './harness/wait.ts';
 import { startNodeSide, type NodeSide } from './harness/nodes.ts';
 
 const NS = 'ipam-e2e';
 const NODES = ['worker1', 'worker2'];
 const fixture = (path: string) => join(repoRoot, 'e2e', 'fixtures', path);
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
 
 describe('IPAM end to end with the kubelet stand-in', function () {
   this.timeout(300_000);
@@ -40,7 +26,7 @@ describe('IPAM end to end with the kubelet stand-in', function () {
   let custom: CustomObjectsApi;
 
   const pool = async (name: string) => await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name }) as SpiderIPPool;
-  const runningPods = (selector: string, count: number) => eventually(`${count} running pods ${selector}`, async () => {
+  const runningPods = (selector: string, count: number) => eventually(`${count} running pods ${selector}`, 90_000, async () => {
     const pods = (await core.listNamespacedPod({ namespace: NS, labelSelector: selector })).items
       .filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp);
     return pods.length === count ? pods : undefined;
@@ -85,7 +71,7 @@ describe('IPAM end to end with the kubelet stand-in', function () {
     assert.match(se, new RegExp(`eth0\\s+nginx-ippool-v4\\s+${ipOf(pods[0]!).replaceAll('.', '\\.')}/16\\s+.*(worker1|worker2)`));
 
     await kubectlOk(c.kubectl, ['delete', '-n', NS, 'deployment', 'nginx']);
-    await eventually('nginx-ippool-v4 back to 0', async () => ((await pool('nginx-ippool-v4')).status?.allocatedIPCount === 0 ? true : undefined));
+    await eventually('nginx-ippool-v4 back to 0', 90_000, async () => ((await pool('nginx-ippool-v4')).status?.allocatedIPCount === 0 ? true : undefined));
     assert.equal(parseRecords(await pool('nginx-ippool-v4')).size, 0);
   });
 
@@ -122,7 +108,7 @@ describe('IPAM end to end with the kubelet stand-in', function () {
     assert.match(route.stdout, /default via 10\.6\.0\.1 dev net1/);
 
     await core.deleteNamespacedPod({ namespace: NS, name: 'multi' });
-    await eventually('10-6-v4 back to 0', async () => ((await pool('10-6-v4')).status?.allocatedIPCount === 0 ? true : undefined));
+    await eventually('10-6-v4 back to 0', 90_000, async () => ((await pool('10-6-v4')).status?.allocatedIPCount === 0 ? true : undefined));
   });
 
   it('a StatefulSet pod recreated by the controller-manager keeps its IP; scaled down, its IP is released', async () => {
@@ -143,17 +129,18 @@ describe('IPAM end to end with the kubelet stand-in', function () {
     const web1 = pods.find((p) => p.metadata?.name === 'web-1')!;
 
     await core.deleteNamespacedPod({ namespace: NS, name: 'web-0' });
-    const reborn = await eventually('web-0 recreated and running', async () => {
-      const p = await core.readNamespacedPod({ namespace: NS, name: 'web-0' });
-      return p.metadata?.uid !== web0.metadata?.uid && p.status?.phase === 'Running' ? p : undefined;
+    const reborn = await eventually('web-0 recreated and running', 90_000, async () => {
+      // Between the delete and the controller's re-create, web-0 does not exist.
+      const p = await core.readNamespacedPod({ namespace: NS, name: 'web-0' }).catch(() => undefined);
+      return p && p.metadata?.uid !== web0.metadata?.uid && p.status?.phase === 'Running' ? p : undefined;
     });
     assert.equal(ipOf(reborn), ipOf(web0), 'the recreated pod has the same address');
     const record = parseRecords(await pool('nginx-ippool-v4')).get(ipOf(web0));
     assert.equal(record?.podUid, reborn.metadata?.uid, 'the pool record follows the new pod UID');
 
     await kubectlOk(c.kubectl, ['scale', '-n', NS, 'statefulset', 'web', '--replicas', '1']);
-    await eventually('web-1 address released', async () => (parseRecords(await pool('nginx-ippool-v4')).has(ipOf(web1)) ? undefined : true));
-    await eventually('web-1 endpoint removed', async () => ((await c.kubectl(['get', 'se', '-n', NS, 'web-1'])).code !== 0 ? true : undefined));
+    await eventually('web-1 address released', 90_000, async () => (parseRecords(await pool('nginx-ippool-v4')).has(ipOf(web1)) ? undefined : true));
+    await eventually('web-1 endpoint removed', 90_000, async () => ((await c.kubectl(['get', 'se', '-n', NS, 'web-1'])).code !== 0 ? true : undefined));
     assert.ok(parseRecords(await pool('nginx-ippool-v4')).has(ipOf(web0)), 'web-0 keeps its address');
   });
 });

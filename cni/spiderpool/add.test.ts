@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { AGENT_PATHS, DEFAULT_AGENT_SOCKET, type IpamAddResponse } from '../../lib/agent-api.ts';
-import { cniEnv, execPlugin, expectError, expectSuccess, netConf, pluginExecutable } from './exec-plugin.ts';
-import { FakeAgent } from './fake-agent.ts';
+import { cniEnv, execPlugin, expectError, expectSuccess, netConf, withPluginAndAgent } from './exec-plugin.ts';
+import type { FakeAgent } from './fake-agent.ts';
 
 // The agent answers for every NIC of the pod, default routes included; the plugin prints only the
 // current NIC's.
@@ -32,13 +32,10 @@ const dualStack: IpamAddResponse = {
 describe('spiderpool plugin: ADD', () => {
   let bin: string;
   let agent: FakeAgent;
-  before(async function () {
-    this.timeout(180_000);
-    bin = await pluginExecutable();
-    agent = await FakeAgent.start();
+  withPluginAndAgent((b, a) => {
+    bin = b;
+    agent = a;
   });
-  after(() => agent.stop());
-  beforeEach(() => agent.reset());
 
   const add = (conf: Parameters<typeof netConf>[1] = {}, env: Record<string, string | undefined> = {}) =>
     execPlugin(bin, cniEnv('ADD', env), netConf(agent.socketPath, conf));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { AGENT_PATHS, type WorkloadEndpointStatus } from '../../lib/agent-api.ts';
-import { cniEnv, execPlugin, expectError, expectSilentSuccess, netConf, pluginExecutable } from './exec-plugin.ts';
-import { FakeAgent } from './fake-agent.ts';
+import { cniEnv, execPlugin, expectError, expectSilentSuccess, netConf, withPluginAndAgent } from './exec-plugin.ts';
+import type { FakeAgent } from './fake-agent.ts';
 
 const endpoint: WorkloadEndpointStatus = {
   podNamespace: 'ns1',
@@ -24,13 +24,10 @@ const prevResult = {
 describe('spiderpool plugin: CHECK', () => {
   let bin: string;
   let agent: FakeAgent;
-  before(async function () {
-    this.timeout(180_000);
-    bin = await pluginExecutable();
-    agent = await FakeAgent.start();
+  withPluginAndAgent((b, a) => {
+    bin = b;
+    agent = a;
   });
-  after(() => agent.stop());
-  beforeEach(() => agent.reset());
 
   const check = (conf: Parameters<typeof netConf>[1] = { prevResult }, env: Record<string, string | undefined> = {}) =>
     execPlugin(bin, cniEnv('CHECK', env), netConf(agent.socketPath, conf));

@@ -1,20 +1,17 @@
 import assert from 'node:assert/strict';
 import { AGENT_PATHS } from '../../lib/agent-api.ts';
-import { cniEnv, execPlugin, expectError, expectSilentSuccess, netConf, pluginExecutable } from './exec-plugin.ts';
-import { FakeAgent } from './fake-agent.ts';
+import { cniEnv, execPlugin, expectError, expectSilentSuccess, netConf, withPluginAndAgent } from './exec-plugin.ts';
+import type { FakeAgent } from './fake-agent.ts';
 
 const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: '/var/run/netns/cni-1234' }], ips: [{ address: '10.6.212.145/16', interface: 0 }] };
 
 describe('spiderpool plugin: DEL', () => {
   let bin: string;
   let agent: FakeAgent;
-  before(async function () {
-    this.timeout(180_000);
-    bin = await pluginExecutable();
-    agent = await FakeAgent.start();
+  withPluginAndAgent((b, a) => {
+    bin = b;
+    agent = a;
   });
-  after(() => agent.stop());
-  beforeEach(() => agent.reset());
 
   const del = (env: Record<string, string | undefined> = {}, conf: Parameters<typeof netConf>[1] = { prevResult }) =>
     execPlugin(bin, cniEnv('DEL', env), netConf(agent.socketPath, conf));

@@ -4,19 +4,16 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_PATHS, CNI_CODE_FOR_REASON, HTTP_STATUS, type AgentErrorReason } from '../../lib/agent-api.ts';
-import { cniEnv, execPlugin, expectError, netConf, pluginExecutable } from './exec-plugin.ts';
-import { FakeAgent } from './fake-agent.ts';
+import { cniEnv, execPlugin, expectError, netConf, withPluginAndAgent } from './exec-plugin.ts';
+import type { FakeAgent } from './fake-agent.ts';
 
 describe('spiderpool plugin: errors', () => {
   let bin: string;
   let agent: FakeAgent;
-  before(async function () {
-    this.timeout(180_000);
-    bin = await pluginExecutable();
-    agent = await FakeAgent.start();
+  withPluginAndAgent((b, a) => {
+    bin = b;
+    agent = a;
   });
-  after(() => agent.stop());
-  beforeEach(() => agent.reset());
 
   const add = (stdin: string, env: Record<string, string | undefined> = {}) => execPlugin(bin, cniEnv('ADD', env), stdin);
   const conf = (c: Parameters<typeof netConf>[1] = {}) => netConf(agent.socketPath, c);

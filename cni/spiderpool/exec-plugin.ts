@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { buildPlugin } from '../build.ts';
+import { FakeAgent } from './fake-agent.ts';
 
 /** Builds (or finds up to date) the executable; call from a `before` hook with a generous timeout. */
 export async function pluginExecutable(): Promise<string> {
@@ -82,4 +83,20 @@ export function netConf(socketPath: string, { cniVersion = '1.0.0', ipam = {}, .
     ipam: { type: 'spiderpool', ipam_unix_socket_path: socketPath, ...ipam },
     ...rest,
   });
+}
+
+/**
+ * The hooks every plugin test file needs: the plugin built once, one stand-in agent for the file, and
+ * that agent reset before each test. `ready` receives both once they exist.
+ */
+export function withPluginAndAgent(ready: (bin: string, agent: FakeAgent) => void): void {
+  let agent: FakeAgent | undefined;
+  before(async function () {
+    this.timeout(180_000);
+    const bin = await pluginExecutable();
+    agent = await FakeAgent.start();
+    ready(bin, agent);
+  });
+  after(() => agent?.stop());
+  beforeEach(() => agent?.reset());
 }

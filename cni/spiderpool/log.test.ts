@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_PATHS, type IpamAddResponse } from '../../lib/agent-api.ts';
-import { cniEnv, execPlugin, expectError, expectSuccess, netConf, pluginExecutable } from './exec-plugin.ts';
-import { FakeAgent } from './fake-agent.ts';
+import { cniEnv, execPlugin, expectError, expectSuccess, netConf, withPluginAndAgent } from './exec-plugin.ts';
+import type { FakeAgent } from './fake-agent.ts';
 
 const SPIDERPOOL_DEFAULT_LOG = '/var/log/spidernet/spiderpool.log';
 const allocation: IpamAddResponse = { ips: [{ nic: 'eth0', version: 4, address: '10.6.0.9/16', ipPool: 'p', gateway: '10.6.0.1' }], routes: [], dns: {} };
@@ -13,14 +13,11 @@ describe('spiderpool plugin: log file', () => {
   let bin: string;
   let agent: FakeAgent;
   let dir: string;
-  before(async function () {
-    this.timeout(180_000);
-    bin = await pluginExecutable();
-    agent = await FakeAgent.start();
+  withPluginAndAgent((b, a) => {
+    bin = b;
+    agent = a;
   });
-  after(() => agent.stop());
   beforeEach(() => {
-    agent.reset();
     agent.on(`POST ${AGENT_PATHS.ip}`, { status: 200, body: allocation });
     dir = mkdtempSync(join(tmpdir(), 'spiderpool-cni-log-'));
   });

@@ -2,6 +2,7 @@
 // net1 from a NetworkAttachmentDefinition, reach each other on both across the fabric, and deleting
 // them runs CNI DEL; a pod whose NAD is missing reports FailedCreatePodSandBox and stays Pending.
 import assert from 'node:assert/strict';
+import { eventually } from '../harness/wait.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
@@ -19,18 +20,6 @@ const clusterNet = `kt-${run}-cluster`;
 const ens192Net = `kt-${run}-ens192`;
 const eth1Net = `kt-${run}-eth1`;
 const hostLocalDir = (network: string) => `/var/lib/cni/networks/${network}`;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function inSubnet(address: string, subnet: string): boolean {
   const toInt = (a: string) => a.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);

@@ -1,0 +1,108 @@
+// The contract between the operator runtime and its reconcilers. A reconciler names the kinds whose
+// changes concern it and maps each changed object to the keys it must reconcile; the runtime keeps a
+// cache of every watched kind, turns changes into de-duplicated keys on a work queue, retries failures
+// with back-off, and re-enqueues every key on a periodic full resync. Reconcilers work by level: they
+// never learn whether an object was added, changed or deleted, only which key to bring up to date.
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../../lib/log.ts';
+
+/** A watched resource. `group` is '' for the core API. */
+export interface Kind {
+  readonly group: string;
+  readonly version: string;
+  readonly plural: string;
+  readonly kind: string;
+  readonly namespaced: boolean;
+  /** Only objects of this namespace are watched (e.g. kube-system ConfigMaps). */
+  readonly namespace?: string;
+  /**
+   * A kind whose CRD may not be installed (Calico IPPools): its cache stays empty, counts as synced, and
+   * the runtime keeps checking whether the CRD has appeared.
+   */
+  readonly optional?: boolean;
+}
+
+/** "name" for cluster-scoped objects, "namespace/name" for namespaced ones. */
+export type Key = string;
+
+export function keyOf(obj: KubernetesObject): Key {
+  const { name, namespace } = obj.metadata ?? {};
+  return namespace ? `${namespace}/${name}` : `${name}`;
+}
+
+export function splitKey(key: Key): { namespace?: string; name: string } {
+  const slash = key.indexOf('/');
+  return slash < 0 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+/** A read-only, eventually consistent view of one kind, filled from list+watch. */
+export interface ReadCache<T extends KubernetesObject = KubernetesObject> {
+  get(key: Key): T | undefined;
+  list(namespace?: string): T[];
+}
+
+export interface Caches {
+  of<T extends KubernetesObject>(kind: Kind): ReadCache<T>;
+}
+
+export interface Watch {
+  readonly kind: Kind;
+  /** Keys of the reconciler's primary objects that depend on this object (its own key, its owner's, ...). */
+  keys(obj: KubernetesObject): Key[];
+}
+
+export interface Result {
+  /** Reconcile this key again after this long even if nothing changes (time-based work). */
+  requeueAfterMs?: number;
+}
+
+export interface Reconciler {
+  /** Used in logs and in the metrics' `controller` label. */
+  readonly name: string;
+  readonly watches: readonly Watch[];
+  /** Keys reconciled on every resync even without an object behind them (a periodic scan, a singleton). */
+  initialKeys?(): Key[];
+  /**
+   * Brings one key to its desired state. Throwing requeues the key with per-key exponential back-off; a
+   * 409 Conflict is requeued without an error log. Runs only on the leader, only after every watched
+   * kind's cache has completed its first list, and never concurrently for the same key.
+   */
+  reconcile(key: Key, signal: AbortSignal): Promise<Result | void>;
+}
+
+/** What every reconciler factory receives from the runtime. */
+export interface ReconcilerContext {
+  caches: Caches;
+  kubeConfig: KubeConfig;
+  log: Logger;
+  /** The operator's metrics registry; reconcilers register their own gauges and counters here. */
+  registry: Registry;
+}
+
+export type ReconcilerFactory = (ctx: ReconcilerContext) => Reconciler;
+
+/** Options of `startOperator` (operator/start.ts), which runs one operator replica in this process. */
+export interface OperatorOptions {
+  kubeConfig: KubeConfig;
+  reconcilers: readonly ReconcilerFactory[];
+  /** This replica's name in the leader Lease; defaults to the host name plus the process id. */
+  identity?: string;
+  /** Where the leader Lease lives. */
+  leaseNamespace?: string;
+  leaseName?: string;
+  /** Interval of the full relist and re-enqueue of every key. */
+  resyncMs?: number;
+  /** TCP port of /metrics and /healthz; 0 picks a free one, undefined serves none. */
+  metricsPort?: number;
+  log?: Logger;
+}
+
+export interface RunningOperator {
+  registry: Registry;
+  /** The bound metrics port, when one is served. */
+  metricsPort?: number;
+  isLeader(): boolean;
+  /** Stops the workers, releases the Lease if held, closes watches and the metrics server. */
+  stop(): Promise<void>;
+}

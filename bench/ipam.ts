@@ -4,6 +4,7 @@
 // single-writer status rate of the same apiserver is measured in the same run, and the startup cost of
 // the real plugin executable separately (p50 of 50 sequential ADD+DEL pairs). Last line: one JSON object.
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { GROUP, VERSION, type SpiderEndpoint, type SpiderIPPool } from '../api/v2beta1/types.ts';
@@ -25,6 +26,28 @@ const NODES = Number(values.nodes);
 const IPS = Number(values.ips);
 const NAMESPACE = 'bench';
 const say = (m: string) => process.stderr.write(`${m}\n`);
+
+const TICKS_PER_SECOND = 100;
+/** CPU seconds a process has used so far (user + system), from /proc. */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+const processName = (pid: number) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+
+/** Sum of one counter (or a histogram's _count) over every agent's /metrics. */
+async function agentCounter(ports: number[], name: string): Promise<number> {
+  let total = 0;
+  for (const port of ports) {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) total += Number(line.split(' ').pop());
+  }
+  return total;
+}
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
@@ -61,6 +84,17 @@ try {
   }
   const rawWritesPerSecond = rawWrites / ((Date.now() - rawStart) / 1000);
 
+  // Every allocated pod also needs its SpiderEndpoint created before the ADD answers, so the apiserver's
+  // rate of creating such small objects, as concurrently as the agents do it, caps allocPerSecond.
+  say('measuring the raw concurrent create rate of SpiderEndpoints');
+  await core.createNamespace({ body: { metadata: { name: 'raw-creates' } } });
+  const createStart = performance.now();
+  await inBatches(Array.from({ length: Math.min(PODS, 500) }, (_, i) => i), 10 * 16, (i) => custom.createNamespacedCustomObject({
+    group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace: 'raw-creates',
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderEndpoint', metadata: { name: `se-${i}` }, status: { current: { uid: `uid-${i}`, node: nodes[0]!, ips: [{ interface: 'eth0', ipv4: '10.0.0.1/8', ipv4Pool: 'bench', vlan: 0 }] }, ownerControllerType: 'Pod', ownerControllerName: `se-${i}` } },
+  }));
+  const rawCreatesPerSecond = Math.min(PODS, 500) / ((performance.now() - createStart) / 1000);
+
   say(`creating ${PODS} pods`);
   const annotations = { 'ipam.spidernet.io/ippool': '{"ipv4":["bench"]}' };
   const pods: V1Pod[] = await inBatches(Array.from({ length: PODS }, (_, i) => i), 50, (i) => core.createNamespacedPod({
@@ -77,6 +111,8 @@ try {
   });
 
   say('allocating');
+  const watched = [...cp.pids().map((pid) => ({ pid, name: processName(pid) })), ...agents.agents.map((a) => ({ pid: a.process.pid!, name: 'agents' })), { pid: process.pid, name: 'bench' }];
+  const cpuBefore = watched.map((w) => cpuSeconds(w.pid));
   const latencies: number[] = [];
   const allocStart = performance.now();
   const answers = await Promise.all(pods.map(async (pod, i) => {
@@ -90,6 +126,12 @@ try {
   const addresses = answers.filter((a) => a.status === 200).map((a) => (a.body as IpamAddResponse).ips[0]?.address);
   const duplicates = addresses.length - new Set(addresses).size;
   latencies.sort((a, b) => a - b);
+  const cpu = new Map<string, number>();
+  watched.forEach((w, i) => cpu.set(w.name, (cpu.get(w.name) ?? 0) + cpuSeconds(w.pid) - cpuBefore[i]!));
+  say(`CPU seconds during allocation: ${[...cpu].map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ')}`);
+  const ports = agents.agents.map((a) => a.metricsPort);
+  say(`pool status writes: ${await agentCounter(ports, 'spiderpool_ipam_pool_write_batch_size_count')}, ` +
+    `conflicts: ${await agentCounter(ports, 'spiderpool_ipam_allocation_update_ippool_conflict_counts')}`);
 
   say('releasing');
   await inBatches(pods, 100, (pod) => core.deleteNamespacedPod({ namespace: NAMESPACE, name: pod.metadata!.name!, gracePeriodSeconds: 0 }));
@@ -130,11 +172,14 @@ try {
     allocSeconds: +allocSeconds.toFixed(3), allocPerSecond: +allocPerSecond.toFixed(1),
     p50Ms: +percentile(latencies, 50).toFixed(1), p99Ms: +percentile(latencies, 99).toFixed(1),
     releaseSeconds: +releaseSeconds.toFixed(3), rawWritesPerSecond: +rawWritesPerSecond.toFixed(1),
-    ratio: +(allocPerSecond / rawWritesPerSecond).toFixed(2), pluginExecP50Ms: +percentile(execTimes, 50).toFixed(1),
+    ratio: +(allocPerSecond / rawWritesPerSecond).toFixed(2),
+    rawCreatesPerSecond: +rawCreatesPerSecond.toFixed(1), ratioCeiling: +(rawCreatesPerSecond / rawWritesPerSecond).toFixed(2),
+    pluginExecP50Ms: +percentile(execTimes, 50).toFixed(1),
     duplicates, failures: failures + releaseFailures, leaked,
   };
   say(`allocated ${PODS} addresses on ${NODES} nodes in ${result.allocSeconds} s (${result.allocPerSecond}/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms)`);
   say(`released in ${result.releaseSeconds} s; raw status writes ${result.rawWritesPerSecond}/s; ratio ${result.ratio}; plugin ADD+DEL p50 ${result.pluginExecP50Ms} ms`);
+  say(`raw endpoint creates ${result.rawCreatesPerSecond}/s: no allocation rate that writes one endpoint per pod can pass a ratio of ${result.ratioCeiling}`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
   await stopAgents?.();

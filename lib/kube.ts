@@ -18,7 +18,7 @@ export class KeepAliveKubeConfig extends KubeConfig {
     const credentials = JSON.stringify([ca, cert, key, pfx, rejectUnauthorized].map((v) => (v === undefined ? null : String(v))));
     if (this.shared?.key !== credentials) {
       this.shared?.agent.destroy();
-      this.shared = { agent: new Agent({ ...fresh.options, keepAlive: true, maxSockets: 64 }), key: credentials };
+      this.shared = { agent: new Agent({ ...fresh.options, keepAlive: true, maxSockets: 16 }), key: credentials };
     }
     context.setAgent(this.shared.agent);
   }

@@ -142,12 +142,14 @@ export class Cluster implements PoolStatusClient {
 
   /**
    * Removes our finalizer and deletes the endpoint. The garbage collector marks the endpoint for deletion
-   * as soon as its pod is gone, so the finalizer update re-reads and retries when it loses that race.
+   * as soon as its pod is gone, so the finalizer update re-reads and retries when it loses that race. Both
+   * steps apply only to this endpoint: one a new pod of the same name created meanwhile is left alone.
    */
   async deleteEndpoint(endpoint: SpiderEndpoint): Promise<void> {
-    const { namespace, name } = endpoint.metadata as { namespace: string; name: string };
+    const { namespace, name, uid } = endpoint.metadata as { namespace: string; name: string; uid?: string };
     let current: SpiderEndpoint | undefined = endpoint;
     for (let attempt = 0; current?.metadata.finalizers?.includes(FINALIZER); attempt++) {
+      if (uid && current.metadata.uid !== uid) return;
       const finalizers = current.metadata.finalizers.filter((f) => f !== FINALIZER);
       try {
         await orUndefined(this.replaceEndpoint({ ...current, metadata: { ...current.metadata, finalizers } }));
@@ -157,6 +159,13 @@ export class Cluster implements PoolStatusClient {
         current = await this.endpoint(namespace, name);
       }
     }
-    await orUndefined(this.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace, name }));
+    try {
+      await orUndefined(this.custom.deleteNamespacedCustomObject({
+        group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace, name, ...(uid ? { body: { preconditions: { uid } } } : {}),
+      }));
+    } catch (err) {
+      // The precondition failed: the name now belongs to another pod's endpoint.
+      if (!isConflict(err)) throw err;
+    }
   }
 }

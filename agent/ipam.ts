@@ -11,7 +11,7 @@ import { AgentFailure } from './errors.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { statefulSetWantsPod, topController, type TopController } from './owner.ts';
 import { parsePodIPAMAnnotations, selectPools, SelectionError, type NicPlan } from './selection/index.ts';
-import { PoolBatcher, PoolExhausted } from './store/pool-batcher.ts';
+import { AddressTaken, PoolBatcher, PoolExhausted } from './store/pool-batcher.ts';
 import { poolFamily } from './store/pool-records.ts';
 
 export interface IpamConfig {
@@ -254,7 +254,16 @@ export class Ipam {
       return (!e.ipv4Pool || plan.ipv4.includes(e.ipv4Pool)) && (!e.ipv6Pool || plan.ipv6.includes(e.ipv6Pool));
     };
     if (!current || !current.ips.every(stillWanted)) return this.discard(endpoint);
-    await Promise.all(addressesOf(endpoint).map(({ ip, pool }) => this.batcher(pool).rebind(ip, podKey, meta.uid)));
+    const addresses = addressesOf(endpoint);
+    const rebound = await Promise.allSettled(addresses.map(({ ip, pool }) => this.batcher(pool).rebind(ip, podKey, meta.uid)));
+    const failure = rebound.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) {
+      if (!(failure.reason instanceof AddressTaken)) throw failure.reason;
+      // An address was freed while the pod was away and another pod holds it now: start afresh.
+      await Promise.all(addresses.filter((_, i) => rebound[i]!.status === 'fulfilled').map(({ ip, pool }) => this.batcher(pool).release(ip, meta.uid)));
+      await this.cluster.deleteEndpoint(endpoint);
+      return undefined;
+    }
     return this.cluster.replaceEndpoint({ ...endpoint, status: { ...endpoint.status!, current: { ...current, uid: meta.uid, node: this.config.nodeName } } });
   }
 

@@ -1,15 +1,16 @@
-// Prometheus metrics of the agent, named as Spiderpool names them so existing dashboards keep working.
+// Prometheus metrics of the agent, named as Spiderpool exposes them on the wire (counters end in _total)
+// so existing dashboards keep working.
 import { Counter, Histogram, Registry, collectDefaultMetrics, exponentialBuckets } from 'prom-client';
 
 export class AgentMetrics {
   readonly registry = new Registry();
-  private readonly allocations = new Counter({ name: 'spiderpool_ipam_allocation_counts', help: 'IPAM ADD requests', registers: [this.registry] });
-  private readonly allocationFailures = new Counter({ name: 'spiderpool_ipam_allocation_failure_counts', help: 'IPAM ADD requests that failed, by reason', labelNames: ['reason'], registers: [this.registry] });
+  private readonly allocations = new Counter({ name: 'spiderpool_ipam_allocation_counts_total', help: 'IPAM ADD requests', registers: [this.registry] });
+  private readonly allocationFailures = new Counter({ name: 'spiderpool_ipam_allocation_failure_counts_total', help: 'IPAM ADD requests that failed, by reason', labelNames: ['reason'], registers: [this.registry] });
   private readonly allocationSeconds = new Histogram({ name: 'spiderpool_ipam_allocation_duration_seconds', help: 'time to answer an IPAM ADD', buckets: exponentialBuckets(0.001, 2, 14), registers: [this.registry] });
-  private readonly releases = new Counter({ name: 'spiderpool_ipam_release_counts', help: 'IPAM DEL requests', registers: [this.registry] });
-  private readonly releaseFailures = new Counter({ name: 'spiderpool_ipam_release_failure_counts', help: 'IPAM DEL requests that failed, by reason', labelNames: ['reason'], registers: [this.registry] });
+  private readonly releases = new Counter({ name: 'spiderpool_ipam_release_counts_total', help: 'IPAM DEL requests', registers: [this.registry] });
+  private readonly releaseFailures = new Counter({ name: 'spiderpool_ipam_release_failure_counts_total', help: 'IPAM DEL requests that failed, by reason', labelNames: ['reason'], registers: [this.registry] });
   private readonly releaseSeconds = new Histogram({ name: 'spiderpool_ipam_release_duration_seconds', help: 'time to answer an IPAM DEL', buckets: exponentialBuckets(0.001, 2, 14), registers: [this.registry] });
-  private readonly conflicts = new Counter({ name: 'spiderpool_ipam_allocation_update_ippool_conflict_counts', help: 'pool status writes refused because another writer was first', registers: [this.registry] });
+  private readonly conflicts = new Counter({ name: 'spiderpool_ipam_allocation_update_ippool_conflict_counts_total', help: 'pool status writes refused because another writer was first', registers: [this.registry] });
   private readonly batchSize = new Histogram({ name: 'spiderpool_ipam_pool_write_batch_size', help: 'requests folded into one pool status write', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [this.registry] });
 
   constructor() {

@@ -131,7 +131,7 @@ try {
   say(`CPU seconds during allocation: ${[...cpu].map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ')}`);
   const ports = agents.agents.map((a) => a.metricsPort);
   say(`pool status writes: ${await agentCounter(ports, 'spiderpool_ipam_pool_write_batch_size_count')}, ` +
-    `conflicts: ${await agentCounter(ports, 'spiderpool_ipam_allocation_update_ippool_conflict_counts')}`);
+    `conflicts: ${await agentCounter(ports, 'spiderpool_ipam_allocation_update_ippool_conflict_counts_total')}`);
 
   say('releasing');
   await inBatches(pods, 100, (pod) => core.deleteNamespacedPod({ namespace: NAMESPACE, name: pod.metadata!.name!, gracePeriodSeconds: 0 }));

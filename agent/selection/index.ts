@@ -12,5 +12,18 @@ export {
   type PoolNames,
   type SubnetItem,
 } from './annotations.ts';
-export { MULTUS_DEFAULT_NETWORK, MULTUS_NETWORKS, parseMultusDefaultNetwork, parseMultusNetworks, type NetworkSelection } from './multus.ts';
+export {
+  MULTUS_DEFAULT_NETWORK,
+  MULTUS_NETWORKS,
+  nicNetwork,
+  parseMultusDefaultNetwork,
+  parseMultusNetworks,
+  type NetworkSelection,
+  type NicNetwork,
+} from './multus.ts';
+export { rejectReason, type PoolFilterContext } from './filters.ts';
+export { expandPoolNames } from './pool-names.ts';
+export { globToRegExp, isPattern } from './glob.ts';
+export { describeSelector, selectorProblem } from './label-selector.ts';
+export { poolFamily } from './pools.ts';
 export type { IPFamily, NicPlan, SelectionInput, SelectionResult, SelectionRule, TopController } from './types.ts';

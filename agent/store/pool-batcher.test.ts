@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { IPSet } from '../../lib/ip/index.ts';
-import { PoolBatcher, PoolExhausted, type PoolStatusClient } from './pool-batcher.ts';
+import { AddressTaken, PoolBatcher, PoolExhausted, type PoolStatusClient } from './pool-batcher.ts';
 import { parseRecords } from './pool-records.ts';
 
 class MemoryPool implements PoolStatusClient {
@@ -94,7 +94,7 @@ describe('PoolBatcher', () => {
     const b = new PoolBatcher('p', { client: store, reserved: noneReserved });
     await b.rebind('10.6.0.10', 'ns/web-0', 'new');
     assert.equal(parseRecords(store.pool).get('10.6.0.10')?.podUid, 'new');
-    await assert.rejects(b.rebind('10.6.0.11', 'ns/web-0', 'new'), /now belongs to ns\/other/);
+    await assert.rejects(b.rebind('10.6.0.11', 'ns/web-0', 'new'), (e: unknown) => e instanceof AddressTaken && /now belongs to ns\/other/.test(e.message));
   });
 
   it('respects the per-pool record limit', async () => {

@@ -42,6 +42,13 @@ export class PoolExhausted extends Error {
   }
 }
 
+/** Thrown to a rebind when the address was freed and has since been given to another pod. */
+export class AddressTaken extends AgentFailure {
+  constructor(pool: string, ip: string, holder: string, wanted: string) {
+    super('Internal', `IP ${ip} of IPPool ${pool} now belongs to ${holder}, not ${wanted}`);
+  }
+}
+
 export class PoolBatcher {
   private pending: Op[] = [];
   private running = false;
@@ -130,7 +137,7 @@ export class PoolBatcher {
       } else if (op.kind === 'rebind') {
         const record = records.get(op.ip);
         if (record && record.pod !== op.pod) {
-          settle.push(() => op.reject(new AgentFailure('Internal', `IP ${op.ip} of IPPool ${this.poolName} now belongs to ${record.pod}, not ${op.pod}`)));
+          settle.push(() => op.reject(new AddressTaken(this.poolName, op.ip, record.pod, op.pod)));
           continue;
         }
         if (record?.podUid !== op.podUid) {

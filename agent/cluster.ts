@@ -6,19 +6,9 @@ import {
   type V1Namespace, type V1Node, type V1Pod, type V1ReplicaSet, type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { FINALIZER, GROUP, VERSION, type SpiderEndpoint, type SpiderIPPool, type SpiderReservedIP } from '../api/v2beta1/types.ts';
-import { isConflict, isNotFound } from '../lib/kube.ts';
+import { isConflict, orUndefined } from '../lib/kube.ts';
 import type { Logger } from '../lib/log.ts';
 import type { PoolStatusClient } from './store/pool-batcher.ts';
-
-
-async function orUndefined<T>(read: Promise<T>): Promise<T | undefined> {
-  try {
-    return await read;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-}
 
 export class Cluster implements PoolStatusClient {
   readonly core: CoreV1Api;

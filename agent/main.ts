@@ -22,7 +22,7 @@ try {
   const metrics = new AgentMetrics();
   const ipam = new Ipam(cluster, {
     nodeName,
-    installNamespace: env('SPIDERPOOL_NAMESPACE', 'kube-system'),
+    installNamespace: env('SPIDERPOOL_NAMESPACE', 'spiderpool'),
     enableIPv4: flag('SPIDERPOOL_ENABLE_IPV4', true),
     enableIPv6: flag('SPIDERPOOL_ENABLE_IPV6', true),
     enableStatefulSet: flag('SPIDERPOOL_ENABLE_STATEFULSET', true),

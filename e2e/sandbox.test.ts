@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { controlPlaneBinaries } from './cluster/control-plane.ts';
 import { repoRoot } from './cluster/install.ts';
 import { kubectlFor, kubectlOk } from './cluster/kubectl.ts';
+import { eventually } from './harness/wait.ts';
 
 const run = promisify(execFile);
 
@@ -35,6 +36,19 @@ describe('sandbox', function () {
       }
       assert.equal(ips.length, 2, 'the quick-start Deployment runs with two pods');
       assert.ok(ips.every((ip) => ip.startsWith('10.244.')), `addresses from nginx-ippool-v4: ${ips.join(' ')}`);
+
+      // The operator fills pool status and generates the quick-start NetworkAttachmentDefinitions; the
+      // coordinator learns the cluster's CIDRs; the webhooks refuse an invalid pool.
+      await eventually('the operator to fill TOTAL-IP-COUNT and write the NADs', 60_000, async () => {
+        const total = await kubectlOk(kubectl, ['get', 'sp', 'nginx-ippool-v4', '-o', 'jsonpath={.status.totalIPCount}']);
+        const nads = await kubectl(['get', 'network-attachment-definitions', '-A', '-o', 'name']);
+        return total === '25602' && nads.stdout.includes('macvlan-ens192') ? true : undefined;
+      });
+      await eventually('the default coordinator to be Synced', 60_000, async () =>
+        ((await kubectlOk(kubectl, ['get', 'scc', 'default', '-o', 'jsonpath={.status.phase}'])) === 'Synced' ? true : undefined));
+      const invalid = await kubectl(['apply', '-f', '-'], { stdin: 'apiVersion: spiderpool.spidernet.io/v2beta1\nkind: SpiderIPPool\nmetadata: {name: outside}\nspec: {subnet: 10.9.0.0/24, ips: [10.8.0.1]}\n' });
+      assert.notEqual(invalid.code, 0);
+      assert.match(invalid.stderr, /spec\.ips/);
       const again = await run('bash', [join(repoRoot, 'scripts/sandbox.sh'), '--detach'], { env }).catch((e: { stderr: string }) => e);
       assert.match(String((again as { stderr: string }).stderr), /already running/);
 

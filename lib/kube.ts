@@ -18,7 +18,7 @@ export class KeepAliveKubeConfig extends KubeConfig {
     const credentials = JSON.stringify([ca, cert, key, pfx, rejectUnauthorized].map((v) => (v === undefined ? null : String(v))));
     if (this.shared?.key !== credentials) {
       this.shared?.agent.destroy();
-      this.shared = { agent: new Agent({ ...fresh.options, keepAlive: true, maxSockets: 16 }), key: credentials };
+      this.shared = { agent: new Agent({ ...fresh.options, keepAlive: true }), key: credentials };
     }
     context.setAgent(this.shared.agent);
   }
@@ -38,6 +38,16 @@ export const isNotFound = (err: unknown): boolean => statusCode(err) === 404;
 export const isAlreadyExists = (err: unknown): boolean => statusCode(err) === 409;
 
 /** The apiserver's own message for a failed call (ApiException.body is the raw Status JSON). */
+/** The object, or undefined when the apiserver says it does not exist; every other failure is thrown. */
+export async function orUndefined<T>(read: Promise<T>): Promise<T | undefined> {
+  try {
+    return await read;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
 export function apiMessage(err: unknown): string {
   if (err instanceof ApiException) {
     try {

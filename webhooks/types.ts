@@ -2,7 +2,7 @@
 // picks the handler for the request's kind, and turns what the handler returns into the response
 // (uid echoed, JSONPatch base64-encoded, always HTTP 200). Handlers are plain functions of the
 // request and a read-only view of the cluster, so they can be tested without a server.
-import type { KubernetesObject, V1Namespace, V1Node } from '@kubernetes/client-node';
+import type { KubernetesObject, V1LabelSelector, V1Namespace, V1Node } from '@kubernetes/client-node';
 import type { NetworkAttachmentDefinition, SpiderIPPool, SpiderMultusConfig, SpiderReservedIP, SpiderSubnet } from '../api/v2beta1/types.ts';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
@@ -35,6 +35,8 @@ export interface AdmissionDecision {
   /** Mutating handlers only. */
   patch?: JsonPatchOperation[];
   warnings?: string[];
+  /** HTTP status reported to the client when denied: 403 unless set (422 Invalid, 409 AlreadyExists). */
+  code?: number;
 }
 
 /** Reads the handlers need; served from fresh apiserver reads or an informer cache. */
@@ -62,5 +64,7 @@ export interface WebhookRoute {
   failurePolicy: 'Fail' | 'Ignore';
   /** Namespaces the webhook must not see (the product's own and kube-system for pods). */
   excludeNamespaces?: string[];
+  /** Only objects whose labels match are sent to the webhook. */
+  objectSelector?: V1LabelSelector;
   handler: AdmissionHandler;
 }

@@ -97,6 +97,16 @@ describe('PoolBatcher', () => {
     await assert.rejects(b.rebind('10.6.0.11', 'ns/web-0', 'new'), (e: unknown) => e instanceof AddressTaken && /now belongs to ns\/other/.test(e.message));
   });
 
+  it('treats a release from a deleted pool as done and refuses allocations from it', async () => {
+    const gone: PoolStatusClient = {
+      read: () => Promise.reject(new ApiException(404, 'Not Found', '{"reason":"NotFound"}', {})),
+      writeStatus: () => Promise.reject(new Error('never written')),
+    };
+    const b = new PoolBatcher('p', { client: gone, reserved: () => IPSet.empty(4) });
+    await b.release('10.6.0.10', 'uid-a');
+    await assert.rejects(b.allocate('ns/a', 'uid-a', 'eth0'), /IPPool p does not exist/);
+  });
+
   it('respects the per-pool record limit', async () => {
     const store = new MemoryPool(pool({}));
     const b = new PoolBatcher('p', { client: store, reserved: noneReserved, maxRecords: 2 });

@@ -4,7 +4,7 @@
 // were computed from; a 409 means another agent wrote first, and the whole batch is recomputed.
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { formatIP, type IPSet } from '../../lib/ip/index.ts';
-import { isConflict } from '../../lib/kube.ts';
+import { isConflict, isNotFound } from '../../lib/kube.ts';
 import { AgentFailure } from '../errors.ts';
 import { assignable, parseRecords, poolFamily, serializeRecords, usedSet } from './pool-records.ts';
 
@@ -104,6 +104,15 @@ export class PoolBatcher {
         return;
       } catch (err) {
         this.latest = undefined;
+        if (isNotFound(err)) {
+          // A pool that is gone holds nothing: releasing from it is done, anything else cannot be.
+          const gone = new AgentFailure('NoAvailablePool', `IPPool ${this.poolName} does not exist`);
+          for (const op of batch) {
+            if (op.kind === 'release') op.resolve();
+            else op.reject(gone);
+          }
+          return;
+        }
         if (!isConflict(err)) {
           for (const op of batch) op.reject(err instanceof Error ? err : new Error(String(err)));
           return;

@@ -30,6 +30,37 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  command: string;
+  args: string[];
+  exit?: string;
+  /** Answers true once the component serves (etcd and kube-apiserver). */
+  ready?: () => Promise<boolean>;
+}
+
+export type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler';
+
+export interface RestartOptions {
+  /** How the running process is ended (default SIGTERM, then SIGKILL after 10 s; SIGKILL for a crash). */
+  signal?: NodeJS.Signals;
+  /** Time between the end of the old process and the start of the new one. */
+  downMs?: number;
+}
+
+const restarters = new WeakMap<ControlPlane, (name: Component, options?: RestartOptions) => Promise<void>>();
+
+/**
+ * Restarts one component of a running control plane in place: same binary, flags, ports and data
+ * directory. Resolves once etcd or kube-apiserver serves again. stop() also ends the new process.
+ */
+export async function restartComponent(cp: ControlPlane, name: Component, options?: RestartOptions): Promise<void> {
+  const restart = restarters.get(cp);
+  if (!restart) throw new Error('restartComponent needs a control plane made by startControlPlane in this process');
+  await restart(name, options);
+}
+
 export interface StartOptions {
   /** Also run kube-controller-manager and kube-scheduler (default true). */
   controllers?: boolean;
@@ -115,13 +146,13 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   const dir = mkdtempSync(join(tmpdir(), 'spiderpool-cp-'));
   const logs = join(dir, 'logs');
   mkdirSync(logs);
-  const children: { name: string; proc: ChildProcess; exit?: string }[] = [];
+  const children: Child[] = [];
 
   const startProcess = (name: string, command: string, args: string[]) => {
     const fd = openSync(join(logs, `${name}.log`), 'a');
     const proc = spawn(command, args, { stdio: ['ignore', fd, fd] });
     closeSync(fd);
-    const entry: { name: string; proc: ChildProcess; exit?: string } = { name, proc };
+    const entry: Child = { name, proc, command, args };
     proc.on('exit', (code, signal) => { entry.exit = `code ${code} signal ${signal}`; });
     children.push(entry);
     return entry;
@@ -176,7 +207,8 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
         '--initial-cluster', `spiderpool-ts=http://127.0.0.1:${peerPort}`,
         '--unsafe-no-fsync', '--log-level', 'warn',
       ]);
-      await waitFor('etcd', 30_000, () => httpOk(`http://127.0.0.1:${port}/health`), () => etcd.exit && `${etcd.exit}\n${lastLog('etcd')}`);
+      etcd.ready = () => httpOk(`http://127.0.0.1:${port}/health`);
+      await waitFor('etcd', 30_000, etcd.ready, () => etcd.exit && `${etcd.exit}\n${lastLog('etcd')}`);
       return port;
     });
     log(`etcd ready on 127.0.0.1:${etcdPort}`);
@@ -193,7 +225,8 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
         '--service-account-key-file', join(dir, 'sa.pub'), '--service-account-signing-key-file', join(dir, 'sa.key'),
         '--service-cluster-ip-range', SERVICE_CIDR, '--allow-privileged=true', '--profiling=false',
       ]);
-      await waitFor('kube-apiserver', 90_000, () => httpsOk(`${url}/readyz`, ca, token), () => apiserver.exit && `${apiserver.exit}\n${lastLog('kube-apiserver')}`);
+      apiserver.ready = () => httpsOk(`${url}/readyz`, ca, token);
+      await waitFor('kube-apiserver', 90_000, apiserver.ready, () => apiserver.exit && `${apiserver.exit}\n${lastLog('kube-apiserver')}`);
       return url;
     });
     log(`kube-apiserver ready at ${server}`);
@@ -213,11 +246,28 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
       ]);
     }
 
-    return {
+    const cp: ControlPlane = {
       dir, kubeconfig, server, token, binDir, caFile: join(dir, 'ca.crt'),
       pids: () => children.filter((c) => c.exit === undefined && c.proc.pid !== undefined).map((c) => c.proc.pid as number),
       stop,
     };
+    restarters.set(cp, async (name, { signal = 'SIGTERM', downMs = 0 } = {}) => {
+      const current = children.filter((c) => c.name === name && c.exit === undefined).at(-1);
+      if (!current) throw new Error(`${name} is not running in this control plane`);
+      const exited = new Promise<void>((r) => current.proc.once('exit', () => r()));
+      current.proc.kill(signal);
+      // kube-apiserver 1.20 can linger in graceful shutdown with its port already closed.
+      const timer = setTimeout(() => current.proc.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+      log(`${name} stopped (${signal})`);
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      const next = startProcess(name, current.command, current.args);
+      next.ready = current.ready;
+      if (next.ready) await waitFor(name, 90_000, next.ready, () => next.exit && `${next.exit}\n${lastLog(name)}`);
+      log(`${name} restarted`);
+    });
+    return cp;
   } catch (err) {
     await stop();
     throw err;

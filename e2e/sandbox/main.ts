@@ -4,9 +4,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
+import { SERVICE_CIDR, startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
 import { installCrds, repoRoot } from '../cluster/install.ts';
 import { kubectlFor, kubectlOk } from '../cluster/kubectl.ts';
+import { startControllers, type Controllers } from '../harness/controllers.ts';
 import { startNodeSide, type NodeSide } from '../harness/nodes.ts';
 import { loadKubeConfig } from '../../lib/kube.ts';
 
@@ -24,6 +25,36 @@ const FIXTURES = [
 ];
 
 const NODES = ['worker1', 'worker2'];
+
+/**
+ * What an installation adds besides the product's processes: the `default` SpiderCoordinator that the
+ * install step creates, and the kubeadm-config a kubeadm cluster carries, from which the coordinator
+ * learns the pod and service CIDRs.
+ */
+const CLUSTER_SETUP = `
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: kubeadm-config
+  namespace: kube-system
+data:
+  ClusterConfiguration: |
+    apiVersion: kubeadm.k8s.io/v1beta2
+    kind: ClusterConfiguration
+    networking:
+      podSubnet: 10.244.64.0/18
+      serviceSubnet: ${SERVICE_CIDR}
+---
+apiVersion: spiderpool.spidernet.io/v2beta1
+kind: SpiderCoordinator
+metadata:
+  name: default
+spec:
+  mode: auto
+  podCIDRType: cluster
+  tunePodRoutes: true
+  hijackCIDR: [169.254.0.0/16]
+`;
 
 interface State { pid: number; kubeconfig?: string; ready: boolean }
 
@@ -45,12 +76,14 @@ async function foreground(): Promise<void> {
   writeFileSync(stateFile, JSON.stringify({ pid: process.pid, ready: false } satisfies State));
   let cp: ControlPlane | undefined;
   let nodes: NodeSide | undefined;
+  let controllers: Controllers | undefined;
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say('sandbox: stopping');
     await nodes?.stop().catch((err: unknown) => say(`sandbox: stopping the nodes failed: ${String(err)}`));
+    await controllers?.stop().catch((err: unknown) => say(`sandbox: stopping the controllers failed: ${String(err)}`));
     await cp?.stop();
     rmSync(stateFile, { force: true });
     say('sandbox: stopped');
@@ -64,9 +97,14 @@ async function foreground(): Promise<void> {
     const kubectl = kubectlFor(cp.binDir, cp.kubeconfig);
     await installCrds(kubectl);
     say('sandbox: CRDs installed');
+    const kubeConfig = loadKubeConfig(cp.kubeconfig);
+    controllers = await startControllers({ kubeConfig, kubeconfigPath: cp.kubeconfig });
+    say(`sandbox: admission webhooks on 127.0.0.1:${controllers.webhooks.port}; ${controllers.operators.length} operator replicas ` +
+      `(metrics on ${controllers.operators.map((o) => o.port).join(', ')}); logs in ${controllers.dir}`);
+    await kubectlOk(kubectl, ['apply', '-f', '-'], { stdin: CLUSTER_SETUP });
     for (const f of FIXTURES) await kubectlOk(kubectl, ['apply', '-f', join(repoRoot, 'e2e', 'fixtures', f)]);
     say(`sandbox: quick-start examples applied (${FIXTURES.length} files)`);
-    nodes = await startNodeSide({ kubeConfig: loadKubeConfig(cp.kubeconfig), kubeconfigPath: cp.kubeconfig, nodes: NODES, log: (m) => say(`sandbox: kubelet: ${m}`) });
+    nodes = await startNodeSide({ kubeConfig, kubeconfigPath: cp.kubeconfig, nodes: NODES, log: (m) => say(`sandbox: kubelet: ${m}`) });
     say(`sandbox: nodes ${NODES.join(', ')} ready, each with a spiderpool agent`);
     writeFileSync(stateFile, JSON.stringify({ pid: process.pid, kubeconfig: cp.kubeconfig, ready: true } satisfies State));
     say(`sandbox: ready; kubectl is in ${cp.binDir}; stop with Ctrl-C or npm run sandbox:stop`);

@@ -96,6 +96,14 @@ export interface OperatorOptions {
   /** TCP port of /metrics and /healthz; 0 picks a free one, undefined serves none. */
   metricsPort?: number;
   log?: Logger;
+  /** Workers per reconciler (default 3). */
+  workers?: number;
+  /** Leader election timings (defaults 15 s / 10 s / 2 s). */
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  /** How often an optional kind whose CRD is missing is looked for again (default 30 s). */
+  optionalRetryMs?: number;
 }
 
 export interface RunningOperator {
@@ -105,4 +113,12 @@ export interface RunningOperator {
   isLeader(): boolean;
   /** Stops the workers, releases the Lease if held, closes watches and the metrics server. */
   stop(): Promise<void>;
+  /** This replica's identity in the Lease. */
+  identity: string;
+  /** Resolves once every cache has completed its first LIST. */
+  waitForSync(): Promise<void>;
+  /** A full resync now: relists every kind and re-enqueues every key; resolves once the relists are applied. */
+  resync(): Promise<void>;
+  /** True when no reconciler has a key queued or being reconciled (keys waiting for a delay do not count). */
+  idle(): boolean;
 }

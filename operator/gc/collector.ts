@@ -1,0 +1,272 @@
+// Finds and frees pool records (and SpiderEndpoints) of pods that are gone. Suspects are picked from the
+// watch caches; each suspect's pod, endpoint and StatefulSet are then read fresh and judged again, and
+// only what that fresh judgement condemns is freed, by UID-checked, resourceVersion-guarded writes.
+import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { SpiderEndpoint, SpiderIPPool } from '../../api/v2beta1/types.ts';
+import { parseRecords } from '../../agent/store/pool-records.ts';
+import { apiMessage } from '../../lib/kube.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Caches } from '../runtime/types.ts';
+import type { GcClient } from './client.ts';
+import { decide, decideEndpoint, splitPodKey, statefulSetOf, type DecideOptions, type Observed, type PoolRecord, type ReleaseReason } from './decide.ts';
+import { POD, SPIDER_ENDPOINT, SPIDER_IPPOOL, STATEFUL_SET } from './kinds.ts';
+import type { GcMetrics } from './metrics.ts';
+import type { GcOptions } from './options.ts';
+import { releaseRecords, retireEndpoint } from './release.ts';
+
+export interface CollectorDeps {
+  caches: Caches;
+  client: GcClient;
+  options: GcOptions;
+  metrics: GcMetrics;
+  log: Logger;
+}
+
+export interface PassResult {
+  /** The earliest time a kept record may become free without any event (a grace period ending). */
+  recheckAt?: number;
+}
+
+interface Condemned { record: PoolRecord; reason: ReleaseReason; endpoint?: SpiderEndpoint }
+
+const FRESH_READS_AT_ONCE = 8;
+
+const recordId = (r: PoolRecord) => `${r.pool}/${r.ip}/${r.podUid}`;
+const holder = (pod: string, uid: string | undefined) => `${pod}|${uid ?? ''}`;
+const earliest = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
+
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+export class Collector {
+  private readonly parsed = new Map<string, { resourceVersion?: string; records: PoolRecord[] }>();
+  /** Records by pod key, rebuilt when any pool changed; `version` lists every pool's resourceVersion. */
+  private index?: { version: string; byPod: Map<string, PoolRecord[]> };
+  /** Dry run: endpoints already reported, so each is logged once. */
+  private readonly reportedEndpoints = new Set<string>();
+
+  constructor(private readonly deps: CollectorDeps) {}
+
+  /** A full scan: every record of every pool, then every endpoint that no record names. */
+  async scan(): Promise<void> {
+    const records = this.allRecords();
+    if (this.deps.options.dryRun) {
+      const present = new Set(records.map(recordId));
+      for (const id of this.deps.metrics.wouldRelease.keys()) if (!present.has(id)) this.deps.metrics.wouldRelease.delete(id);
+    }
+    const errors: unknown[] = [];
+    await this.collectRecords(records).catch((err: unknown) => errors.push(err));
+    const endpoints = this.deps.caches.of<SpiderEndpoint>(SPIDER_ENDPOINT).list();
+    await this.collectEndpoints(endpoints, new Set(records.map((r) => holder(r.pod, r.podUid)))).catch((err: unknown) => errors.push(err));
+    if (errors.length) throw errors[0];
+    this.deps.metrics.scans.inc();
+    this.deps.log.debug('full scan done', { records: records.length, endpoints: endpoints.length });
+  }
+
+  /** Every record naming the pod ("namespace/name"), then its endpoint. */
+  async collectPod(podKey: string): Promise<PassResult> {
+    const records = this.recordsOf(podKey);
+    const result = await this.collectRecords(records);
+    const endpoint = this.deps.caches.of<SpiderEndpoint>(SPIDER_ENDPOINT).get(podKey);
+    if (endpoint) await this.collectEndpoints([endpoint], new Set(records.map((r) => holder(r.pod, r.podUid))));
+    return result;
+  }
+
+  private recordsOf(podKey: string): PoolRecord[] {
+    const pools = this.deps.caches.of<SpiderIPPool>(SPIDER_IPPOOL).list();
+    const version = pools.map((p) => `${p.metadata.name}@${p.metadata.resourceVersion}`).join(',');
+    if (this.index?.version !== version) {
+      const byPod = new Map<string, PoolRecord[]>();
+      for (const r of this.allRecords()) {
+        const list = byPod.get(r.pod);
+        if (list) list.push(r);
+        else byPod.set(r.pod, [r]);
+      }
+      this.index = { version, byPod };
+    }
+    return this.index.byPod.get(podKey) ?? [];
+  }
+
+  /** Records of every cached pool, each pool parsed once per resourceVersion. */
+  private allRecords(): PoolRecord[] {
+    const pools = this.deps.caches.of<SpiderIPPool>(SPIDER_IPPOOL).list();
+    const names = new Set(pools.map((p) => p.metadata.name));
+    for (const name of this.parsed.keys()) if (!names.has(name)) this.parsed.delete(name);
+    return pools.flatMap((pool) => {
+      const { name, resourceVersion } = pool.metadata;
+      const known = this.parsed.get(name);
+      if (known && known.resourceVersion === resourceVersion) return known.records;
+      let records: PoolRecord[];
+      try {
+        records = [...parseRecords(pool)].map(([ip, r]) => ({ pool: name, ip, pod: r.pod, podUid: r.podUid, ...(r.nic ? { nic: r.nic } : {}) }));
+      } catch (err) {
+        // A pool whose records cannot be read is left alone: freeing from it would be guessing.
+        this.deps.log.error('pool records unreadable, skipped', { pool: name, err: apiMessage(err) });
+        records = [];
+      }
+      this.parsed.set(name, { resourceVersion, records });
+      return records;
+    });
+  }
+
+  private decideOptions(now: number): DecideOptions {
+    return { now, graceMarginMs: this.deps.options.graceMarginMs, enableStatefulSet: this.deps.options.enableStatefulSet };
+  }
+
+  private cached(podKey: string): Observed {
+    const { caches } = this.deps;
+    const pod = caches.of<V1Pod>(POD).get(podKey);
+    const endpoint = caches.of<SpiderEndpoint>(SPIDER_ENDPOINT).get(podKey);
+    const setName = statefulSetOf(pod, endpoint);
+    const namespace = splitPodKey(podKey)?.namespace;
+    const statefulSet = setName && namespace ? caches.of<V1StatefulSet>(STATEFUL_SET).get(`${namespace}/${setName}`) : undefined;
+    return { pod, endpoint, statefulSet };
+  }
+
+  private async fresh(podKey: string): Promise<Observed> {
+    const { client, options } = this.deps;
+    const id = splitPodKey(podKey);
+    if (!id) return {};
+    const [pod, endpoint] = await Promise.all([client.pod(id.namespace, id.name), client.endpoint(id.namespace, id.name)]);
+    const setName = options.enableStatefulSet ? statefulSetOf(pod, endpoint) : undefined;
+    const statefulSet = setName ? await client.statefulSet(id.namespace, setName) : undefined;
+    return { pod, endpoint, statefulSet };
+  }
+
+  private async collectRecords(records: PoolRecord[]): Promise<PassResult> {
+    const { options, log } = this.deps;
+    let recheckAt: number | undefined;
+    const now = Date.now();
+    const observed = new Map<string, Observed>();
+    const suspects = new Map<string, PoolRecord[]>();
+    for (const record of records) {
+      let seen = observed.get(record.pod);
+      if (!seen) observed.set(record.pod, seen = this.cached(record.pod));
+      const decision = decide(record, seen, this.decideOptions(now));
+      if (decision.action === 'keep') recheckAt = earliest(recheckAt, decision.recheckAt);
+      else suspects.set(record.pod, [...suspects.get(record.pod) ?? [], record]);
+    }
+
+    const condemned: Condemned[] = [];
+    const errors: unknown[] = [];
+    await eachLimited([...suspects], FRESH_READS_AT_ONCE, async ([podKey, suspected]) => {
+      let seen: Observed;
+      try {
+        seen = await this.fresh(podKey);
+      } catch (err) {
+        log.warn('re-check failed, nothing freed', { pod: podKey, err: apiMessage(err) });
+        errors.push(err);
+        return;
+      }
+      const at = Date.now();
+      for (const record of suspected) {
+        const decision = decide(record, seen, this.decideOptions(at));
+        if (decision.action === 'keep') recheckAt = earliest(recheckAt, decision.recheckAt);
+        else condemned.push({ record, reason: decision.reason, ...(decision.deleteEndpoint && seen.endpoint ? { endpoint: seen.endpoint } : {}) });
+      }
+    });
+
+    if (options.dryRun) this.report(records, condemned);
+    else await this.release(condemned, errors);
+    if (errors.length) throw errors[0];
+    return { recheckAt };
+  }
+
+  /** Dry run: what this pass would free replaces what earlier passes said of the same records. */
+  private report(records: PoolRecord[], condemned: Condemned[]): void {
+    const { metrics, log } = this.deps;
+    const now = new Map(condemned.map((c) => [recordId(c.record), c]));
+    for (const record of records) {
+      const id = recordId(record);
+      const c = now.get(id);
+      if (!c) {
+        metrics.wouldRelease.delete(id);
+        continue;
+      }
+      // Logged once per record, not on every scan.
+      if (metrics.wouldRelease.has(id)) continue;
+      metrics.wouldRelease.set(id, { record, reason: c.reason });
+      log.info('dry run: would release', { pool: record.pool, ip: record.ip, pod: record.pod, podUid: record.podUid, reason: c.reason, deleteEndpoint: c.endpoint !== undefined });
+    }
+  }
+
+  private async release(condemned: Condemned[], errors: unknown[]): Promise<void> {
+    const { client, metrics, log } = this.deps;
+    const byPool = new Map<string, Condemned[]>();
+    for (const c of condemned) byPool.set(c.record.pool, [...byPool.get(c.record.pool) ?? [], c]);
+    const failedPools = new Set<string>();
+    await Promise.all([...byPool].map(async ([pool, items]) => {
+      metrics.attempts.inc();
+      try {
+        const freed = new Set(await releaseRecords(client, pool, items.map((c) => c.record), { onConflict: () => metrics.conflicts.inc() }));
+        for (const { record, reason } of items.filter((c) => freed.has(c.record.ip))) {
+          metrics.released.inc({ reason });
+          log.info('released', { pool, ip: record.ip, pod: record.pod, podUid: record.podUid, reason });
+        }
+      } catch (err) {
+        failedPools.add(pool);
+        metrics.failures.inc();
+        errors.push(err);
+        log.warn('release failed', { pool, ips: items.map((c) => c.record.ip), err: apiMessage(err) });
+      }
+    }));
+
+    // An endpoint goes once every record condemned with it is gone from its pool.
+    const endpoints = new Map<string, { endpoint: SpiderEndpoint; ok: boolean }>();
+    for (const { record, endpoint } of condemned) {
+      if (!endpoint) continue;
+      const id = endpoint.metadata.uid ?? record.pod;
+      const entry = endpoints.get(id) ?? { endpoint, ok: true };
+      entry.ok &&= !failedPools.has(record.pool);
+      endpoints.set(id, entry);
+    }
+    await Promise.all([...endpoints.values()].filter((e) => e.ok).map(({ endpoint }) => this.retire(endpoint, errors)));
+  }
+
+  private async retire(endpoint: SpiderEndpoint, errors: unknown[]): Promise<void> {
+    const { client, metrics, log } = this.deps;
+    const pod = `${endpoint.metadata.namespace}/${endpoint.metadata.name}`;
+    try {
+      if (await retireEndpoint(client, endpoint)) {
+        metrics.endpointsDeleted.inc();
+        log.info('endpoint deleted', { pod, podUid: endpoint.status?.current.uid });
+      }
+    } catch (err) {
+      metrics.failures.inc();
+      errors.push(err);
+      log.warn('endpoint deletion failed', { pod, err: apiMessage(err) });
+    }
+  }
+
+  /** Endpoints that no pool record names with their UID and whose pod is gone. */
+  private async collectEndpoints(endpoints: SpiderEndpoint[], referenced: Set<string>): Promise<void> {
+    const { options, log } = this.deps;
+    const key = (e: SpiderEndpoint) => `${e.metadata.namespace}/${e.metadata.name}`;
+    const isReferenced = (e: SpiderEndpoint) => referenced.has(holder(key(e), e.status?.current.uid));
+    const suspects = endpoints.filter((e) => decideEndpoint(e, this.cached(key(e)), isReferenced(e), this.decideOptions(Date.now())).action === 'delete');
+    const errors: unknown[] = [];
+    await eachLimited(suspects, FRESH_READS_AT_ONCE, async (suspect) => {
+      let seen: Observed;
+      try {
+        seen = await this.fresh(key(suspect));
+      } catch (err) {
+        log.warn('re-check failed, endpoint kept', { pod: key(suspect), err: apiMessage(err) });
+        errors.push(err);
+        return;
+      }
+      const endpoint = seen.endpoint;
+      if (!endpoint || decideEndpoint(endpoint, seen, isReferenced(endpoint), this.decideOptions(Date.now())).action !== 'delete') return;
+      if (!options.dryRun) await this.retire(endpoint, errors);
+      else if (!this.reportedEndpoints.has(endpoint.metadata.uid ?? key(endpoint))) {
+        this.reportedEndpoints.add(endpoint.metadata.uid ?? key(endpoint));
+        log.info('dry run: would delete endpoint', { pod: key(endpoint), podUid: endpoint.status?.current.uid });
+      }
+    });
+    if (errors.length) throw errors[0];
+  }
+}

@@ -1,0 +1,87 @@
+// The NetworkAttachmentDefinition a SpiderMultusConfig owns: its desired form, who controls an existing one,
+// and how an existing one differs from the desired form.
+import { isDeepStrictEqual } from 'node:util';
+import type { V1OwnerReference } from '@kubernetes/client-node';
+import { GROUP, VERSION, type NetworkAttachmentDefinition, type SpiderMultusConfig } from '../../api/v2beta1/types.ts';
+import { generateNadContent, nadNameOf } from './nad-config.ts';
+
+export const NAD_GROUP = 'k8s.cni.cncf.io';
+export const NAD_VERSION = 'v1';
+export const NAD_PLURAL = 'network-attachment-definitions';
+export const SMC_KIND = 'SpiderMultusConfig';
+
+/** Device-plugin resource the pods of this network need; read by the resource-injecting webhooks and Multus. */
+export const ANNOTATION_RESOURCE_NAME = 'k8s.v1.cni.cncf.io/resourceName';
+
+// kubectl's record of what the user applied to the SpiderMultusConfig; on the NAD it would make a later
+// `kubectl apply` of the NAD compute its patch against the wrong object.
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+type StringMap = Record<string, string>;
+
+export function ownerReferenceTo(smc: SpiderMultusConfig): V1OwnerReference {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: SMC_KIND,
+    name: smc.metadata.name,
+    uid: smc.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/**
+ * The NAD as the SpiderMultusConfig describes it: same namespace, the SpiderMultusConfig's annotations
+ * (plus the resource name of SR-IOV-like networks) and labels, and a controller reference so that the
+ * garbage collector removes it with its owner. Throws InvalidMultusConfigError for an unusable object.
+ */
+export function desiredNad(smc: SpiderMultusConfig): NetworkAttachmentDefinition {
+  const content = generateNadContent(smc);
+  const annotations: StringMap = Object.fromEntries(Object.entries(smc.metadata.annotations ?? {}).filter(([k]) => k !== LAST_APPLIED));
+  if (content.resourceName) annotations[ANNOTATION_RESOURCE_NAME] = content.resourceName;
+  return {
+    apiVersion: `${NAD_GROUP}/${NAD_VERSION}`,
+    kind: 'NetworkAttachmentDefinition',
+    metadata: {
+      name: nadNameOf(smc),
+      namespace: smc.metadata.namespace,
+      annotations,
+      labels: { ...smc.metadata.labels },
+      ownerReferences: [ownerReferenceTo(smc)],
+    },
+    spec: content.config === undefined ? {} : { config: content.config },
+  };
+}
+
+/** The controller reference of a NAD when it points to a SpiderMultusConfig. */
+export function controllingSmc(nad: NetworkAttachmentDefinition): V1OwnerReference | undefined {
+  return nad.metadata.ownerReferences?.find((r) => r.controller && r.kind === SMC_KIND && r.apiVersion.startsWith(`${GROUP}/`));
+}
+
+/** The fields in which an existing NAD differs from the desired one; empty when it is up to date. */
+export function nadDrift(current: NetworkAttachmentDefinition, desired: NetworkAttachmentDefinition): string[] {
+  const drift: string[] = [];
+  if (!sameConfig(current.spec?.config, desired.spec?.config)) drift.push('spec.config');
+  if (!isDeepStrictEqual(current.metadata.annotations ?? {}, desired.metadata.annotations ?? {})) drift.push('metadata.annotations');
+  if (!isDeepStrictEqual(current.metadata.labels ?? {}, desired.metadata.labels ?? {})) drift.push('metadata.labels');
+  return drift;
+}
+
+/** The existing NAD carrying the desired content; its resourceVersion stays, as the precondition of the write. */
+export function withDesiredContent(current: NetworkAttachmentDefinition, desired: NetworkAttachmentDefinition): NetworkAttachmentDefinition {
+  return {
+    ...current,
+    metadata: { ...current.metadata, annotations: desired.metadata.annotations, labels: desired.metadata.labels },
+    spec: desired.spec,
+  };
+}
+
+/** CNI configurations are compared as JSON values: key order and spacing written by someone else do not matter. */
+function sameConfig(current: string | undefined, desired: string | undefined): boolean {
+  if (current === undefined || desired === undefined) return current === desired;
+  try {
+    return isDeepStrictEqual(JSON.parse(current), JSON.parse(desired));
+  } catch {
+    return false;
+  }
+}

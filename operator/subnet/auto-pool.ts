@@ -1,0 +1,127 @@
+// The shape of an auto-created SpiderIPPool (§3.3, §6.3 step 3): its name, the labels by which the agent
+// finds it (agent/selection/auto-pools.ts) and the podAffinity that binds it to one application
+// (agent/selection/filters.ts).
+import type { V1OwnerReference } from '@kubernetes/client-node';
+import { ANNOTATION } from '../../agent/selection/annotations.ts';
+import { APP_AFFINITY_LABEL, AUTO_POOL_LABEL } from '../../agent/selection/pools.ts';
+import { GROUP, VERSION, type SpiderIPPool, type SpiderSubnet } from '../../api/v2beta1/types.ts';
+import { IPSet, cidrToLabelValue } from '../../lib/ip/index.ts';
+import type { AppRef, Application, AutoPoolRequest } from './application.ts';
+import { APP_KINDS, isAppKind } from './kinds.ts';
+
+export const POOL_LABEL = {
+  ...AUTO_POOL_LABEL,
+  ownerApplicationGV: 'ipam.spidernet.io/owner-application-gv',
+  ownerApplicationKind: 'ipam.spidernet.io/owner-application-kind',
+  ownerApplicationNamespace: 'ipam.spidernet.io/owner-application-namespace',
+  reclaim: 'ipam.spidernet.io/ippool-reclaim',
+  ippoolCIDR: 'ipam.spidernet.io/ippool-cidr',
+} as const;
+
+export const SUBNET_CIDR_LABEL = 'ipam.spidernet.io/subnet-cidr';
+
+const MAX_NAME = 253;
+
+/**
+ * `auto4-<app>-<nic>-<uid tail>`, the uid tail being the first 5 characters of the last `-`-separated
+ * segment of the application's UID; the application name is shortened so the whole fits 253 characters.
+ */
+export function autoPoolName(app: Application, nic: string, family: 4 | 6): string {
+  const suffix = `-${nic.toLowerCase()}-${uidTail(app.uid)}`;
+  const prefix = `auto${family}-`;
+  // A shortened name must not end in '.' (a DNS label cannot end there) or '-'.
+  const name = app.name.toLowerCase().slice(0, MAX_NAME - prefix.length - suffix.length).replace(/[.-]+$/, '');
+  return `${prefix}${name}${suffix}`;
+}
+
+export const uidTail = (uid: string): string => (uid.split('-').pop() ?? '').slice(0, 5).toLowerCase();
+
+/** The application an auto-created pool was made for, when it is of a kind this controller manages. */
+export function poolApplication(pool: SpiderIPPool): AppRef | undefined {
+  const labels = pool.metadata.labels ?? {};
+  const kind = labels[POOL_LABEL.ownerApplicationKind] ?? '';
+  const namespace = labels[POOL_LABEL.ownerApplicationNamespace];
+  const name = labels[POOL_LABEL.ownerApplicationName];
+  if (!isAppKind(kind) || !namespace || !name) return undefined;
+  if (labels[POOL_LABEL.ownerApplicationGV] !== `${APP_KINDS[kind].group}_${APP_KINDS[kind].version}`) return undefined;
+  return { kind, namespace, name };
+}
+
+export const isReclaimable = (pool: SpiderIPPool): boolean => pool.metadata.labels?.[POOL_LABEL.reclaim] !== 'false';
+
+/** Labels that identify the application, without its UID: the same for every incarnation of it. */
+export function appIdentityLabels(ref: AppRef): Record<string, string> {
+  return {
+    [POOL_LABEL.ownerApplicationGV]: `${APP_KINDS[ref.kind].group}_${APP_KINDS[ref.kind].version}`,
+    [POOL_LABEL.ownerApplicationKind]: ref.kind,
+    [POOL_LABEL.ownerApplicationNamespace]: ref.namespace,
+    [POOL_LABEL.ownerApplicationName]: ref.name,
+  };
+}
+
+export function autoPoolLabels(app: Application, req: AutoPoolRequest, subnet: SpiderSubnet): Record<string, string> {
+  return {
+    ...appIdentityLabels(app),
+    [POOL_LABEL.ownerApplicationUID]: app.uid,
+    [POOL_LABEL.ownerSpiderSubnet]: subnet.metadata.name,
+    [POOL_LABEL.interface]: req.nic,
+    [POOL_LABEL.ipVersion]: `IPv${req.family}`,
+    [POOL_LABEL.reclaim]: String(req.reclaim),
+    [POOL_LABEL.ippoolCIDR]: cidrToLabelValue(subnet.spec.subnet),
+  };
+}
+
+export function subnetOwnerReference(subnet: SpiderSubnet): V1OwnerReference {
+  return { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderSubnet', name: subnet.metadata.name, uid: subnet.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
+}
+
+/**
+ * A new auto-created pool. The subnet is its controller owner, so deleting the subnet deletes it; the
+ * application cannot be, since a cluster-scoped object cannot have a namespaced owner. Gateway and routes
+ * are the subnet's.
+ */
+export function newAutoPool(name: string, app: Application, req: AutoPoolRequest, subnet: SpiderSubnet, ips: string[]): SpiderIPPool {
+  const { group, version } = APP_KINDS[app.kind];
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'SpiderIPPool',
+    metadata: {
+      name,
+      labels: autoPoolLabels(app, req, subnet),
+      annotations: { [ANNOTATION.ippoolIPNumber]: req.ipNumber },
+      ownerReferences: [subnetOwnerReference(subnet)],
+    },
+    spec: {
+      ipVersion: req.family,
+      subnet: subnet.spec.subnet,
+      ips,
+      ...(subnet.spec.gateway ? { gateway: subnet.spec.gateway } : {}),
+      ...(subnet.spec.routes ? { routes: subnet.spec.routes } : {}),
+      podAffinity: {
+        matchLabels: {
+          [APP_AFFINITY_LABEL.group]: group,
+          [APP_AFFINITY_LABEL.version]: version,
+          [APP_AFFINITY_LABEL.kind]: app.kind,
+          [APP_AFFINITY_LABEL.namespace]: app.namespace,
+          [APP_AFFINITY_LABEL.name]: app.name,
+        },
+      },
+    },
+  };
+}
+
+/**
+ * The existing pool brought up to date: its addresses, the annotation that sized it and the labels that
+ * may change over its life (a re-created application takes over a kept pool with its new UID and reclaim
+ * choice). Returns undefined when nothing differs.
+ */
+export function updatedAutoPool(pool: SpiderIPPool, app: Application, req: AutoPoolRequest, subnet: SpiderSubnet, ips: IPSet): SpiderIPPool | undefined {
+  const labels = { ...pool.metadata.labels, ...autoPoolLabels(app, req, subnet) };
+  const annotations = { ...pool.metadata.annotations, [ANNOTATION.ippoolIPNumber]: req.ipNumber };
+  const same =
+    IPSet.fromRanges(pool.spec.ips ?? [], req.family).equals(ips) &&
+    Object.entries(labels).every(([k, v]) => pool.metadata.labels?.[k] === v) &&
+    pool.metadata.annotations?.[ANNOTATION.ippoolIPNumber] === req.ipNumber;
+  if (same) return undefined;
+  return { ...pool, metadata: { ...pool.metadata, labels, annotations }, spec: { ...pool.spec, ips: ips.toRanges() } };
+}

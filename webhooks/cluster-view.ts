@@ -1,0 +1,69 @@
+// The ClusterView the admission handlers read, served by fresh (quorum) apiserver reads rather than
+// informer caches: an overlap check must see a pool created a moment ago, and a cache can lag behind the
+// write the user just saw succeed. Neither a client informer nor the apiserver's watch cache can prove it
+// has caught up on Kubernetes before 1.27 (a "not older than" list waits for a write to the same resource
+// and times out with "Too large resource version" when there is none), so lists go to etcd. Concurrent
+// requests share list calls, but only a call that started after they arrived, so sharing never hands out
+// a list older than the request. Callers share the returned arrays and must not modify them.
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Namespace, type V1Node } from '@kubernetes/client-node';
+import { GROUP, VERSION, type NetworkAttachmentDefinition, type SpiderIPPool, type SpiderMultusConfig, type SpiderReservedIP, type SpiderSubnet } from '../api/v2beta1/types.ts';
+import { orUndefined, statusCode } from '../lib/kube.ts';
+import type { ClusterView } from './types.ts';
+
+/** Wraps a read so that concurrent callers share one call that began after each of them asked. */
+export function sharedFreshRead<T>(read: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  let queued: Promise<T> | undefined;
+  const start = (): Promise<T> => {
+    const call = read().finally(() => {
+      if (running === call) running = undefined;
+    });
+    running = call;
+    return call;
+  };
+  return () => {
+    if (!running) return start();
+    queued ??= running.then(() => undefined, () => undefined).then(() => {
+      queued = undefined;
+      return start();
+    });
+    return queued;
+  };
+}
+
+/**
+ * A 1.20 apiserver under load now and then answers a quorum list with 504 "Too large resource version";
+ * one more attempt succeeds, and denying the user's request for it would be wrong.
+ */
+async function retryServerError<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if ((statusCode(err) ?? 0) < 500) throw err;
+    return read();
+  }
+}
+
+export function createClusterView(kubeConfig: KubeConfig): ClusterView {
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const listCRD = <T>(plural: string) => sharedFreshRead(() => retryServerError(async () => ((await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as { items: T[] }).items));
+  const listIPPools = listCRD<SpiderIPPool>('spiderippools');
+  const listSubnets = listCRD<SpiderSubnet>('spidersubnets');
+  const listReservedIPs = listCRD<SpiderReservedIP>('spiderreservedips');
+  const listNodes = sharedFreshRead(() => retryServerError(async () => (await core.listNode()).items));
+  return {
+    listIPPools,
+    listSubnets,
+    listReservedIPs,
+    listNodes,
+    getNamespace: (name: string): Promise<V1Namespace | undefined> => orUndefined(core.readNamespace({ name })),
+    getNode: (name: string): Promise<V1Node | undefined> => orUndefined(core.readNode({ name })),
+    getNetworkAttachmentDefinition: (namespace: string, name: string) => orUndefined(
+      custom.getNamespacedCustomObject({ group: 'k8s.cni.cncf.io', version: 'v1', plural: 'network-attachment-definitions', namespace, name }) as Promise<NetworkAttachmentDefinition>,
+    ),
+    getSpiderMultusConfig: (namespace: string, name: string) => orUndefined(
+      custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'spidermultusconfigs', namespace, name }) as Promise<SpiderMultusConfig>,
+    ),
+  };
+}

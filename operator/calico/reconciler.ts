@@ -3,15 +3,13 @@
 // SpiderIPPools and SpiderSubnets of one subnet share one Calico pool, and a pool left behind by a
 // subnet nobody asks for any more is found from its own name and removed.
 import { CustomObjectsApi, type KubernetesObject } from '@kubernetes/client-node';
-import { GROUP, VERSION, type SpiderIPPool, type SpiderSubnet } from '../../api/v2beta1/types.ts';
+import type { SpiderIPPool, SpiderSubnet } from '../../api/v2beta1/types.ts';
 import { isNotFound } from '../../lib/kube.ts';
-import type { Key, Kind, Reconciler, ReconcilerFactory } from '../runtime/types.ts';
+import { SPIDER_IPPOOL, SPIDER_SUBNET } from '../kinds.ts';
+import type { Key, Reconciler, ReconcilerFactory } from '../runtime/types.ts';
 import { CALICO_IPPOOL, calicoPoolName, isOwned, type CalicoIPPool } from './calico-ippool.ts';
 import { ANNOTATION, advertiseRequest, isOptedIn, type AdvertiseRequest, type SpiderSource } from './opt-in.ts';
 import { overlaps, planCalicoPool } from './plan.ts';
-
-export const SPIDER_IPPOOL: Kind = { group: GROUP, version: VERSION, plural: 'spiderippools', kind: 'SpiderIPPool', namespaced: false };
-export const SPIDER_SUBNET: Kind = { group: GROUP, version: VERSION, plural: 'spidersubnets', kind: 'SpiderSubnet', namespaced: false };
 
 // While the Calico CRD is missing, creations are retried this often rather than on every pool change.
 const CRD_RETRY_MS = 15_000;

@@ -9,7 +9,7 @@ import type { Logger } from '../../lib/log.ts';
 import type { Caches } from '../runtime/types.ts';
 import type { GcClient } from './client.ts';
 import { decide, decideEndpoint, splitPodKey, statefulSetOf, type DecideOptions, type Observed, type PoolRecord, type ReleaseReason } from './decide.ts';
-import { POD, SPIDER_ENDPOINT, SPIDER_IPPOOL, STATEFUL_SET } from './kinds.ts';
+import { POD, SPIDER_ENDPOINT, SPIDER_IPPOOL, STATEFUL_SET } from '../kinds.ts';
 import type { GcMetrics } from './metrics.ts';
 import type { GcOptions } from './options.ts';
 import { releaseRecords, retireEndpoint } from './release.ts';

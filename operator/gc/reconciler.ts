@@ -5,7 +5,7 @@
 import { keyOf, type Reconciler, type ReconcilerFactory } from '../runtime/types.ts';
 import { GcClient } from './client.ts';
 import { Collector } from './collector.ts';
-import { POD, SPIDER_ENDPOINT, SPIDER_IPPOOL, STATEFUL_SET } from './kinds.ts';
+import { POD, SPIDER_ENDPOINT, SPIDER_IPPOOL, STATEFUL_SET } from '../kinds.ts';
 import { gcMetrics } from './metrics.ts';
 import { gcOptionsFromEnv, type GcOptions } from './options.ts';
 

@@ -6,11 +6,10 @@
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, VERSION, type SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { isNotFound } from '../../lib/kube.ts';
-import { keyOf, type Kind, type ReconcilerFactory } from '../runtime/types.ts';
+import { SPIDER_IPPOOL } from '../kinds.ts';
+import { keyOf, type ReconcilerFactory } from '../runtime/types.ts';
 import { registerPoolMetrics } from './metrics.ts';
 import { InvalidPool, finalizerRemovalPatch, metadataPatch, poolCounts, statusPatch, type PatchOp } from './status.ts';
-
-export const SPIDER_IPPOOL: Kind = { group: GROUP, version: VERSION, plural: 'spiderippools', kind: 'SpiderIPPool', namespaced: false };
 
 export const ipPoolReconciler: ReconcilerFactory = ({ caches, kubeConfig, log, registry }) => {
   const pools = caches.of<SpiderIPPool>(SPIDER_IPPOOL);

@@ -7,7 +7,7 @@ import type { SpiderEndpoint } from '../../api/v2beta1/types.ts';
 import { GcClient } from '../gc/client.ts';
 import { Collector } from '../gc/collector.ts';
 import { statefulSetWants } from '../gc/decide.ts';
-import { POD, SPIDER_ENDPOINT, SPIDER_IPPOOL, STATEFUL_SET } from '../gc/kinds.ts';
+import { POD, SPIDER_ENDPOINT, SPIDER_IPPOOL, STATEFUL_SET } from '../kinds.ts';
 import { gcMetrics } from '../gc/metrics.ts';
 import { gcOptionsFromEnv, type GcOptions } from '../gc/options.ts';
 import { keyOf, splitKey, type Reconciler, type ReconcilerFactory } from '../runtime/types.ts';

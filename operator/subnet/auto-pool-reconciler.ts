@@ -21,7 +21,8 @@ import { POOL_LABEL, appIdentityLabels, isReclaimable, poolApplication } from '.
 import { parseControlledPools, type ControlledPools } from './controlled-pools.ts';
 import { AutoPoolWriter } from './ensure-auto-pool.ts';
 import { EventRecorder } from './events.ts';
-import { APP_KINDS, SPIDER_IPPOOL, SPIDER_RESERVED_IP, SPIDER_SUBNET, type AppKind } from './kinds.ts';
+import { SPIDER_IPPOOL, SPIDER_RESERVED_IP, SPIDER_SUBNET } from '../kinds.ts';
+import { APP_KINDS, type AppKind } from './kinds.ts';
 
 /** Safety net for waits that no watched change ends (the subnet and pool watches normally do). */
 export const AUTO_POOL_RETRY_MS = 60_000;

@@ -1,12 +1,5 @@
-// The kinds the subnet reconcilers watch.
-import { GROUP, VERSION } from '../../api/v2beta1/types.ts';
+// The applications the auto-pool reconciler watches.
 import type { Kind } from '../runtime/types.ts';
-
-const spiderpool = (plural: string, kind: string): Kind => ({ group: GROUP, version: VERSION, plural, kind, namespaced: false });
-
-export const SPIDER_SUBNET = spiderpool('spidersubnets', 'SpiderSubnet');
-export const SPIDER_IPPOOL = spiderpool('spiderippools', 'SpiderIPPool');
-export const SPIDER_RESERVED_IP = spiderpool('spiderreservedips', 'SpiderReservedIP');
 
 /** The Kubernetes controllers whose pods may ask for auto-created pools (§6.3). */
 export const APP_KINDS = {

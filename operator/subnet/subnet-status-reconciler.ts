@@ -14,7 +14,7 @@ import type { Reconciler, ReconcilerFactory } from '../runtime/types.ts';
 import { POOL_LABEL, SUBNET_CIDR_LABEL, subnetOwnerReference } from './auto-pool.ts';
 import { subnetFamily, subnetIPs } from './carve.ts';
 import { ControlledPoolsError, parseControlledPools, sameSubnetStatus, subnetStatusFor, type ControlledPools } from './controlled-pools.ts';
-import { SPIDER_IPPOOL, SPIDER_SUBNET } from './kinds.ts';
+import { SPIDER_IPPOOL, SPIDER_SUBNET } from '../kinds.ts';
 
 /** Per-subnet gauges of §8.2 (Spiderpool implements them as ever-growing counters; these are gauges). */
 export const SUBNET_METRICS = {

@@ -35,6 +35,7 @@ const POOLS: Record<string, PoolSpec> = {
   'wp-ipvlan': { ipVersion: 4, subnet: '10.61.7.0/24', ips: ['10.61.7.10-10.61.7.20'], multusName: ['kube-system/ipvlan-eth0'] },
   // Its only address is the gateway, so it has nothing to give.
   'wp-full': { ipVersion: 4, subnet: '10.61.8.0/24', ips: ['10.61.8.1'], gateway: '10.61.8.1' },
+  'wp-two': { ipVersion: 4, subnet: '10.61.9.0/24', ips: ['10.61.9.10-10.61.9.11'] },
 };
 
 const ippool = (...v4: string[]) => ({ 'ipam.spidernet.io/ippool': JSON.stringify({ ipv4: v4 }) });
@@ -148,6 +149,18 @@ describe('pod admission webhook end to end', function () {
     assert.equal(full.code, 0, full.stderr);
     assert.match(full.stderr, /Warning: SpiderIPPool "wp-full" \(annotation ipam\.spidernet\.io\/ippool, eth0 IPv4\) has 0 free addresses for 1 pod waiting for one/);
     assert.deepEqual((await podsOf()).map((p) => p.metadata?.name), []);
+  });
+
+  it('counts the pods already waiting for a pool in its capacity warning', async () => {
+    for (const name of ['wait-1', 'wait-2']) {
+      const r = await c.kubectl(['apply', '-f', '-'], { stdin: podManifest(name, ippool('wp-two')) });
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /Warning/, `${name} still fits`);
+    }
+    const third = await c.kubectl(['apply', '--dry-run=server', '-f', '-'], { stdin: podManifest('wait-3', ippool('wp-two')) });
+    assert.equal(third.code, 0, third.stderr);
+    assert.match(third.stderr, /Warning: SpiderIPPool "wp-two" .* has 2 free addresses for 3 pods waiting for one, this pod included/);
+    await kubectlOk(c.kubectl, ['delete', 'pod', '-n', NS, 'wait-1', 'wait-2', '--grace-period=0', '--force']);
   });
 
   it('a Deployment whose pool has nodeName [worker1] is scheduled only onto worker1, through the injected node affinity', async () => {

@@ -57,6 +57,9 @@ export function createClusterView(kubeConfig: KubeConfig): ClusterView {
     listSubnets,
     listReservedIPs,
     listNodes,
+    // From the apiserver's watch cache (resourceVersion 0): a warning may count a pod a moment late, and
+    // a quorum list of every pod on each pod create would cost far more than the warning is worth.
+    listPendingPods: async () => (await core.listPodForAllNamespaces({ fieldSelector: 'status.phase=Pending', resourceVersion: '0' })).items,
     getNamespace: (name: string): Promise<V1Namespace | undefined> => orUndefined(core.readNamespace({ name })),
     getNode: (name: string): Promise<V1Node | undefined> => orUndefined(core.readNode({ name })),
     getNetworkAttachmentDefinition: (namespace: string, name: string) => orUndefined(

@@ -2,7 +2,7 @@
 // picks the handler for the request's kind, and turns what the handler returns into the response
 // (uid echoed, JSONPatch base64-encoded, always HTTP 200). Handlers are plain functions of the
 // request and a read-only view of the cluster, so they can be tested without a server.
-import type { KubernetesObject, V1LabelSelector, V1Namespace, V1Node } from '@kubernetes/client-node';
+import type { KubernetesObject, V1LabelSelector, V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { NetworkAttachmentDefinition, SpiderIPPool, SpiderMultusConfig, SpiderReservedIP, SpiderSubnet } from '../api/v2beta1/types.ts';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
@@ -47,6 +47,8 @@ export interface ClusterView {
   getNamespace(name: string): Promise<V1Namespace | undefined>;
   getNode(name: string): Promise<V1Node | undefined>;
   listNodes(): Promise<V1Node[]>;
+  /** Pods in phase Pending in every namespace; may lag slightly behind (used for warnings only). */
+  listPendingPods(): Promise<V1Pod[]>;
   getNetworkAttachmentDefinition(namespace: string, name: string): Promise<NetworkAttachmentDefinition | undefined>;
   getSpiderMultusConfig(namespace: string, name: string): Promise<SpiderMultusConfig | undefined>;
 }

@@ -16,7 +16,7 @@ interface World {
   pods?: V1Pod[];
 }
 
-function clusterOf(w: World): ClusterView & { listPods?: () => Promise<V1Pod[]> } {
+function clusterOf(w: World): ClusterView {
   return {
     listIPPools: async () => w.pools ?? [],
     listSubnets: async () => w.subnets ?? [],
@@ -26,7 +26,7 @@ function clusterOf(w: World): ClusterView & { listPods?: () => Promise<V1Pod[]> 
     listNodes: async () => w.nodes ?? [],
     getNetworkAttachmentDefinition: async (ns, name) => w.nads?.find((n) => n.metadata.namespace === ns && n.metadata.name === name),
     getSpiderMultusConfig: async () => undefined,
-    ...(w.pods ? { listPods: async () => w.pods as V1Pod[] } : {}),
+    listPendingPods: async () => w.pods ?? [],
   };
 }
 

@@ -9,16 +9,6 @@ import type { ClusterView } from '../types.ts';
 import type { FamilyChoice } from './pools.ts';
 
 /**
- * A view that can also list pods. ClusterView does not promise it; when the server's view offers it, the
- * capacity warning counts the pods already waiting, otherwise only the pod being admitted.
- */
-export interface PodListing {
-  listPods(): Promise<V1Pod[]>;
-}
-
-const canListPods = (cluster: ClusterView): cluster is ClusterView & PodListing => typeof (cluster as Partial<PodListing>).listPods === 'function';
-
-/**
  * One warning per family whose candidate pools have fewer free addresses than the pods waiting for them,
  * this one included. Free: `ips − excludeIPs − reserved − gateway − allocated`, as the agent computes it.
  * Waiting: pods not yet finished or terminating, in phase Pending, that hold no address of these pools
@@ -27,7 +17,7 @@ const canListPods = (cluster: ClusterView): cluster is ClusterView & PodListing 
  */
 export async function capacityWarnings(pod: V1Pod, choices: FamilyChoice[], cluster: ClusterView): Promise<string[]> {
   if (choices.length === 0) return [];
-  const [reservedIPs, pods] = await Promise.all([cluster.listReservedIPs(), canListPods(cluster) ? cluster.listPods() : Promise.resolve([])]);
+  const [reservedIPs, pods] = await Promise.all([cluster.listReservedIPs(), cluster.listPendingPods()]);
   const reserved = (family: IPFamily): IPSet =>
     reservedIPs.reduce((set, r) => {
       const ips = r.spec.ips ?? [];

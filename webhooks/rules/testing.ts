@@ -1,6 +1,6 @@
 // Test support for the rules: an in-memory ClusterView, admission requests, and a JSON patch applier
 // that follows RFC 6902 for the operations the mutating handlers emit.
-import type { KubernetesObject, V1Namespace, V1Node } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
 import { GROUP, VERSION, type NetworkAttachmentDefinition, type SpiderIPPool, type SpiderMultusConfig, type SpiderReservedIP, type SpiderSubnet } from '../../api/v2beta1/types.ts';
 import type { AdmissionDecision, AdmissionHandler, AdmissionRequest, ClusterView, JsonPatchOperation, Operation } from '../types.ts';
 
@@ -16,6 +16,7 @@ export class FakeCluster implements ClusterView {
   async getNamespace(): Promise<V1Namespace | undefined> { return undefined; }
   async getNode(): Promise<V1Node | undefined> { return undefined; }
   async listNodes(): Promise<V1Node[]> { return []; }
+  async listPendingPods(): Promise<V1Pod[]> { return []; }
   async getNetworkAttachmentDefinition(namespace: string, name: string) {
     return this.nads.find((n) => n.metadata.namespace === namespace && n.metadata.name === name);
   }

@@ -18,6 +18,8 @@ export class KeepAliveKubeConfig extends KubeConfig {
     const credentials = JSON.stringify([ca, cert, key, pfx, rejectUnauthorized].map((v) => (v === undefined ? null : String(v))));
     if (this.shared?.key !== credentials) {
       this.shared?.agent.destroy();
+      // No socket cap: node-fetch 2 reports a false "Premature close" when a request waits for a busy
+      // keep-alive socket (node-fetch#1767).
       this.shared = { agent: new Agent({ ...fresh.options, keepAlive: true }), key: credentials };
     }
     context.setAgent(this.shared.agent);

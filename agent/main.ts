@@ -3,6 +3,7 @@ import { DEFAULT_AGENT_SOCKET } from '../lib/agent-api.ts';
 import { loadKubeConfig } from '../lib/kube.ts';
 import { createLogger } from '../lib/log.ts';
 import { Cluster } from './cluster.ts';
+import { CoordinatorConfigSource } from './coordinator-config.ts';
 import { Ipam } from './ipam.ts';
 import { AgentMetrics } from './metrics.ts';
 import { serveAgent } from './server.ts';
@@ -34,6 +35,7 @@ try {
     metricsPort: Number(env('SPIDERPOOL_AGENT_METRICS_PORT', '5711')),
     metricsHost: process.env.SPIDERPOOL_AGENT_METRICS_HOST,
     ipam, metrics, log,
+    coordinator: new CoordinatorConfigSource(cluster.core, cluster.custom),
   });
   log.info('agent ready', { node: nodeName, socket: server.socketPath, metricsPort: server.metricsPort });
   const shutdown = async () => {

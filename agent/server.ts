@@ -7,6 +7,7 @@ import { ApiException } from '@kubernetes/client-node';
 import { AGENT_PATHS, HTTP_STATUS, type AgentError, type IpamAddArgs, type IpamDelArgs } from '../lib/agent-api.ts';
 import { apiMessage } from '../lib/kube.ts';
 import type { Logger } from '../lib/log.ts';
+import type { CoordinatorConfigSource } from './coordinator-config.ts';
 import { AgentFailure } from './errors.ts';
 import type { Ipam } from './ipam.ts';
 import type { AgentMetrics } from './metrics.ts';
@@ -51,7 +52,7 @@ function asAgentError(err: unknown): AgentError {
 
 export interface AgentServer { socketPath: string; metricsPort: number; close(): Promise<void> }
 
-export async function serveAgent(options: { socketPath: string; metricsPort: number; metricsHost?: string; ipam: Ipam; metrics: AgentMetrics; log: Logger }): Promise<AgentServer> {
+export async function serveAgent(options: { socketPath: string; metricsPort: number; metricsHost?: string; ipam: Ipam; metrics: AgentMetrics; log: Logger; coordinator?: CoordinatorConfigSource }): Promise<AgentServer> {
   const { ipam, metrics, log } = options;
 
   const api = createServer((req, res) => {
@@ -74,6 +75,16 @@ export async function serveAgent(options: { socketPath: string; metricsPort: num
         const endpoint = await ipam.workloadEndpoint(namespace, name);
         if (!endpoint) return send(res, 404, { reason: 'PodNotFound', message: `no SpiderEndpoint for pod ${namespace}/${name}` } satisfies AgentError);
         return send(res, 200, endpoint);
+      }
+      if (url.pathname === AGENT_PATHS.coordinatorConfig && req.method === 'GET' && options.coordinator) {
+        // The query string or, as Spiderpool's plugin sends it, a JSON body.
+        const body = url.search ? {} : await readJson(req);
+        const namespace = url.searchParams.get('podNamespace') ?? body.podNamespace;
+        const name = url.searchParams.get('podName') ?? body.podName;
+        if (typeof namespace !== 'string' || !namespace || typeof name !== 'string' || !name) {
+          throw new AgentFailure('WrongInput', 'podNamespace and podName are required (query parameters or JSON body)');
+        }
+        return send(res, 200, await options.coordinator.config(namespace, name));
       }
       return send(res, 404, { reason: 'WrongInput', message: `no route ${req.method} ${url.pathname}` } satisfies AgentError);
     };

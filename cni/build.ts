@@ -1,8 +1,9 @@
-// Builds the spiderpool IPAM plugin:
-//   dist/cni/spiderpool.cjs  the esbuild bundle (runs with `node dist/cni/spiderpool.cjs`)
-//   dist/cni/spiderpool      a Node single executable application: the node binary with the bundle
-//                            injected, so hosts need no Node install (only glibc and libstdc++)
-// `npx tsx cni/build.ts` prints the executable's path; tests and benchmarks call buildPlugin().
+// Builds the CNI plugins (cni/<name>/main.ts), each into:
+//   dist/cni/<name>.cjs  the esbuild bundle (runs with `node dist/cni/<name>.cjs`)
+//   dist/cni/<name>      a Node single executable application: the node binary with the bundle
+//                        injected, so hosts need no Node install (only glibc and libstdc++)
+// `npx tsx cni/build.ts` builds every plugin and prints the executables' paths; tests and benchmarks
+// call buildPlugin(name) or buildPlugins().
 // Idempotent: the bundle is rebuilt in memory every time (milliseconds) and written only when its
 // bytes change; the executable is rebuilt only when the hash of the bundle and of the node binary it
 // embeds changed. Files are assembled in a temp dir and renamed into place, so a concurrent reader
@@ -19,32 +20,46 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist/cni');
 const run = promisify(execFile);
 
+export const PLUGINS = ['spiderpool', 'coordinator'] as const;
+export type PluginName = (typeof PLUGINS)[number];
+
 export interface PluginBuild { executable: string; bundle: string; rebuilt: boolean }
 
-let pending: Promise<PluginBuild> | undefined;
+const pending = new Map<PluginName, Promise<PluginBuild>>();
 
-/** Builds at most once per process. */
-export function buildPlugin(): Promise<PluginBuild> {
-  pending ??= buildOnce();
-  return pending;
+/** Builds a plugin at most once per process; the IPAM plugin when no name is given. */
+export function buildPlugin(name: PluginName = 'spiderpool'): Promise<PluginBuild> {
+  let build = pending.get(name);
+  if (!build) {
+    build = buildOnce(name);
+    pending.set(name, build);
+  }
+  return build;
 }
 
-async function buildOnce(): Promise<PluginBuild> {
-  const bundle = join(outDir, 'spiderpool.cjs');
-  const executable = join(outDir, 'spiderpool');
+/** Every plugin, one after the other: two SEA builds at once would compete for the same two cores. */
+export async function buildPlugins(): Promise<Record<PluginName, PluginBuild>> {
+  const out: Partial<Record<PluginName, PluginBuild>> = {};
+  for (const name of PLUGINS) out[name] = await buildPlugin(name);
+  return out as Record<PluginName, PluginBuild>;
+}
+
+async function buildOnce(name: PluginName): Promise<PluginBuild> {
+  const bundle = join(outDir, `${name}.cjs`);
+  const executable = join(outDir, name);
   const stamp = `${executable}.sha256`;
   mkdirSync(outDir, { recursive: true });
   const tmp = mkdtempSync(join(outDir, '.build-'));
   try {
-    const code = await bundleCode();
+    const code = await bundleCode(name);
     if (!existsSync(bundle) || !readFileSync(bundle).equals(code)) replace(tmp, bundle, code);
     const key = inputsHash(code);
     if (existsSync(executable) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === key) {
       return { executable, bundle, rebuilt: false };
     }
-    await seaExecutable(tmp, bundle);
-    await probe(join(tmp, 'spiderpool'));
-    renameSync(join(tmp, 'spiderpool'), executable);
+    await seaExecutable(tmp, bundle, name);
+    await probe(join(tmp, name));
+    renameSync(join(tmp, name), executable);
     replace(tmp, stamp, `${key}\n`);
     return { executable, bundle, rebuilt: true };
   } finally {
@@ -52,10 +67,11 @@ async function buildOnce(): Promise<PluginBuild> {
   }
 }
 
-async function bundleCode(): Promise<Buffer> {
+async function bundleCode(name: PluginName): Promise<Buffer> {
+  const entry = `cni/${name}/main.ts`;
   // On Node 20 the SEA main script must be one CommonJS file whose require() sees only built-ins.
   const result = await build({
-    entryPoints: [join(root, 'cni/spiderpool/main.ts')],
+    entryPoints: [join(root, entry)],
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -64,7 +80,7 @@ async function bundleCode(): Promise<Buffer> {
     logLevel: 'warning',
   });
   const file = result.outputFiles[0];
-  if (!file) throw new Error('esbuild produced no output for cni/spiderpool/main.ts');
+  if (!file) throw new Error(`esbuild produced no output for ${entry}`);
   return Buffer.from(file.contents);
 }
 
@@ -80,10 +96,10 @@ function replace(tmp: string, target: string, data: Buffer | string): void {
   renameSync(staged, target);
 }
 
-async function seaExecutable(tmp: string, bundle: string): Promise<void> {
+async function seaExecutable(tmp: string, bundle: string, name: PluginName): Promise<void> {
   const config = join(tmp, 'sea-config.json');
   const blob = join(tmp, 'sea-prep.blob');
-  const out = join(tmp, 'spiderpool');
+  const out = join(tmp, name);
   writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
   // A NODE_OPTIONS inherited from a test runner (e.g. a TS loader) must not leak into the blob.
   const env = { ...process.env, NODE_OPTIONS: '' };
@@ -107,6 +123,7 @@ async function probe(executable: string): Promise<void> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { executable, rebuilt } = await buildPlugin();
-  process.stdout.write(`${executable}${rebuilt ? '' : ' (up to date)'}\n`);
+  for (const { executable, rebuilt } of Object.values(await buildPlugins())) {
+    process.stdout.write(`${executable}${rebuilt ? '' : ' (up to date)'}\n`);
+  }
 }

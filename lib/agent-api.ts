@@ -8,6 +8,7 @@ export const AGENT_PATHS = {
   healthy: '/v1/ipam/healthy',
   ip: '/v1/ipam/ip',
   workloadEndpoint: '/v1/workloadendpoint',
+  coordinatorConfig: '/v1/coordinator/config',
 } as const;
 
 /** POST /v1/ipam/ip */
@@ -61,7 +62,8 @@ export type AgentErrorReason =
   | 'NoAvailablePool' // 422: no candidate pool survives the filters
   | 'IPUsedOut' // 422: every candidate pool of a family is exhausted
   | 'RetriesExhausted' // 503: too many write conflicts; retrying later helps
-  | 'Unavailable' // 503: the apiserver could not be reached
+  | 'Unavailable' // 503: the apiserver could not be reached, or the SpiderCoordinator is not Synced
+  | 'CoordinatorNotFound' // 404: the cluster has no SpiderCoordinator
   | 'Internal'; // 500
 
 export interface AgentError { reason: AgentErrorReason; message: string }
@@ -73,6 +75,7 @@ export const HTTP_STATUS: Record<AgentErrorReason, number> = {
   IPUsedOut: 422,
   RetriesExhausted: 503,
   Unavailable: 503,
+  CoordinatorNotFound: 404,
   Internal: 500,
 };
 
@@ -99,6 +102,7 @@ export const CNI_CODE_FOR_REASON: Record<AgentErrorReason, number> = {
   IPUsedOut: CNI_ERROR.poolExhausted,
   RetriesExhausted: CNI_ERROR.tryAgainLater,
   Unavailable: CNI_ERROR.tryAgainLater,
+  CoordinatorNotFound: CNI_ERROR.invalidNetworkConfig,
   Internal: CNI_ERROR.agentInternal,
 };
 
@@ -112,4 +116,30 @@ export interface WorkloadEndpointStatus {
     interface: string; ipv4?: string; ipv6?: string; ipv4Pool?: string; ipv6Pool?: string;
     ipv4Gateway?: string; ipv6Gateway?: string; vlan?: number; routes?: { dst: string; gw: string }[];
   }[];
+}
+
+/** GET /v1/coordinator/config?podNamespace=&podName= (or the same keys in a JSON body) */
+export interface CoordinatorConfigArgs { podNamespace: string; podName: string }
+
+export interface CoordinatorPolicyRoute { dst: string; gw: string }
+
+/**
+ * The cluster defaults of the `coordinator` plugin: the SpiderCoordinator's spec and status, with
+ * podDefaultRouteNIC replaced by the pod's ipam.spidernet.io/default-route-nic annotation when present.
+ * Empty strings, empty lists and 0 mean "not set" for the optional knobs.
+ */
+export interface CoordinatorConfig {
+  mode: 'auto' | 'underlay' | 'overlay' | 'disabled';
+  overlayPodCIDR: string[];
+  serviceCIDR: string[];
+  hijackCIDR: string[];
+  policyRoutes: CoordinatorPolicyRoute[];
+  podMACPrefix: string;
+  tunePodRoutes: boolean;
+  podDefaultRouteNIC: string;
+  vethLinkAddress: string;
+  vethMTU: number;
+  hostRuleTable: number;
+  podRPFilter: number;
+  txQueueLen: number;
 }

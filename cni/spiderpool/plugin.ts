@@ -1,14 +1,13 @@
 // One plugin invocation: environment and stdin in, the text for stdout and the exit code out. main.ts
 // owns the process (reading stdin, writing stdout, setting the exit code); everything else is here.
+import { success, versionAnswer, type PluginOutput } from './invocation.ts';
 import { cmdAdd } from './add.ts';
 import { cmdCheck } from './check.ts';
 import { cmdDel } from './del.ts';
 import { parseCommand, parseEnv } from './env.ts';
 import { errorOutput } from './errors.ts';
 import { fileLogger } from './log.ts';
-import { decodeStdin, LATEST_VERSION, parseNetConf, SUPPORTED_VERSIONS, versionForErrors } from './netconf.ts';
-
-export interface PluginOutput { stdout: string; exitCode: 0 | 1 }
+import { decodeStdin, parseNetConf, versionForErrors } from './netconf.ts';
 
 export async function run(env: Record<string, string | undefined>, stdin: string): Promise<PluginOutput> {
   try {
@@ -38,19 +37,3 @@ export async function run(env: Record<string, string | undefined>, stdin: string
   }
 }
 
-const success = (value: unknown): PluginOutput => ({ stdout: JSON.stringify(value), exitCode: 0 });
-
-/**
- * VERSION is how the caller negotiates, so it never fails: stdin may be empty or carry any version,
- * which is echoed back (1.0.0 when there is none to echo).
- */
-function versionAnswer(stdin: string): { cniVersion: string; supportedVersions: readonly string[] } {
-  let cniVersion: string = LATEST_VERSION;
-  try {
-    const requested = decodeStdin(stdin).cniVersion;
-    if (typeof requested === 'string' && requested !== '') cniVersion = requested;
-  } catch {
-    // nothing usable to echo
-  }
-  return { cniVersion, supportedVersions: SUPPORTED_VERSIONS };
-}

@@ -1,10 +1,11 @@
 // The node side of a cluster on one machine: a simulated L2 fabric, one agent per node, and the kubelet
-// stand-in running the real CNI chain, whose eth0 is macvlan with the `spiderpool` IPAM plugin. Each node
-// sees its own agent at the default socket path, as on separate machines.
+// stand-in running the real CNI chain, whose eth0 is macvlan with the `spiderpool` IPAM plugin (the
+// `coordinator` plugin is found in the same directory). Each node sees its own agent at the default
+// socket path, as on separate machines.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { buildPlugin } from '../../cni/build.ts';
+import { buildPlugins } from '../../cni/build.ts';
 import { DEFAULT_AGENT_SOCKET } from '../../lib/agent-api.ts';
 import { createFabric, type Fabric } from '../kubelet/fabric.ts';
 import { startKubelet, type Kubelet } from '../kubelet/kubelet.ts';
@@ -21,7 +22,8 @@ export const CLUSTER_NETWORK = {
 export interface NodeSide { fabric: Fabric; agents: Agents; kubelet: Kubelet; stop(): Promise<void> }
 
 export async function startNodeSide(options: { kubeConfig: KubeConfig; kubeconfigPath: string; nodes: string[]; log?: (m: string) => void }): Promise<NodeSide> {
-  const plugin = await buildPlugin();
+  // The IPAM plugin and the coordinator meta plugin share dist/cni.
+  const plugin = (await buildPlugins()).spiderpool;
   const runDir = dirname(DEFAULT_AGENT_SOCKET);
   mkdirSync(runDir, { recursive: true });
   const fabric = await createFabric({ nics: ['eth0', 'eth1', 'ens192'] });

@@ -1,0 +1,73 @@
+// The cluster defaults of the `coordinator` CNI plugin (GET /v1/coordinator/config). Read fresh on every
+// call: the plugin runs once per pod interface and a stale mode or CIDR list would mis-wire the pod.
+import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { GROUP, VERSION, type SpiderCoordinator } from '../api/v2beta1/types.ts';
+import type { CoordinatorConfig } from '../lib/agent-api.ts';
+import { isNotFound } from '../lib/kube.ts';
+import { AgentFailure } from './errors.ts';
+
+export const DEFAULT_ROUTE_NIC_ANNOTATION = 'ipam.spidernet.io/default-route-nic';
+const DEFAULT_COORDINATOR = 'default';
+const HOST_RULE_TABLE = 500;
+const VETH_MTU = 1500;
+
+export class CoordinatorConfigSource {
+  constructor(
+    private readonly core: CoreV1Api,
+    private readonly custom: CustomObjectsApi,
+  ) {}
+
+  async config(podNamespace: string, podName: string): Promise<CoordinatorConfig> {
+    const coordinator = await this.coordinator();
+    if (!coordinator) throw new AgentFailure('CoordinatorNotFound', 'no SpiderCoordinator exists in the cluster');
+    const name = coordinator.metadata.name;
+    if (coordinator.status?.phase !== 'Synced') {
+      const why = coordinator.status?.reason ? `: ${coordinator.status.reason}` : '';
+      throw new AgentFailure('Unavailable', `SpiderCoordinator ${name} is not Synced (phase ${coordinator.status?.phase ?? 'unset'})${why}`);
+    }
+    return toConfig(coordinator, await this.defaultRouteNic(podNamespace, podName));
+  }
+
+  /** `default` when it exists, else the first one listed (there is normally exactly one). */
+  private async coordinator(): Promise<SpiderCoordinator | undefined> {
+    const api = { group: GROUP, version: VERSION, plural: 'spidercoordinators' };
+    try {
+      return await this.custom.getClusterCustomObject({ ...api, name: DEFAULT_COORDINATOR }) as SpiderCoordinator;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const list = await this.custom.listClusterCustomObject(api) as { items?: SpiderCoordinator[] };
+    return list.items?.[0];
+  }
+
+  /** A pod that is already gone has no annotation to apply; the coordinator's value stands. */
+  private async defaultRouteNic(namespace: string, name: string): Promise<string | undefined> {
+    try {
+      const pod = await this.core.readNamespacedPod({ namespace, name });
+      return pod.metadata?.annotations?.[DEFAULT_ROUTE_NIC_ANNOTATION] || undefined;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+}
+
+export function toConfig(coordinator: SpiderCoordinator, annotatedRouteNic: string | undefined): CoordinatorConfig {
+  const spec = coordinator.spec ?? {};
+  const status = coordinator.status ?? {};
+  return {
+    mode: spec.mode ?? 'auto',
+    overlayPodCIDR: status.overlayPodCIDR ?? [],
+    serviceCIDR: status.serviceCIDR ?? [],
+    hijackCIDR: spec.hijackCIDR ?? [],
+    policyRoutes: (spec.policyRoutes ?? []).map((r) => ({ dst: r.dst, gw: r.gw })),
+    podMACPrefix: spec.podMACPrefix ?? '',
+    tunePodRoutes: spec.tunePodRoutes ?? true,
+    podDefaultRouteNIC: annotatedRouteNic ?? spec.podDefaultRouteNIC ?? '',
+    vethLinkAddress: spec.vethLinkAddress ?? '',
+    vethMTU: spec.vethMTU && spec.vethMTU > 0 ? spec.vethMTU : VETH_MTU,
+    hostRuleTable: spec.hostRuleTable ?? HOST_RULE_TABLE,
+    podRPFilter: spec.podRPFilter ?? 0,
+    txQueueLen: spec.txQueueLen ?? 0,
+  };
+}

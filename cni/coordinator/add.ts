@@ -1,0 +1,217 @@
+// ADD (spec §7.3): wires the pod's new interface to the host and tunes the pod's routes so that replies
+// leave through the interface the request came in on. Every step is idempotent, so a retried ADD works.
+import { CNI_ERROR } from '../../lib/agent-api.ts';
+import { CniError } from '../spiderpool/errors.ts';
+import type { Logger } from '../spiderpool/log.ts';
+import { familyOf, type EffectiveConfig, type Family } from './config.ts';
+import { hostLength, Netns, type Route } from './iproute.ts';
+import { POD_VETH, RESERVED_TABLE, resolveMode, type Resolved } from './mode.ts';
+
+export const hostVethName = (containerId: string): string => `veth${containerId.slice(0, 11)}`;
+
+/** Host interfaces whose addresses never serve to reach pods (spec §7.3 step 2). */
+const IGNORED_HOST_NICS = [/^docker/, /^cbr/, /^dummy/, /^virbr/, /^lxcbr/, /^veth/, /^lo$/, /^cali/, /^flannel/, /^kube-ipvs/, /^cni/, /^vx-submariner/, /^cilium/];
+const FAMILIES: Family[] = [4, 6];
+const EXISTS = /File exists/;
+
+export interface AddRequest { containerId: string; netns: string; ifName: string }
+
+export async function cmdAdd(req: AddRequest, conf: EffectiveConfig, log: Logger): Promise<void> {
+  if (conf.mode === 'disable') return;
+  const host = new Netns(undefined);
+  const pod = new Netns(req.netns);
+  const cur = req.ifName;
+
+  // 1. cur UP, then the pod's shape decides the mode.
+  await pod.ip(['link', 'set', cur, 'up']).catch((err: Error) => {
+    throw new CniError(CNI_ERROR.invalidEnvironment, `coordinator: interface ${cur} is missing in pod netns ${req.netns}: ${err.message}`);
+  });
+  const links = await pod.links();
+  const upLinks = links.filter((l) => l.ifname !== 'lo' && l.flags.includes('UP') && l.flags.includes('BROADCAST')).length;
+  const resolved = resolveMode(conf.mode, { first: conf.podDefaultCniNic, cur, vethExists: links.some((l) => l.ifname === POD_VETH), upLinks });
+  const curAddrs = (await pod.addresses(cur)).map((a) => ({ ip: a.local, family: familyOf(a.local) }));
+  const families = FAMILIES.filter((f) => curAddrs.some((a) => a.family === f));
+  log.info('mode resolved', { ...resolved, families });
+
+  // 3. The veth pair of an underlay pod; overlay pods reuse eth0 and its host peer, when it is a veth.
+  let podVeth = POD_VETH;
+  let hostVeth: string | undefined = hostVethName(req.containerId);
+  if (resolved.mode === 'underlay' && resolved.firstInvoke) {
+    await setupVeth(host, pod, req.netns, hostVeth, conf, families);
+  } else if (resolved.mode === 'overlay') {
+    podVeth = conf.podDefaultCniNic;
+    hostVeth = await overlayHostPeer(host, pod, podVeth);
+    if (!hostVeth) log.warn('the first interface has no veth peer on the host: host neighbours and host routes are skipped', { nic: podVeth });
+  }
+
+  // 5-7. Interface and sysctl tuning.
+  if (conf.txQueueLen > 0) await pod.ip(['link', 'set', cur, 'txqueuelen', String(conf.txQueueLen)]);
+  if (families.includes(6)) await pod.sysctl('net.ipv6.conf.all.disable_ipv6', '0');
+  if (conf.podRPFilter !== -1) await pod.sysctl('net.ipv4.conf.all.rp_filter', String(conf.podRPFilter));
+
+  // 2. The host addresses the pod must reach through the veth.
+  const hostIPs = await collectHostIPs(host, pod);
+  log.info('host IPs', { hostIPs });
+  const podVethMac = (await pod.link(podVeth))?.address;
+  const hostVethMac = hostVeth ? (await host.link(hostVeth))?.address : undefined;
+
+  // 8. Static neighbours, so neither side depends on ARP/NDP over the veth.
+  if (hostVeth && podVethMac) {
+    for (const a of curAddrs) {
+      await host.ipTolerant(['neigh', 'flush', 'to', a.ip], /./);
+      await host.ip(['neigh', 'replace', a.ip, 'lladdr', podVethMac, 'dev', hostVeth, 'nud', 'permanent']);
+    }
+  }
+  if (resolved.firstInvoke && hostVethMac) {
+    for (const h of hostIPs) await pod.ip(['neigh', 'replace', h, 'lladdr', hostVethMac, 'dev', podVeth, 'nud', 'permanent']);
+  }
+
+  // 9. The host IPs are on-link through the veth.
+  const srcV4 = (await pod.addresses(conf.podDefaultCniNic)).find((a) => a.family === 'inet')?.local;
+  const tables = resolved.firstInvoke ? [String(resolved.table), 'main'] : [String(resolved.table)];
+  for (const h of hostIPs) {
+    const family = familyOf(h);
+    const src = family === 4 && srcV4 ? ['src', srcV4] : [];
+    for (const table of tables) await pod.ip([`-${family}`, 'route', 'replace', `${h}/${hostLength(family)}`, 'dev', podVeth, 'scope', 'link', ...src, 'table', table]);
+  }
+
+  // 10. The host reaches its underlay pod through the veth, ahead of the main table.
+  if (hostVeth) {
+    for (const family of families) {
+      const rules = await host.ip([`-${family}`, 'rule', 'show', 'priority', '1000']);
+      if (!new RegExp(`lookup ${conf.hostRuleTable}\\b`).test(rules)) {
+        await host.ipTolerant([`-${family}`, 'rule', 'add', 'priority', '1000', 'lookup', String(conf.hostRuleTable)], EXISTS);
+      }
+    }
+    for (const a of curAddrs) {
+      await host.ip([`-${a.family}`, 'route', 'replace', `${a.ip}/${hostLength(a.family)}`, 'dev', hostVeth, 'scope', 'link', 'table', String(conf.hostRuleTable)]);
+    }
+  }
+
+  // 11. Service, overlay pod and extra CIDRs go through the host (kube-proxy lives there).
+  const hijack = [...new Set([...conf.overlayPodCIDR, ...conf.serviceCIDR, ...conf.hijackCIDR])];
+  const hijackTable = resolved.firstInvoke ? 'main' : String(resolved.table);
+  for (const cidr of hijack) {
+    const family = familyOf(cidr);
+    const via = hostIPs.find((h) => familyOf(h) === family);
+    if (!via) {
+      log.warn('no host IP of this family: hijack route skipped', { cidr });
+      continue;
+    }
+    await pod.ip([`-${family}`, 'route', 'replace', cidr, 'via', via, 'dev', podVeth, 'table', hijackTable]);
+  }
+
+  // 13. Policy routing between the pod's interfaces.
+  if (conf.tunePodRoutes && (!resolved.firstInvoke || resolved.mode === 'overlay')) {
+    await tuneRoutes(pod, cur, resolved, conf, families, log);
+  }
+
+  // 14. Extra routes of this interface.
+  const policyTable = resolved.mode === 'underlay' && resolved.firstInvoke ? 'main' : String(resolved.table);
+  for (const r of conf.policyRoutes.filter((p) => families.includes(p.family))) {
+    await pod.ip([`-${r.family}`, 'route', 'replace', r.dst, 'via', r.gw, 'dev', cur, 'table', policyTable]);
+  }
+}
+
+async function setupVeth(host: Netns, pod: Netns, netnsPath: string, hostVeth: string, conf: EffectiveConfig, families: Family[]): Promise<void> {
+  // A retried ADD finds the pair from the first attempt: start over, deleting one end removes both.
+  await host.ipTolerant(['link', 'del', hostVeth], /Cannot find device|does not exist/);
+  const mtu = String(conf.vethMTU);
+  await host.ip(['link', 'add', hostVeth, 'mtu', mtu, 'type', 'veth', 'peer', 'name', POD_VETH, 'mtu', mtu, 'netns', netnsPath]);
+  await host.ip(['link', 'set', hostVeth, 'up']);
+  await pod.ip(['link', 'set', POD_VETH, 'up']);
+  if (conf.vethLinkAddress && !(families.length === 1 && families[0] === 6)) {
+    await pod.ipTolerant(['addr', 'add', `${conf.vethLinkAddress}/32`, 'dev', POD_VETH], EXISTS);
+  }
+}
+
+/** The host end of the overlay CNI's eth0, found by the peer's interface index. */
+async function overlayHostPeer(host: Netns, pod: Netns, nic: string): Promise<string | undefined> {
+  const link = await pod.link(nic);
+  if (link?.linkinfo?.info_kind !== 'veth' || link.link_index === undefined) return undefined;
+  return (await host.links()).find((l) => l.ifindex === link.link_index && l.linkinfo?.info_kind === 'veth')?.ifname;
+}
+
+/**
+ * The host addresses the pod talks to: the source the host uses towards each pod IP, then every address
+ * on the host's real interfaces, in interface order. Link-local addresses are left out: they are not
+ * unique across interfaces.
+ */
+async function collectHostIPs(host: Netns, pod: Netns): Promise<string[]> {
+  const out: string[] = [];
+  for (const a of await pod.addresses()) {
+    if (a.dev === 'lo') continue;
+    const routes = await host.json<{ prefsrc?: string }>(['route', 'get', a.local]).catch(() => []);
+    for (const r of routes) if (r.prefsrc) out.push(r.prefsrc);
+  }
+  for (const a of await host.addresses()) {
+    if (!IGNORED_HOST_NICS.some((re) => re.test(a.dev))) out.push(a.local);
+  }
+  return [...new Set(out)];
+}
+
+async function tuneRoutes(pod: Netns, cur: string, resolved: Resolved, conf: EffectiveConfig, families: Family[], log: Logger): Promise<void> {
+  const defaults = await Promise.all(FAMILIES.map(async (f) => (await pod.routes(f)).filter((r) => r.dst === 'default' && r.dev !== cur)));
+  const defNic = defaults.flat()[0]?.dev;
+  if (!defNic) {
+    log.info('no other interface holds a default route: route tuning skipped');
+    return;
+  }
+  const table = String(resolved.table);
+  const wanted = conf.podDefaultRouteNic;
+  let moved = cur;
+  if (wanted && wanted !== defNic) {
+    if (!(await pod.link(wanted))) throw new CniError(CNI_ERROR.invalidNetworkConfig, `podDefaultRouteNIC: ${wanted} don't exist in pod`);
+    moved = defNic;
+  }
+  for (const a of await pod.addresses(moved)) {
+    const family = familyOf(a.local);
+    await addRule(pod, family, `${a.local}/${hostLength(family)}`, table);
+  }
+  for (const family of FAMILIES) {
+    for (const r of await pod.routes(family)) {
+      if (r.dev !== moved || r.dst === 'fe80::/64') continue;
+      await moveRoute(pod, family, r, table, log);
+    }
+  }
+  if (resolved.mode === 'overlay' && resolved.firstInvoke && moved === cur) {
+    const eth0 = conf.podDefaultCniNic;
+    for (const a of await pod.addresses(eth0)) {
+      const family = familyOf(a.local);
+      await addRule(pod, family, `${a.local}/${hostLength(family)}`, String(RESERVED_TABLE));
+    }
+    for (const family of families) {
+      for (const r of (await pod.routes(family)).filter((x) => x.dst === 'default' && x.dev === eth0)) {
+        await pod.ip([`-${family}`, 'route', 'replace', ...routeArgs(r), 'table', String(RESERVED_TABLE)]);
+      }
+    }
+  }
+}
+
+async function addRule(pod: Netns, family: Family, from: string, table: string): Promise<void> {
+  const rules = await pod.ip([`-${family}`, 'rule', 'show', 'from', from, 'table', table]);
+  if (!rules.trim()) await pod.ipTolerant([`-${family}`, 'rule', 'add', 'from', from, 'lookup', table], EXISTS);
+}
+
+/** Copies a main-table route into `table`, then deletes it from main. */
+async function moveRoute(pod: Netns, family: Family, r: Route, table: string, log: Logger): Promise<void> {
+  if (r.nexthops) {
+    log.warn('multipath route left in main', { dst: r.dst });
+    return;
+  }
+  const args = routeArgs(r);
+  await pod.ip([`-${family}`, 'route', 'replace', ...args, 'table', table]);
+  await pod.ipTolerant([`-${family}`, 'route', 'del', ...args, 'table', 'main'], /No such process/);
+}
+
+function routeArgs(r: Route): string[] {
+  return [
+    r.dst,
+    ...(r.gateway ? ['via', r.gateway] : []),
+    ...(r.dev ? ['dev', r.dev] : []),
+    ...(r.scope && r.scope !== 'universe' ? ['scope', r.scope] : []),
+    ...(r.prefsrc ? ['src', r.prefsrc] : []),
+    ...(r.protocol && r.protocol !== 'boot' ? ['proto', r.protocol] : []),
+    ...(r.metric !== undefined ? ['metric', String(r.metric)] : []),
+  ];
+}

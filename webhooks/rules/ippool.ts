@@ -13,7 +13,7 @@ import { OWNER_SUBNET_LABEL, POOL_CIDR_LABEL } from './keys.ts';
 import { checkSelector } from './names.ts';
 import type { RuleOptions } from './options.ts';
 import { addFinalizer, mutation, setLabel } from './patch.ts';
-import { type CheckedPoolSpec, canonicalSubnet, checkImmutable, checkPoolSpec, cidrLabelValue, defaultPoolSpec } from './pool-spec.ts';
+import { type CheckedPoolSpec, canonicalSubnet, checkImmutableSubnet, checkPoolSpec, cidrLabelValue, defaultPoolSpec } from './pool-spec.ts';
 import { describeSet, effectiveIPs } from './ranges.ts';
 
 const KIND = 'SpiderIPPool';
@@ -141,10 +141,7 @@ export const validateIPPool = (options: RuleOptions): AdmissionHandler => async 
   if (request.operation === 'DELETE') return validateDelete(ref, stored);
   const pool = request.object as SpiderIPPool;
   const problems: string[] = [];
-  if (request.operation === 'UPDATE' && stored) {
-    checkImmutable('spec.subnet', stored.spec.subnet, pool.spec.subnet, problems);
-    checkImmutable('spec.ipVersion', stored.spec.ipVersion, pool.spec.ipVersion, problems);
-  }
+  if (request.operation === 'UPDATE' && stored) checkImmutableSubnet(stored.spec, pool.spec, problems);
   const checked = checkPoolSpec(pool.spec, options, problems);
   checkAffinities(pool, problems);
   if (!checked || problems.length > 0) return decide(ref, problems);

@@ -1,20 +1,13 @@
 // The spec fields SpiderIPPool and SpiderSubnet share (subnet, ipVersion, ips, excludeIPs, gateway,
 // routes): their defaulting and the rules that need nothing but the object itself.
-import type { Route } from '../../api/v2beta1/types.ts';
+import type { Route, SpiderIPPoolSpec, SpiderSubnetSpec } from '../../api/v2beta1/types.ts';
 import { type CIDR, type IPSet, cidrToLabelValue, parseCIDR, parseIP } from '../../lib/ip/index.ts';
 import { show } from './decision.ts';
 import { isLabelValue } from './names.ts';
 import type { RuleOptions } from './options.ts';
 import { type RangeItem, checkNoSelfOverlap, checkRanges, mergeRanges, union } from './ranges.ts';
 
-export interface PoolSpecFields {
-  ipVersion?: 4 | 6;
-  subnet: string;
-  ips?: string[];
-  excludeIPs?: string[];
-  gateway?: string;
-  routes?: Route[];
-}
+export type PoolSpecFields = Pick<SpiderIPPoolSpec & SpiderSubnetSpec, 'ipVersion' | 'subnet' | 'ips' | 'excludeIPs' | 'gateway' | 'routes'>;
 
 export interface CheckedPoolSpec {
   cidr: CIDR;
@@ -128,4 +121,10 @@ function checkRoutes(routes: Route[], cidr: CIDR, problems: string[]): void {
 
 export function checkImmutable(field: string, before: unknown, after: unknown, problems: string[]): void {
   if (before !== undefined && before !== after) problems.push(`${field} cannot be changed (from ${show(before)} to ${show(after)})`);
+}
+
+/** A pool's or subnet's `subnet` and `ipVersion` never change once it exists (§5.1, §5.2). */
+export function checkImmutableSubnet(before: PoolSpecFields, after: PoolSpecFields, problems: string[]): void {
+  checkImmutable('spec.subnet', before.subnet, after.subnet, problems);
+  checkImmutable('spec.ipVersion', before.ipVersion, after.ipVersion, problems);
 }

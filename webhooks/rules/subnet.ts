@@ -10,7 +10,7 @@ import { ALLOWED, FORBIDDEN, decide, isTerminating, objectRef, terminatingUpdate
 import { SUBNET_CIDR_LABEL } from './keys.ts';
 import type { RuleOptions } from './options.ts';
 import { addFinalizer, mutation, setLabel } from './patch.ts';
-import { type CheckedPoolSpec, canonicalSubnet, checkImmutable, checkPoolSpec, cidrLabelValue, defaultPoolSpec } from './pool-spec.ts';
+import { type CheckedPoolSpec, canonicalSubnet, checkImmutableSubnet, checkPoolSpec, cidrLabelValue, defaultPoolSpec } from './pool-spec.ts';
 import { describeSet, effectiveIPs } from './ranges.ts';
 
 const KIND = 'SpiderSubnet';
@@ -84,10 +84,7 @@ export const validateSubnet = (options: RuleOptions): AdmissionHandler => async 
   if (request.operation === 'DELETE') return validateDelete(ref, stored, cluster);
   const subnet = request.object as SpiderSubnet;
   const problems: string[] = [];
-  if (request.operation === 'UPDATE' && stored) {
-    checkImmutable('spec.subnet', stored.spec.subnet, subnet.spec.subnet, problems);
-    checkImmutable('spec.ipVersion', stored.spec.ipVersion, subnet.spec.ipVersion, problems);
-  }
+  if (request.operation === 'UPDATE' && stored) checkImmutableSubnet(stored.spec, subnet.spec, problems);
   const checked = checkPoolSpec(subnet.spec, options, problems);
   if (!checked || problems.length > 0) return decide(ref, problems);
   const [pools, subnets] = await Promise.all([cluster.listIPPools(), cluster.listSubnets()]);

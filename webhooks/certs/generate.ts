@@ -15,11 +15,21 @@ function rsaKeyPair(): Promise<forge.pki.rsa.KeyPair> {
   return new Promise((resolve, reject) => forge.pki.rsa.generateKeyPair({ bits: 2048 }, (err, pair) => (err ? reject(err) : resolve(pair))));
 }
 
+/**
+ * A certificate serial as hex that DER encodes minimally and positive: the first byte is neither 0 nor
+ * has its high bit set. A leading zero byte before a byte below 0x80 is "illegal padding" to OpenSSL,
+ * and node-forge removes only one such byte, so random bytes alone fail now and then.
+ */
+export function serialNumberHex(random: Buffer): string {
+  const bytes = Buffer.from(random);
+  bytes[0] = (bytes[0]! & 0x7f) || 0x01;
+  return bytes.toString('hex');
+}
+
 function newCertificate(publicKey: forge.pki.PublicKey, validityDays: number): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = publicKey;
-  // Positive serial: the first byte's high bit is cleared so DER does not read it as negative.
-  cert.serialNumber = `0${randomBytes(16).toString('hex')}`;
+  cert.serialNumber = serialNumberHex(randomBytes(16));
   // Backdated a little so that clocks slightly behind ours accept it at once.
   cert.validity.notBefore = new Date(Date.now() - 5 * 60_000);
   cert.validity.notAfter = new Date(Date.now() + validityDays * 86_400_000);

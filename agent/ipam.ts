@@ -10,9 +10,9 @@ import type { Cluster } from './cluster.ts';
 import { AgentFailure } from './errors.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { statefulSetWantsPod, topController, type TopController } from './owner.ts';
-import { parsePodIPAMAnnotations, selectPools, SelectionError, type NicPlan } from './selection/index.ts';
+import { parsePodIPAMAnnotations, selectPools, SelectionError, type NicPlan } from '../ipam/selection/index.ts';
 import { AddressTaken, PoolBatcher, PoolExhausted } from './store/pool-batcher.ts';
-import { poolFamily } from './store/pool-records.ts';
+import { poolFamily } from '../ipam/records.ts';
 
 export interface IpamConfig {
   nodeName: string;

@@ -10,7 +10,7 @@ import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node
 import { GROUP, VERSION, type SpiderEndpoint, type SpiderIPPool } from '../api/v2beta1/types.ts';
 import type { IpamAddResponse } from '../lib/agent-api.ts';
 import { formatIP, parseIP } from '../lib/ip/index.ts';
-import { parseRecords } from '../agent/store/pool-records.ts';
+import { parseRecords } from '../ipam/records.ts';
 import { loadKubeConfig } from '../lib/kube.ts';
 import { startControlPlane } from '../e2e/cluster/control-plane.ts';
 import { installCrds } from '../e2e/cluster/install.ts';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { GROUP, VERSION, type SpiderEndpoint, type SpiderIPPool } from '../api/v2beta1/types.ts';
 import type { AgentError, IpamAddResponse } from '../lib/agent-api.ts';
-import { parseRecords } from '../agent/store/pool-records.ts';
+import { parseRecords } from '../ipam/records.ts';
 import { callAgent, startAgents, type Agents } from './harness/agents.ts';
 import { testCluster, type TestCluster } from './harness/cluster.ts';
 import { registerNode } from './kubelet/node.ts';

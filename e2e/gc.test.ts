@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1ObjectMeta, type V1Pod, type V1PodSpec } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { FINALIZER, GROUP, VERSION, type SpiderEndpoint, type SpiderIPPool } from '../api/v2beta1/types.ts';
-import { parseRecords } from '../agent/store/pool-records.ts';
+import { parseRecords } from '../ipam/records.ts';
 import { isConflict, isNotFound } from '../lib/kube.ts';
 import { garbageCollector } from '../operator/gc/reconciler.ts';
 import { statefulSetRetention } from '../operator/statefulset/reconciler.ts';

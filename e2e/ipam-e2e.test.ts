@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import { GROUP, VERSION, type SpiderIPPool } from '../api/v2beta1/types.ts';
 import { IPSet, parseIP } from '../lib/ip/index.ts';
-import { parseRecords } from '../agent/store/pool-records.ts';
+import { parseRecords } from '../ipam/records.ts';
 import { repoRoot } from './cluster/install.ts';
 import { kubectlOk } from './cluster/kubectl.ts';
 import { testCluster, type TestCluster } from './harness/cluster.ts';

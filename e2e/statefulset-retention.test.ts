@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { GROUP, VERSION, type SpiderIPPool } from '../api/v2beta1/types.ts';
-import { parseRecords } from '../agent/store/pool-records.ts';
+import { parseRecords } from '../ipam/records.ts';
 import { garbageCollector } from '../operator/gc/reconciler.ts';
 import { statefulSetRetention } from '../operator/statefulset/reconciler.ts';
 import type { RunningOperator } from '../operator/runtime/types.ts';

@@ -9,4 +9,4 @@ bash e2e/cluster/build.sh >/dev/null
 npm run --silent check:gen
 npm run --silent lint
 npm run --silent typecheck
-exec npx mocha '{api,lib,operator,webhooks,agent,cni}/**/*.test.ts' 'e2e/**/*.test.ts' "$@"
+exec npx mocha '{api,lib,ipam,operator,webhooks,agent,cni}/**/*.test.ts' 'e2e/**/*.test.ts' "$@"

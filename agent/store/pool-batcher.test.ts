@@ -5,7 +5,7 @@ import { ApiException } from '@kubernetes/client-node';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { IPSet } from '../../lib/ip/index.ts';
 import { AddressTaken, PoolBatcher, PoolExhausted, type PoolStatusClient } from './pool-batcher.ts';
-import { parseRecords } from './pool-records.ts';
+import { parseRecords } from '../../ipam/records.ts';
 
 class MemoryPool implements PoolStatusClient {
   writes = 0;

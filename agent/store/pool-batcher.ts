@@ -6,7 +6,7 @@ import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { formatIP, type IPSet } from '../../lib/ip/index.ts';
 import { isConflict, isNotFound } from '../../lib/kube.ts';
 import { AgentFailure } from '../errors.ts';
-import { assignable, parseRecords, poolFamily, serializeRecords, usedSet } from './pool-records.ts';
+import { assignable, parseRecords, poolFamily, serializeRecords, usedSet } from '../../ipam/records.ts';
 
 export interface PoolStatusClient {
   /** A fresh read of the pool (not from a cache). */

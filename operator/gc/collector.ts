@@ -3,7 +3,7 @@
 // only what that fresh judgement condemns is freed, by UID-checked, resourceVersion-guarded writes.
 import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { SpiderEndpoint, SpiderIPPool } from '../../api/v2beta1/types.ts';
-import { parseRecords } from '../../agent/store/pool-records.ts';
+import { parseRecords } from '../../ipam/records.ts';
 import { apiMessage } from '../../lib/kube.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Caches } from '../runtime/types.ts';

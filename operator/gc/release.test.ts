@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import type { PoolStatusClient } from '../../agent/store/pool-batcher.ts';
-import { parseRecords } from '../../agent/store/pool-records.ts';
+import { parseRecords } from '../../ipam/records.ts';
 import { releaseRecords, withoutRecords } from './release.ts';
 
 const pool = (records: Record<string, { pod: string; podUid: string }>, resourceVersion = '1'): SpiderIPPool => ({

@@ -3,7 +3,7 @@
 // again) is left alone. Every write carries the resourceVersion it was computed from.
 import { FINALIZER, type SpiderEndpoint, type SpiderIPPool } from '../../api/v2beta1/types.ts';
 import type { PoolStatusClient } from '../../agent/store/pool-batcher.ts';
-import { parseRecords, serializeRecords } from '../../agent/store/pool-records.ts';
+import { parseRecords, serializeRecords } from '../../ipam/records.ts';
 import { isConflict, isNotFound } from '../../lib/kube.ts';
 
 export interface ReleaseItem { ip: string; podUid: string }

@@ -2,7 +2,7 @@
 // the pool, so they can be tested without a cluster.
 import { FINALIZER, type SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { IPSet, cidrToLabelValue } from '../../lib/ip/index.ts';
-import { parseRecords, poolFamily } from '../../agent/store/pool-records.ts';
+import { parseRecords, poolFamily } from '../../ipam/records.ts';
 
 export const POOL_CIDR_LABEL = 'ipam.spidernet.io/ippool-cidr';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { SelectionError } from '../../agent/selection/errors.ts';
+import { SelectionError } from '../../ipam/selection/errors.ts';
 import {
   appKey, applicationOf, applicationRecord, autoPoolRequests, jobPods, parseAppKey, parseApplicationRecord, type Application,
 } from './application.ts';

@@ -2,7 +2,7 @@
 // needs (§4.13, §6.3). An application is the pod's top controller as the agent resolves it
 // (agent/owner.ts): the pools made here are the ones the agent looks up by the application's UID.
 import type { KubernetesObject, V1DaemonSet, V1Deployment, V1Job, V1PodTemplateSpec, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
-import { parsePodIPAMAnnotations } from '../../agent/selection/annotations.ts';
+import { parsePodIPAMAnnotations } from '../../ipam/selection/annotations.ts';
 import { APP_KINDS, isAppKind, type AppKind } from './kinds.ts';
 import { DEFAULT_IP_NUMBER, ipNumberText, poolSize } from './pool-size.ts';
 

@@ -7,8 +7,8 @@
 // work queue never reconciles twice at once: a record is dropped only once its pool is gone (or was
 // never made), and nothing else can remove a record between a carve and the creation of its pool.
 import { CustomObjectsApi, type KubernetesObject } from '@kubernetes/client-node';
-import { ANNOTATION } from '../../agent/selection/annotations.ts';
-import { SelectionError } from '../../agent/selection/errors.ts';
+import { ANNOTATION } from '../../ipam/selection/annotations.ts';
+import { SelectionError } from '../../ipam/selection/errors.ts';
 import { GROUP, VERSION, type SpiderIPPool, type SpiderReservedIP, type SpiderSubnet } from '../../api/v2beta1/types.ts';
 import { IPSet } from '../../lib/ip/index.ts';
 import { isNotFound } from '../../lib/kube.ts';

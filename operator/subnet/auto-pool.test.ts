@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
-import { selectPools, type SelectionInput } from '../../agent/selection/index.ts';
+import { selectPools, type SelectionInput } from '../../ipam/selection/index.ts';
 import type { SpiderSubnet } from '../../api/v2beta1/types.ts';
 import { IPSet } from '../../lib/ip/index.ts';
 import type { Application, AutoPoolRequest } from './application.ts';

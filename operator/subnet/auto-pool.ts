@@ -2,8 +2,8 @@
 // finds it (agent/selection/auto-pools.ts) and the podAffinity that binds it to one application
 // (agent/selection/filters.ts).
 import type { V1OwnerReference } from '@kubernetes/client-node';
-import { ANNOTATION } from '../../agent/selection/annotations.ts';
-import { APP_AFFINITY_LABEL, AUTO_POOL_LABEL } from '../../agent/selection/pools.ts';
+import { ANNOTATION } from '../../ipam/selection/annotations.ts';
+import { APP_AFFINITY_LABEL, AUTO_POOL_LABEL } from '../../ipam/selection/pools.ts';
 import { GROUP, VERSION, type SpiderIPPool, type SpiderSubnet } from '../../api/v2beta1/types.ts';
 import { IPSet, cidrToLabelValue } from '../../lib/ip/index.ts';
 import type { AppRef, Application, AutoPoolRequest } from './application.ts';

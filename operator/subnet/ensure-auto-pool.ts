@@ -4,7 +4,7 @@
 // ledger releases them, and that pool write carries the pool's resourceVersion, which the agent's
 // allocations also bump, so an address a pod has just been given is never dropped.
 import { CustomObjectsApi } from '@kubernetes/client-node';
-import { parseRecords, usedSet } from '../../agent/store/pool-records.ts';
+import { parseRecords, usedSet } from '../../ipam/records.ts';
 import { GROUP, VERSION, type SpiderIPPool, type SpiderReservedIP, type SpiderSubnet } from '../../api/v2beta1/types.ts';
 import { IPSet, type Family } from '../../lib/ip/index.ts';
 import { isConflict, orUndefined } from '../../lib/kube.ts';

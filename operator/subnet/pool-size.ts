@@ -1,7 +1,7 @@
 // The size of an auto-created pool: `ipam.spidernet.io/ippool-ip-number` is either a fixed number "N" or
 // "+N", the application's replicas plus N spare addresses (so a rolling update can start a new pod
 // before an old one has released its address).
-import type { IPNumber } from '../../agent/selection/annotations.ts';
+import type { IPNumber } from '../../ipam/selection/annotations.ts';
 
 /**
  * Used when the application does not set the annotation. Spiderpool intends "+1" but reads a misspelt

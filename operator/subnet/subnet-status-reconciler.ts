@@ -6,7 +6,7 @@
 // go of its finalizer once its ledger is empty.
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { Gauge } from 'prom-client';
-import { isAutoCreatedPool } from '../../agent/selection/pools.ts';
+import { isAutoCreatedPool } from '../../ipam/selection/pools.ts';
 import { FINALIZER, GROUP, VERSION, type SpiderIPPool, type SpiderSubnet } from '../../api/v2beta1/types.ts';
 import { IPSet, cidrToLabelValue } from '../../lib/ip/index.ts';
 import { isNotFound } from '../../lib/kube.ts';

@@ -9,7 +9,7 @@ import {
   parsePodIPAMAnnotations,
   SelectionError,
   type PodIPAMAnnotations,
-} from '../../agent/selection/index.ts';
+} from '../../ipam/selection/index.ts';
 import { invalid } from './denied.ts';
 
 /** One interface of the pod. */

@@ -4,7 +4,7 @@
 // the other.
 import type { V1NodeSelectorRequirement, V1NodeSelectorTerm, V1Pod } from '@kubernetes/client-node';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
-import { describeSelector } from '../../agent/selection/index.ts';
+import { describeSelector } from '../../ipam/selection/index.ts';
 import type { JsonPatchOperation } from '../types.ts';
 import { forbidden } from './denied.ts';
 import type { FamilyChoice } from './pools.ts';

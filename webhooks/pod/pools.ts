@@ -13,7 +13,7 @@ import {
   type IPFamily,
   type PodIPAMAnnotations,
   type TopController,
-} from '../../agent/selection/index.ts';
+} from '../../ipam/selection/index.ts';
 import type { ClusterView } from '../types.ts';
 import type { PodNic } from './annotations.ts';
 import { forbidden, invalid } from './denied.ts';

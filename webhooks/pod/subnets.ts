@@ -2,7 +2,7 @@
 // created by the controller after the application exists, so admission checks only what the pod names.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { SpiderSubnet } from '../../api/v2beta1/types.ts';
-import { ANNOTATION, type IPFamily, type PodIPAMAnnotations } from '../../agent/selection/index.ts';
+import { ANNOTATION, type IPFamily, type PodIPAMAnnotations } from '../../ipam/selection/index.ts';
 import type { ClusterView } from '../types.ts';
 import { forbidden } from './denied.ts';
 

@@ -2,8 +2,8 @@
 // annotation do nothing.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
-import { globToRegExp, isPattern, parsePodIPAMAnnotations, poolFamily, type IPFamily, type PodIPAMAnnotations } from '../../agent/selection/index.ts';
-import { assignable, parseRecords, usedSet } from '../../agent/store/pool-records.ts';
+import { globToRegExp, isPattern, parsePodIPAMAnnotations, poolFamily, type IPFamily, type PodIPAMAnnotations } from '../../ipam/selection/index.ts';
+import { assignable, parseRecords, usedSet } from '../../ipam/records.ts';
 import { IPSet, parseCIDR, parseIP } from '../../lib/ip/index.ts';
 import type { ClusterView } from '../types.ts';
 import type { FamilyChoice } from './pools.ts';

@@ -1,7 +1,7 @@
 // What other objects hold: the pods' addresses in SpiderIPPool.status.allocatedIPs and the addresses a
 // SpiderSubnet set aside for its pools in status.controlledIPPools.
 import type { PoolIPAllocation, SpiderIPPool, SpiderSubnet } from '../../api/v2beta1/types.ts';
-import { parseRecords } from '../../agent/store/pool-records.ts';
+import { parseRecords } from '../../ipam/records.ts';
 
 /** The pool's allocation records; empty when the status cannot be read. */
 export function allocations(pool: SpiderIPPool): Map<string, PoolIPAllocation> {

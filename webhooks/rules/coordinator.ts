@@ -1,7 +1,7 @@
 // SpiderCoordinator admission (§5.4), and the CoordinatorSpec rules SpiderMultusConfig reuses for its
 // `spec.coordinator` block (§5.5 rule 10).
 import { FINALIZER, type CoordinatorSpec, type SpiderCoordinator } from '../../api/v2beta1/types.ts';
-import { interfaceNameProblem } from '../../agent/selection/names.ts';
+import { interfaceNameProblem } from '../../ipam/selection/names.ts';
 import { type Family, formatIP, parseCIDR, parseIP } from '../../lib/ip/index.ts';
 import type { AdmissionHandler } from '../types.ts';
 import { ALLOWED, decide, isTerminating, objectRef, show, terminatingUpdate } from './decision.ts';

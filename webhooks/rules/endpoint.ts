@@ -3,7 +3,7 @@
 // addresses in CIDR form of the right family with their pool, gateways and routes of that family,
 // one entry per interface. Nothing here reads the cluster, so it costs the agent's write nothing.
 import type { IPAllocationDetail, SpiderEndpoint } from '../../api/v2beta1/types.ts';
-import { interfaceNameProblem } from '../../agent/selection/names.ts';
+import { interfaceNameProblem } from '../../ipam/selection/names.ts';
 import { type Family, parseCIDR, parseIP } from '../../lib/ip/index.ts';
 import type { AdmissionHandler } from '../types.ts';
 import { decide, objectRef, show, terminatingUpdate } from './decision.ts';

@@ -4,7 +4,7 @@
 // addresses pods hold.
 import type { V1OwnerReference } from '@kubernetes/client-node';
 import { FINALIZER, GROUP, VERSION, type SpiderIPPool, type SpiderSubnet } from '../../api/v2beta1/types.ts';
-import { APP_AFFINITY_LABEL, isAutoCreatedPool } from '../../agent/selection/pools.ts';
+import { APP_AFFINITY_LABEL, isAutoCreatedPool } from '../../ipam/selection/pools.ts';
 import { type CIDR, parseIP } from '../../lib/ip/index.ts';
 import type { AdmissionDecision, AdmissionHandler, ClusterView } from '../types.ts';
 import { allocatedCount, allocations } from './allocations.ts';

@@ -3,7 +3,7 @@
 // cniType names, that block's fields, the injection annotations, the coordinator block and the
 // chained plugins.
 import type { CoordinatorSpec, SpiderMultusConfig, SpiderMultusConfigSpec, SpiderpoolPools } from '../../api/v2beta1/types.ts';
-import { interfaceNameProblem } from '../../agent/selection/names.ts';
+import { interfaceNameProblem } from '../../ipam/selection/names.ts';
 import type { AdmissionHandler, ClusterView } from '../types.ts';
 import { checkCoordinatorSpec, normalizeCoordinator } from './coordinator.ts';
 import { ALLOWED, decide, isTerminating, objectRef, show, terminatingUpdate } from './decision.ts';

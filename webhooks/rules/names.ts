@@ -1,7 +1,7 @@
 // Kubernetes name syntax the rules check (apimachinery validation: IsQualifiedName, IsValidLabelValue,
 // IsDNS1123Subdomain).
 import type { LabelSelector } from '../../api/v2beta1/types.ts';
-import { selectorProblem } from '../../agent/selection/label-selector.ts';
+import { selectorProblem } from '../../ipam/selection/label-selector.ts';
 import { show } from './decision.ts';
 
 const NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;

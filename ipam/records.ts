@@ -1,7 +1,7 @@
 // SpiderIPPool.status.allocatedIPs: a JSON object keyed by IP, {"10.6.0.12": {"pod": "ns/name", "podUid": "…"}},
 // exactly as Spiderpool stores it so that both can read each other's pools.
-import type { PoolIPAllocation, SpiderIPPool } from '../../api/v2beta1/types.ts';
-import { IPSet, parseIP, type Family } from '../../lib/ip/index.ts';
+import type { PoolIPAllocation, SpiderIPPool } from '../api/v2beta1/types.ts';
+import { IPSet, parseIP, type Family } from '../lib/ip/index.ts';
 
 export type PoolRecords = Map<string, PoolIPAllocation>;
 

@@ -2,75 +2,110 @@
 // watch-fed caches, since every ADD consults them. A cached pod is trusted only where staleness is
 // harmless: its UID must match the request, and a DEL re-reads a pod that the cache still shows alive.
 import {
-  AppsV1Api, CoreV1Api, CustomObjectsApi, ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject,
-  type V1Namespace, type V1Node, type V1Pod, type V1ReplicaSet, type V1StatefulSet,
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesObject,
+  type V1Namespace,
+  type V1Node,
+  type V1Pod,
+  type V1ReplicaSet,
+  type V1StatefulSet,
 } from '@kubernetes/client-node';
-import { FINALIZER, GROUP, VERSION, type SpiderEndpoint, type SpiderIPPool, type SpiderReservedIP } from '../api/v2beta1/types.ts';
+import type { SpiderEndpoint, SpiderIPPool, SpiderReservedIP } from '../api/v2beta1/types.ts';
+import { FINALIZER, GROUP, VERSION } from '../api/v2beta1/constants.ts';
+import { KINDS } from '../api/v2beta1/kinds.ts';
+import type { PoolStatusClient } from '../ipam/retry.ts';
 import { isConflict, orUndefined } from '../lib/kube.ts';
 import type { Logger } from '../lib/log.ts';
-import type { PoolStatusClient } from './store/pool-batcher.ts';
+import { Informer } from '../lib/watch/informer.ts';
+import type { Kind } from '../lib/watch/kind.ts';
 
 export class Cluster implements PoolStatusClient {
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
   readonly custom: CustomObjectsApi;
-  private readonly poolCache: ListWatch<SpiderIPPool>;
-  private readonly reservedCache: ListWatch<SpiderReservedIP>;
-  private readonly podCache: ListWatch<V1Pod>;
-  private readonly namespaceCache: ListWatch<V1Namespace>;
+  private readonly poolCache: Informer<SpiderIPPool>;
+  private readonly reservedCache: Informer<SpiderReservedIP>;
+  private readonly podCache: Informer<V1Pod>;
+  private readonly namespaceCache: Informer<V1Namespace>;
   private readonly nodeCache = new Map<string, { node: V1Node; at: number }>();
   private readonly replicaSetOwners = new Map<string, V1ReplicaSet>();
 
-  constructor(kubeConfig: KubeConfig, nodeName: string, private readonly log: Logger) {
+  constructor(kubeConfig: KubeConfig, nodeName: string, log: Logger) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    const watch = new Watch(kubeConfig);
-    const crd = (plural: string) => () => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural }) as Promise<KubernetesListObject<never>>;
-    this.poolCache = this.cache(new ListWatch<SpiderIPPool>(`/apis/${GROUP}/${VERSION}/spiderippools`, watch, crd('spiderippools'), false));
-    this.reservedCache = this.cache(new ListWatch<SpiderReservedIP>(`/apis/${GROUP}/${VERSION}/spiderreservedips`, watch, crd('spiderreservedips'), false));
-    const onThisNode = `spec.nodeName=${nodeName}`;
-    this.podCache = this.cache(new ListWatch<V1Pod>('/api/v1/pods', watch, () => this.core.listPodForAllNamespaces({ fieldSelector: onThisNode }), false, undefined, onThisNode));
-    this.namespaceCache = this.cache(new ListWatch<V1Namespace>('/api/v1/namespaces', watch, () => this.core.listNamespace(), false));
-  }
-
-  private cache<T extends KubernetesObject>(informer: ListWatch<T>): ListWatch<T> {
-    // client-node informers stay stopped after an error; keep them alive like the official example does.
-    informer.on('error', (err: unknown) => {
-      this.log.warn('watch failed, restarting', { err: String(err) });
-      setTimeout(() => void informer.start().catch(() => undefined), 2000);
+    const informer = <T extends KubernetesObject>(kind: Kind) => new Informer<T>({ kind, kubeConfig, log });
+    this.poolCache = informer(KINDS.SpiderIPPool);
+    this.reservedCache = informer(KINDS.SpiderReservedIP);
+    this.podCache = informer({
+      group: '',
+      version: 'v1',
+      plural: 'pods',
+      kind: 'Pod',
+      namespaced: true,
+      fieldSelector: `spec.nodeName=${nodeName}`,
     });
-    return informer;
+    this.namespaceCache = informer({
+      group: '',
+      version: 'v1',
+      plural: 'namespaces',
+      kind: 'Namespace',
+      namespaced: false,
+    });
   }
 
+  private get caches(): Pick<Informer, 'start' | 'waitForSync' | 'stop'>[] {
+    return [this.poolCache, this.reservedCache, this.podCache, this.namespaceCache];
+  }
+
+  /** Resolves once every cache holds its first LIST; failed lists and watches are retried meanwhile. */
   async start(): Promise<void> {
-    await Promise.all([this.poolCache, this.reservedCache, this.podCache, this.namespaceCache].map((c) => c.start()));
+    for (const cache of this.caches) cache.start();
+    await Promise.all(this.caches.map((c) => c.waitForSync()));
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.poolCache, this.reservedCache, this.podCache, this.namespaceCache].map((c) => c.stop()));
+    await Promise.all(this.caches.map((c) => c.stop()));
   }
 
   pools(): readonly SpiderIPPool[] {
-    return this.poolCache.list();
+    return this.poolCache.store.list();
   }
 
   /** Fresh list, for when the cache has not caught up with a pool that was just created. */
   async listPools(): Promise<SpiderIPPool[]> {
-    const list = await this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools' }) as { items: SpiderIPPool[] };
+    const list = (await this.custom.listClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.SpiderIPPool.plural,
+    })) as { items: SpiderIPPool[] };
     return list.items;
   }
 
   reservedIPs(): SpiderReservedIP[] {
-    return this.reservedCache.list().filter((r) => !r.metadata.deletionTimestamp);
+    return this.reservedCache.store.list().filter((r) => !r.metadata.deletionTimestamp);
   }
 
   read(name: string): Promise<SpiderIPPool> {
-    return this.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name }) as Promise<SpiderIPPool>;
+    return this.custom.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.SpiderIPPool.plural,
+      name,
+    }) as Promise<SpiderIPPool>;
   }
 
   writeStatus(pool: SpiderIPPool): Promise<SpiderIPPool> {
-    return this.custom.replaceClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'spiderippools', name: pool.metadata.name, body: pool }) as Promise<SpiderIPPool>;
+    return this.custom.replaceClusterCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.SpiderIPPool.plural,
+      name: pool.metadata.name,
+      body: pool,
+    }) as Promise<SpiderIPPool>;
   }
 
   pod(namespace: string, name: string): Promise<V1Pod | undefined> {
@@ -79,18 +114,18 @@ export class Cluster implements PoolStatusClient {
 
   /** The pod with this UID from the cache of this node's pods, read fresh when the cache has not seen it. */
   async podWithUid(namespace: string, name: string, uid: string): Promise<V1Pod | undefined> {
-    const cached = this.podCache.get(name, namespace);
+    const cached = this.podCache.store.get(`${namespace}/${name}`);
     if (cached?.metadata?.uid === uid) return cached;
     return this.pod(namespace, name);
   }
 
   /** For a DEL: a cached pod that is terminating stays so, but one that looks alive may be stale. */
   cachedPod(namespace: string, name: string): V1Pod | undefined {
-    return this.podCache.get(name, namespace);
+    return this.podCache.store.get(`${namespace}/${name}`);
   }
 
   async namespace(name: string): Promise<V1Namespace> {
-    return this.namespaceCache.get(name) ?? this.core.readNamespace({ name });
+    return this.namespaceCache.store.get(name) ?? this.core.readNamespace({ name });
   }
 
   /** Nodes change rarely and every ADD on this agent asks for the same one. */
@@ -119,15 +154,36 @@ export class Cluster implements PoolStatusClient {
   }
 
   endpoint(namespace: string, name: string): Promise<SpiderEndpoint | undefined> {
-    return orUndefined(this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace, name }) as Promise<SpiderEndpoint>);
+    return orUndefined(
+      this.custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: KINDS.SpiderEndpoint.plural,
+        namespace,
+        name,
+      }) as Promise<SpiderEndpoint>,
+    );
   }
 
   createEndpoint(endpoint: SpiderEndpoint): Promise<SpiderEndpoint> {
-    return this.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace: endpoint.metadata.namespace as string, body: endpoint }) as Promise<SpiderEndpoint>;
+    return this.custom.createNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.SpiderEndpoint.plural,
+      namespace: endpoint.metadata.namespace as string,
+      body: endpoint,
+    }) as Promise<SpiderEndpoint>;
   }
 
   replaceEndpoint(endpoint: SpiderEndpoint): Promise<SpiderEndpoint> {
-    return this.custom.replaceNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace: endpoint.metadata.namespace as string, name: endpoint.metadata.name, body: endpoint }) as Promise<SpiderEndpoint>;
+    return this.custom.replaceNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.SpiderEndpoint.plural,
+      namespace: endpoint.metadata.namespace as string,
+      name: endpoint.metadata.name,
+      body: endpoint,
+    }) as Promise<SpiderEndpoint>;
   }
 
   /**
@@ -150,9 +206,16 @@ export class Cluster implements PoolStatusClient {
       }
     }
     try {
-      await orUndefined(this.custom.deleteNamespacedCustomObject({
-        group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace, name, ...(uid ? { body: { preconditions: { uid } } } : {}),
-      }));
+      await orUndefined(
+        this.custom.deleteNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: KINDS.SpiderEndpoint.plural,
+          namespace,
+          name,
+          ...(uid ? { body: { preconditions: { uid } } } : {}),
+        }),
+      );
     } catch (err) {
       // The precondition failed: the name now belongs to another pod's endpoint.
       if (!isConflict(err)) throw err;

@@ -1,13 +1,13 @@
 // The cluster defaults of the `coordinator` CNI plugin (GET /v1/coordinator/config). Read fresh on every
 // call: the plugin runs once per pod interface and a stale mode or CIDR list would mis-wire the pod.
 import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { GROUP, VERSION, type SpiderCoordinator } from '../api/v2beta1/types.ts';
+import type { SpiderCoordinator } from '../api/v2beta1/types.ts';
+import { ANNOTATION, DEFAULT_COORDINATOR, GROUP, VERSION } from '../api/v2beta1/constants.ts';
+import { KINDS } from '../api/v2beta1/kinds.ts';
 import type { CoordinatorConfig } from '../lib/agent-api.ts';
 import { isNotFound } from '../lib/kube.ts';
 import { AgentFailure } from './errors.ts';
 
-export const DEFAULT_ROUTE_NIC_ANNOTATION = 'ipam.spidernet.io/default-route-nic';
-const DEFAULT_COORDINATOR = 'default';
 const HOST_RULE_TABLE = 500;
 const VETH_MTU = 1500;
 
@@ -23,20 +23,23 @@ export class CoordinatorConfigSource {
     const name = coordinator.metadata.name;
     if (coordinator.status?.phase !== 'Synced') {
       const why = coordinator.status?.reason ? `: ${coordinator.status.reason}` : '';
-      throw new AgentFailure('Unavailable', `SpiderCoordinator ${name} is not Synced (phase ${coordinator.status?.phase ?? 'unset'})${why}`);
+      throw new AgentFailure(
+        'Unavailable',
+        `SpiderCoordinator ${name} is not Synced (phase ${coordinator.status?.phase ?? 'unset'})${why}`,
+      );
     }
     return toConfig(coordinator, await this.defaultRouteNic(podNamespace, podName));
   }
 
   /** `default` when it exists, else the first one listed (there is normally exactly one). */
   private async coordinator(): Promise<SpiderCoordinator | undefined> {
-    const api = { group: GROUP, version: VERSION, plural: 'spidercoordinators' };
+    const api = { group: GROUP, version: VERSION, plural: KINDS.SpiderCoordinator.plural };
     try {
-      return await this.custom.getClusterCustomObject({ ...api, name: DEFAULT_COORDINATOR }) as SpiderCoordinator;
+      return (await this.custom.getClusterCustomObject({ ...api, name: DEFAULT_COORDINATOR })) as SpiderCoordinator;
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-    const list = await this.custom.listClusterCustomObject(api) as { items?: SpiderCoordinator[] };
+    const list = (await this.custom.listClusterCustomObject(api)) as { items?: SpiderCoordinator[] };
     return list.items?.[0];
   }
 
@@ -44,7 +47,7 @@ export class CoordinatorConfigSource {
   private async defaultRouteNic(namespace: string, name: string): Promise<string | undefined> {
     try {
       const pod = await this.core.readNamespacedPod({ namespace, name });
-      return pod.metadata?.annotations?.[DEFAULT_ROUTE_NIC_ANNOTATION] || undefined;
+      return pod.metadata?.annotations?.[ANNOTATION.defaultRouteNic] || undefined;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -52,7 +55,7 @@ export class CoordinatorConfigSource {
   }
 }
 
-export function toConfig(coordinator: SpiderCoordinator, annotatedRouteNic: string | undefined): CoordinatorConfig {
+function toConfig(coordinator: SpiderCoordinator, annotatedRouteNic: string | undefined): CoordinatorConfig {
   const spec = coordinator.spec ?? {};
   const status = coordinator.status ?? {};
   return {

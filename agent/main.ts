@@ -1,52 +1,73 @@
-// spiderpool-agent: one per node. Serves IPAM over a unix socket for the `spiderpool` CNI plugin.
+// spiderpool-agent: one per node. Serves IPAM over a unix socket for the `spiderpool` CNI plugin, and
+// /metrics, /healthz and /readyz (ready once its cluster caches have started) on TCP.
+//
+// Environment: NODE_NAME (required), KUBECONFIG (else in-cluster), SPIDERPOOL_NAMESPACE (spiderpool),
+// SPIDERPOOL_ENABLE_IPV4 / _IPV6 / _STATEFULSET (true), MULTUS_CLUSTER_NETWORK (Multus' cluster network
+// namespace/name), SPIDERPOOL_IPPOOL_MAX_ALLOCATED_IPS (5000 records per pool), SPIDERPOOL_AGENT_SOCKET
+// (/var/run/spidernet/spiderpool.sock), SPIDERPOOL_AGENT_METRICS_PORT (5711), SPIDERPOOL_AGENT_METRICS_HOST
+// (127.0.0.1), LOG_LEVEL (info), SPIDERPOOL_CONFIG_PATH (a conf.yml, lib/daemon/config.ts).
+import { INSTALL_NAMESPACE } from '../api/v2beta1/constants.ts';
 import { DEFAULT_AGENT_SOCKET } from '../lib/agent-api.ts';
+import { setting } from '../lib/daemon/config.ts';
+import { runDaemon } from '../lib/daemon/daemon.ts';
 import { loadKubeConfig } from '../lib/kube.ts';
-import { createLogger } from '../lib/log.ts';
 import { Cluster } from './cluster.ts';
 import { CoordinatorConfigSource } from './coordinator-config.ts';
 import { Ipam } from './ipam.ts';
 import { AgentMetrics } from './metrics.ts';
 import { serveAgent } from './server.ts';
 
-const env = (name: string, fallback?: string): string => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined || value === '') throw new Error(`environment variable ${name} is required`);
-  return value;
-};
-const flag = (name: string, fallback: boolean) => (process.env[name] ?? String(fallback)).toLowerCase() === 'true';
-
-const log = createLogger('spiderpool-agent');
-try {
-  const nodeName = env('NODE_NAME');
-  const cluster = new Cluster(loadKubeConfig(process.env.KUBECONFIG), nodeName, log);
-  await cluster.start();
-  const metrics = new AgentMetrics();
-  const ipam = new Ipam(cluster, {
-    nodeName,
-    installNamespace: env('SPIDERPOOL_NAMESPACE', 'spiderpool'),
-    enableIPv4: flag('SPIDERPOOL_ENABLE_IPV4', true),
-    enableIPv6: flag('SPIDERPOOL_ENABLE_IPV6', true),
-    enableStatefulSet: flag('SPIDERPOOL_ENABLE_STATEFULSET', true),
-    multusClusterNetwork: process.env.MULTUS_CLUSTER_NETWORK || undefined,
-    maxRecordsPerPool: Number(env('SPIDERPOOL_IPPOOL_MAX_ALLOCATED_IPS', '5000')),
-  }, metrics, log);
-  const server = await serveAgent({
-    socketPath: env('SPIDERPOOL_AGENT_SOCKET', DEFAULT_AGENT_SOCKET),
-    metricsPort: Number(env('SPIDERPOOL_AGENT_METRICS_PORT', '5711')),
-    metricsHost: process.env.SPIDERPOOL_AGENT_METRICS_HOST,
-    ipam, metrics, log,
-    coordinator: new CoordinatorConfigSource(cluster.core, cluster.custom),
-  });
-  log.info('agent ready', { node: nodeName, socket: server.socketPath, metricsPort: server.metricsPort });
-  const shutdown = async () => {
-    await server.close();
-    await cluster.stop();
-    log.info('agent stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown());
-  process.on('SIGINT', () => void shutdown());
-} catch (err) {
-  log.error('agent failed to start', err);
-  process.exit(1);
-}
+await runDaemon({
+  name: 'spiderpool-agent',
+  settings: {
+    nodeName: setting.string({ env: 'NODE_NAME' }),
+    kubeconfig: setting.optional(setting.string({ env: 'KUBECONFIG' })),
+    namespace: setting.string({ env: 'SPIDERPOOL_NAMESPACE', default: INSTALL_NAMESPACE }),
+    enableIPv4: setting.boolean({ env: 'SPIDERPOOL_ENABLE_IPV4', key: 'enableIPv4', default: true }),
+    enableIPv6: setting.boolean({ env: 'SPIDERPOOL_ENABLE_IPV6', key: 'enableIPv6', default: true }),
+    enableStatefulSet: setting.boolean({
+      env: 'SPIDERPOOL_ENABLE_STATEFULSET',
+      key: 'enableStatefulSet',
+      default: true,
+    }),
+    multusClusterNetwork: setting.optional(setting.string({ env: 'MULTUS_CLUSTER_NETWORK' })),
+    maxRecordsPerPool: setting.integer({ env: 'SPIDERPOOL_IPPOOL_MAX_ALLOCATED_IPS', default: 5000, min: 1 }),
+    socketPath: setting.string({
+      env: 'SPIDERPOOL_AGENT_SOCKET',
+      key: 'ipamUnixSocketPath',
+      default: DEFAULT_AGENT_SOCKET,
+    }),
+    metricsPort: setting.port({ env: 'SPIDERPOOL_AGENT_METRICS_PORT', default: 5711 }),
+    metricsHost: setting.string({ env: 'SPIDERPOOL_AGENT_METRICS_HOST', default: '127.0.0.1' }),
+  },
+  health: (config) => ({ port: config.metricsPort, host: config.metricsHost }),
+  async start({ config, log, registry }) {
+    const { nodeName } = config;
+    const cluster = new Cluster(loadKubeConfig(config.kubeconfig), nodeName, log);
+    await cluster.start();
+    const metrics = new AgentMetrics(registry);
+    const ipam = new Ipam(
+      cluster,
+      {
+        nodeName,
+        installNamespace: config.namespace,
+        enableIPv4: config.enableIPv4,
+        enableIPv6: config.enableIPv6,
+        enableStatefulSet: config.enableStatefulSet,
+        multusClusterNetwork: config.multusClusterNetwork,
+        maxRecordsPerPool: config.maxRecordsPerPool,
+      },
+      metrics,
+      log,
+    );
+    const coordinator = new CoordinatorConfigSource(cluster.core, cluster.custom);
+    const server = await serveAgent({ socketPath: config.socketPath, ipam, metrics, log, coordinator });
+    log.info('agent ready', { node: nodeName, socket: server.socketPath });
+    return {
+      async stop() {
+        await server.close();
+        await cluster.stop();
+      },
+    };
+  },
+});

@@ -1,7 +1,7 @@
-// The agent's HTTP API on a unix socket (what the IPAM plugin calls) and its metrics and health on TCP.
+// The agent's HTTP API on a unix socket (what the IPAM plugin calls). Its metrics and health are the
+// daemon shell's (lib/daemon/health.ts).
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
 import { AGENT_PATHS, HTTP_STATUS, type AgentError, type IpamAddArgs, type IpamDelArgs } from '../lib/agent-api.ts';
@@ -46,13 +46,23 @@ function asAgentError(err: unknown): AgentError {
   if (err instanceof AgentFailure) return { reason: err.reason, message: err.message };
   const code = err instanceof ApiException ? err.code : undefined;
   if (code === 409) return { reason: 'RetriesExhausted', message: `conflicting write, retry: ${apiMessage(err)}` };
-  if (code === undefined || code >= 500 || code === 429) return { reason: 'Unavailable', message: `apiserver unavailable: ${apiMessage(err)}` };
+  if (code === undefined || code >= 500 || code === 429)
+    return { reason: 'Unavailable', message: `apiserver unavailable: ${apiMessage(err)}` };
   return { reason: 'Internal', message: apiMessage(err) };
 }
 
-export interface AgentServer { socketPath: string; metricsPort: number; close(): Promise<void> }
+export interface AgentServer {
+  socketPath: string;
+  close(): Promise<void>;
+}
 
-export async function serveAgent(options: { socketPath: string; metricsPort: number; metricsHost?: string; ipam: Ipam; metrics: AgentMetrics; log: Logger; coordinator?: CoordinatorConfigSource }): Promise<AgentServer> {
+export async function serveAgent(options: {
+  socketPath: string;
+  ipam: Ipam;
+  metrics: AgentMetrics;
+  log: Logger;
+  coordinator?: CoordinatorConfigSource;
+}): Promise<AgentServer> {
   const { ipam, metrics, log } = options;
 
   const api = createServer((req, res) => {
@@ -60,20 +70,25 @@ export async function serveAgent(options: { socketPath: string; metricsPort: num
     const handle = async (): Promise<void> => {
       if (url.pathname === AGENT_PATHS.healthy && req.method === 'GET') return send(res, 200, {});
       if (url.pathname === AGENT_PATHS.ip && req.method === 'POST') {
-        const args = await readJson(req) as unknown as IpamAddArgs;
+        const args = (await readJson(req)) as unknown as IpamAddArgs;
         return send(res, 200, await metrics.time('allocate', () => ipam.allocate(args)));
       }
       if (url.pathname === AGENT_PATHS.ip && req.method === 'DELETE') {
-        const args = await readJson(req) as unknown as IpamDelArgs;
+        const args = (await readJson(req)) as unknown as IpamDelArgs;
         await metrics.time('release', () => ipam.release(args));
         return send(res, 200, {});
       }
       if (url.pathname === AGENT_PATHS.workloadEndpoint && req.method === 'GET') {
         const namespace = url.searchParams.get('podNamespace');
         const name = url.searchParams.get('podName');
-        if (!namespace || !name) throw new AgentFailure('WrongInput', 'query parameters podNamespace and podName are required');
+        if (!namespace || !name)
+          throw new AgentFailure('WrongInput', 'query parameters podNamespace and podName are required');
         const endpoint = await ipam.workloadEndpoint(namespace, name);
-        if (!endpoint) return send(res, 404, { reason: 'PodNotFound', message: `no SpiderEndpoint for pod ${namespace}/${name}` } satisfies AgentError);
+        if (!endpoint)
+          return send(res, 404, {
+            reason: 'PodNotFound',
+            message: `no SpiderEndpoint for pod ${namespace}/${name}`,
+          } satisfies AgentError);
         return send(res, 200, endpoint);
       }
       if (url.pathname === AGENT_PATHS.coordinatorConfig && req.method === 'GET' && options.coordinator) {
@@ -86,7 +101,10 @@ export async function serveAgent(options: { socketPath: string; metricsPort: num
         }
         return send(res, 200, await options.coordinator.config(namespace, name));
       }
-      return send(res, 404, { reason: 'WrongInput', message: `no route ${req.method} ${url.pathname}` } satisfies AgentError);
+      return send(res, 404, {
+        reason: 'WrongInput',
+        message: `no route ${req.method} ${url.pathname}`,
+      } satisfies AgentError);
     };
     handle().catch((err: unknown) => {
       const error = asAgentError(err);
@@ -108,30 +126,11 @@ export async function serveAgent(options: { socketPath: string; metricsPort: num
   // Only root (the user kubelet runs CNI plugins as) may talk to the agent.
   chmodSync(options.socketPath, 0o600);
 
-  const probes: Server = createServer((req, res) => {
-    if (req.url === '/metrics') {
-      metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
-        res.end(text);
-      }, (err: unknown) => send(res, 500, { message: String(err) }));
-    } else if (req.url === '/healthz' || req.url?.startsWith('/v1/runtime/')) {
-      send(res, 200, {});
-    } else {
-      send(res, 404, { message: 'not found' });
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    probes.once('error', reject);
-    probes.listen(options.metricsPort, options.metricsHost ?? '127.0.0.1', () => resolve());
-  });
-
   return {
     socketPath: options.socketPath,
-    metricsPort: (probes.address() as AddressInfo).port,
     close: async () => {
-      const closed = Promise.all([new Promise((r) => api.close(r)), new Promise((r) => probes.close(r))]);
+      const closed = new Promise((r) => api.close(r));
       api.closeAllConnections();
-      probes.closeAllConnections();
       await closed;
       rmSync(options.socketPath, { force: true });
     },

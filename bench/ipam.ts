@@ -7,7 +7,9 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
-import { GROUP, VERSION, type SpiderEndpoint, type SpiderIPPool } from '../api/v2beta1/types.ts';
+import type { SpiderEndpoint, SpiderIPPool } from '../api/v2beta1/types.ts';
+import { ANNOTATION, GROUP, IPAM_PLUGIN_TYPE, VERSION } from '../api/v2beta1/constants.ts';
+import { KINDS } from '../api/v2beta1/kinds.ts';
 import type { IpamAddResponse } from '../lib/agent-api.ts';
 import { formatIP, parseIP } from '../lib/ip/index.ts';
 import { parseRecords } from '../ipam/records.ts';
@@ -20,7 +22,13 @@ import { registerNode } from '../e2e/kubelet/node.ts';
 import { inBatches } from '../e2e/harness/wait.ts';
 import { buildPlugin } from '../cni/build.ts';
 
-const { values } = parseArgs({ options: { pods: { type: 'string', default: '1000' }, nodes: { type: 'string', default: '10' }, ips: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({
+  options: {
+    pods: { type: 'string', default: '1000' },
+    nodes: { type: 'string', default: '10' },
+    ips: { type: 'string', default: '1000' },
+  },
+});
 const PODS = Number(values.pods);
 const NODES = Number(values.nodes);
 const IPS = Number(values.ips);
@@ -44,12 +52,14 @@ async function agentCounter(ports: number[], name: string): Promise<number> {
   let total = 0;
   for (const port of ports) {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) total += Number(line.split(' ').pop());
+    for (const line of text.split('\n'))
+      if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) total += Number(line.split(' ').pop());
   }
   return total;
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
 const cp = await startControlPlane({ controllers: false });
 let stopAgents: (() => Promise<void>) | undefined;
@@ -64,13 +74,28 @@ try {
   for (const n of nodes) await registerNode(kc, n);
   await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
   // Without the controller-manager nobody creates the default service account or its token.
-  await core.createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: 'default' }, automountServiceAccountToken: false } });
+  await core.createNamespacedServiceAccount({
+    namespace: NAMESPACE,
+    body: { metadata: { name: 'default' }, automountServiceAccountToken: false },
+  });
 
   const first = parseIP('10.0.0.1').value;
-  const pool = (name: string, count: number) => custom.createClusterCustomObject({
-    group: GROUP, version: VERSION, plural: 'spiderippools',
-    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderIPPool', metadata: { name }, spec: { subnet: '10.0.0.0/8', ipVersion: 4, ips: [`${formatIP(first, 4)}-${formatIP(first + BigInt(count - 1), 4)}`] } },
-  });
+  const pool = (name: string, count: number) =>
+    custom.createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.SpiderIPPool.plural,
+      body: {
+        apiVersion: KINDS.SpiderIPPool.apiVersion,
+        kind: KINDS.SpiderIPPool.kind,
+        metadata: { name },
+        spec: {
+          subnet: '10.0.0.0/8',
+          ipVersion: 4,
+          ips: [`${formatIP(first, 4)}-${formatIP(first + BigInt(count - 1), 4)}`],
+        },
+      },
+    });
   await pool('bench', IPS);
   await pool('raw-writes', 1);
 
@@ -78,8 +103,19 @@ try {
   const rawStart = Date.now();
   let rawWrites = 0;
   while (Date.now() - rawStart < 5000) {
-    const p = await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name: 'raw-writes' }) as SpiderIPPool;
-    await custom.replaceClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'spiderippools', name: 'raw-writes', body: { ...p, status: { allocatedIPCount: rawWrites % 2 } } });
+    const p = (await custom.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.SpiderIPPool.plural,
+      name: 'raw-writes',
+    })) as SpiderIPPool;
+    await custom.replaceClusterCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.SpiderIPPool.plural,
+      name: 'raw-writes',
+      body: { ...p, status: { allocatedIPCount: rawWrites % 2 } },
+    });
     rawWrites++;
   }
   const rawWritesPerSecond = rawWrites / ((Date.now() - rawStart) / 1000);
@@ -89,38 +125,81 @@ try {
   say('measuring the raw concurrent create rate of SpiderEndpoints');
   await core.createNamespace({ body: { metadata: { name: 'raw-creates' } } });
   const createStart = performance.now();
-  await inBatches(Array.from({ length: Math.min(PODS, 500) }, (_, i) => i), 10 * 16, (i) => custom.createNamespacedCustomObject({
-    group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace: 'raw-creates',
-    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderEndpoint', metadata: { name: `se-${i}` }, status: { current: { uid: `uid-${i}`, node: nodes[0]!, ips: [{ interface: 'eth0', ipv4: '10.0.0.1/8', ipv4Pool: 'bench', vlan: 0 }] }, ownerControllerType: 'Pod', ownerControllerName: `se-${i}` } },
-  }));
+  await inBatches(
+    Array.from({ length: Math.min(PODS, 500) }, (_, i) => i),
+    10 * 16,
+    (i) =>
+      custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: KINDS.SpiderEndpoint.plural,
+        namespace: 'raw-creates',
+        body: {
+          apiVersion: KINDS.SpiderEndpoint.apiVersion,
+          kind: KINDS.SpiderEndpoint.kind,
+          metadata: { name: `se-${i}` },
+          status: {
+            current: {
+              uid: `uid-${i}`,
+              node: nodes[0]!,
+              ips: [{ interface: 'eth0', ipv4: '10.0.0.1/8', ipv4Pool: 'bench', vlan: 0 }],
+            },
+            ownerControllerType: 'Pod',
+            ownerControllerName: `se-${i}`,
+          },
+        },
+      }),
+  );
   const rawCreatesPerSecond = Math.min(PODS, 500) / ((performance.now() - createStart) / 1000);
 
   say(`creating ${PODS} pods`);
-  const annotations = { 'ipam.spidernet.io/ippool': '{"ipv4":["bench"]}' };
-  const pods: V1Pod[] = await inBatches(Array.from({ length: PODS }, (_, i) => i), 50, (i) => core.createNamespacedPod({
-    namespace: NAMESPACE, body: { metadata: { name: `pod-${i}`, annotations }, spec: { nodeName: nodes[i % NODES]!, containers: [{ name: 'c', image: 'pause' }] } },
-  }));
+  const annotations = { [ANNOTATION.ippool]: '{"ipv4":["bench"]}' };
+  const pods: V1Pod[] = await inBatches(
+    Array.from({ length: PODS }, (_, i) => i),
+    50,
+    (i) =>
+      core.createNamespacedPod({
+        namespace: NAMESPACE,
+        body: {
+          metadata: { name: `pod-${i}`, annotations },
+          spec: { nodeName: nodes[i % NODES]!, containers: [{ name: 'c', image: 'pause' }] },
+        },
+      }),
+  );
 
   say(`starting ${NODES} agents`);
   const agents = await startAgents(cp.kubeconfig, nodes);
   stopAgents = agents.stop;
   const socketOf = (i: number) => agents.agents[i % NODES]!.socket;
   const addArgs = (pod: V1Pod) => ({
-    containerID: `ctr-${pod.metadata!.uid}`, ifName: 'eth0', netNamespace: `/var/run/netns/${pod.metadata!.name}`,
-    podNamespace: NAMESPACE, podName: pod.metadata!.name, podUID: pod.metadata!.uid,
+    containerID: `ctr-${pod.metadata!.uid}`,
+    ifName: 'eth0',
+    netNamespace: `/var/run/netns/${pod.metadata!.name}`,
+    podNamespace: NAMESPACE,
+    podName: pod.metadata!.name,
+    podUID: pod.metadata!.uid,
   });
 
   say('allocating');
-  const watched = [...cp.pids().map((pid) => ({ pid, name: processName(pid) })), ...agents.agents.map((a) => ({ pid: a.process.pid!, name: 'agents' })), { pid: process.pid, name: 'bench' }];
+  const watched = [
+    ...cp.pids().map((pid) => ({ pid, name: processName(pid) })),
+    ...agents.agents.map((a) => ({ pid: a.process.pid!, name: 'agents' })),
+    { pid: process.pid, name: 'bench' },
+  ];
   const cpuBefore = watched.map((w) => cpuSeconds(w.pid));
   const latencies: number[] = [];
   const allocStart = performance.now();
-  const answers = await Promise.all(pods.map(async (pod, i) => {
-    const t = performance.now();
-    const r = await callAgent(socketOf(i), 'POST', '/v1/ipam/ip', addArgs(pod), 120_000).catch((e: Error) => ({ status: 0, body: e.message }));
-    latencies.push(performance.now() - t);
-    return r;
-  }));
+  const answers = await Promise.all(
+    pods.map(async (pod, i) => {
+      const t = performance.now();
+      const r = await callAgent(socketOf(i), 'POST', '/v1/ipam/ip', addArgs(pod), 120_000).catch((e: Error) => ({
+        status: 0,
+        body: e.message,
+      }));
+      latencies.push(performance.now() - t);
+      return r;
+    }),
+  );
   const allocSeconds = (performance.now() - allocStart) / 1000;
   const failures = answers.filter((a) => a.status !== 200).length;
   const addresses = answers.filter((a) => a.status === 200).map((a) => (a.body as IpamAddResponse).ips[0]?.address);
@@ -130,56 +209,108 @@ try {
   watched.forEach((w, i) => cpu.set(w.name, (cpu.get(w.name) ?? 0) + cpuSeconds(w.pid) - cpuBefore[i]!));
   say(`CPU seconds during allocation: ${[...cpu].map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ')}`);
   const ports = agents.agents.map((a) => a.metricsPort);
-  say(`pool status writes: ${await agentCounter(ports, 'spiderpool_ipam_pool_write_batch_size_count')}, ` +
-    `conflicts: ${await agentCounter(ports, 'spiderpool_ipam_allocation_update_ippool_conflict_counts_total')}`);
+  say(
+    `pool status writes: ${await agentCounter(ports, 'spiderpool_ipam_pool_write_batch_size_count')}, ` +
+      `conflicts: ${await agentCounter(ports, 'spiderpool_ipam_allocation_update_ippool_conflict_counts_total')}`,
+  );
 
   say('releasing');
-  await inBatches(pods, 100, (pod) => core.deleteNamespacedPod({ namespace: NAMESPACE, name: pod.metadata!.name!, gracePeriodSeconds: 0 }));
+  await inBatches(pods, 100, (pod) =>
+    core.deleteNamespacedPod({ namespace: NAMESPACE, name: pod.metadata!.name!, gracePeriodSeconds: 0 }),
+  );
   const releaseStart = performance.now();
-  const released = await Promise.all(pods.map((pod, i) => callAgent(socketOf(i), 'DELETE', '/v1/ipam/ip', { ...addArgs(pod), netNamespace: undefined }, 120_000)
-    .catch((e: Error) => ({ status: 0, body: e.message }))));
+  const released = await Promise.all(
+    pods.map((pod, i) =>
+      callAgent(socketOf(i), 'DELETE', '/v1/ipam/ip', { ...addArgs(pod), netNamespace: undefined }, 120_000).catch(
+        (e: Error) => ({ status: 0, body: e.message }),
+      ),
+    ),
+  );
   const releaseSeconds = (performance.now() - releaseStart) / 1000;
   const releaseFailures = released.filter((r) => r.status !== 200).length;
 
-  const after = await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name: 'bench' }) as SpiderIPPool;
-  const endpoints = await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace: NAMESPACE }) as { items: SpiderEndpoint[] };
+  const after = (await custom.getClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: KINDS.SpiderIPPool.plural,
+    name: 'bench',
+  })) as SpiderIPPool;
+  const endpoints = (await custom.listNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: KINDS.SpiderEndpoint.plural,
+    namespace: NAMESPACE,
+  })) as { items: SpiderEndpoint[] };
   const leaked = parseRecords(after).size + endpoints.items.length;
 
   say('timing the plugin executable');
   const plugin = await buildPlugin();
   const execTimes: number[] = [];
   for (let i = 0; i < 50; i++) {
-    const pod = await core.createNamespacedPod({ namespace: NAMESPACE, body: { metadata: { name: `exec-${i}`, annotations }, spec: { nodeName: nodes[0]!, containers: [{ name: 'c', image: 'pause' }] } } });
-    const config = JSON.stringify({ cniVersion: '1.0.0', name: 'bench', type: 'macvlan', ipam: { type: 'spiderpool', ipam_unix_socket_path: socketOf(0) } });
+    const pod = await core.createNamespacedPod({
+      namespace: NAMESPACE,
+      body: {
+        metadata: { name: `exec-${i}`, annotations },
+        spec: { nodeName: nodes[0]!, containers: [{ name: 'c', image: 'pause' }] },
+      },
+    });
+    const config = JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'bench',
+      type: 'macvlan',
+      ipam: { type: IPAM_PLUGIN_TYPE, ipam_unix_socket_path: socketOf(0) },
+    });
     const env = (command: string) => ({
-      ...process.env, CNI_COMMAND: command, CNI_CONTAINERID: `ctr-${pod.metadata!.uid}`, CNI_NETNS: `/var/run/netns/exec-${i}`, CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin',
+      ...process.env,
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: `ctr-${pod.metadata!.uid}`,
+      CNI_NETNS: `/var/run/netns/exec-${i}`,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: '/opt/cni/bin',
       CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${NAMESPACE};K8S_POD_NAME=exec-${i};K8S_POD_UID=${pod.metadata!.uid}`,
     });
-    const invoke = (command: string) => new Promise<number>((resolve, reject) => {
-      const t = performance.now();
-      const child = execFile(plugin.executable, [], { env: env(command) }, (err) => (err ? reject(err) : resolve(performance.now() - t)));
-      child.stdin?.end(config);
-    });
+    const invoke = (command: string) =>
+      new Promise<number>((resolve, reject) => {
+        const t = performance.now();
+        const child = execFile(plugin.executable, [], { env: env(command) }, (err) =>
+          err ? reject(err) : resolve(performance.now() - t),
+        );
+        child.stdin?.end(config);
+      });
     const addMs = await invoke('ADD');
     await core.deleteNamespacedPod({ namespace: NAMESPACE, name: `exec-${i}`, gracePeriodSeconds: 0 });
-    execTimes.push(addMs + await invoke('DEL'));
+    execTimes.push(addMs + (await invoke('DEL')));
   }
   execTimes.sort((a, b) => a - b);
 
   const allocPerSecond = PODS / allocSeconds;
   const result = {
-    pods: PODS, nodes: NODES, ips: IPS,
-    allocSeconds: +allocSeconds.toFixed(3), allocPerSecond: +allocPerSecond.toFixed(1),
-    p50Ms: +percentile(latencies, 50).toFixed(1), p99Ms: +percentile(latencies, 99).toFixed(1),
-    releaseSeconds: +releaseSeconds.toFixed(3), rawWritesPerSecond: +rawWritesPerSecond.toFixed(1),
+    pods: PODS,
+    nodes: NODES,
+    ips: IPS,
+    allocSeconds: +allocSeconds.toFixed(3),
+    allocPerSecond: +allocPerSecond.toFixed(1),
+    p50Ms: +percentile(latencies, 50).toFixed(1),
+    p99Ms: +percentile(latencies, 99).toFixed(1),
+    releaseSeconds: +releaseSeconds.toFixed(3),
+    rawWritesPerSecond: +rawWritesPerSecond.toFixed(1),
     ratio: +(allocPerSecond / rawWritesPerSecond).toFixed(2),
-    rawCreatesPerSecond: +rawCreatesPerSecond.toFixed(1), ratioCeiling: +(rawCreatesPerSecond / rawWritesPerSecond).toFixed(2),
+    rawCreatesPerSecond: +rawCreatesPerSecond.toFixed(1),
+    ratioCeiling: +(rawCreatesPerSecond / rawWritesPerSecond).toFixed(2),
     pluginExecP50Ms: +percentile(execTimes, 50).toFixed(1),
-    duplicates, failures: failures + releaseFailures, leaked,
+    duplicates,
+    failures: failures + releaseFailures,
+    leaked,
   };
-  say(`allocated ${PODS} addresses on ${NODES} nodes in ${result.allocSeconds} s (${result.allocPerSecond}/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms)`);
-  say(`released in ${result.releaseSeconds} s; raw status writes ${result.rawWritesPerSecond}/s; ratio ${result.ratio}; plugin ADD+DEL p50 ${result.pluginExecP50Ms} ms`);
-  say(`raw endpoint creates ${result.rawCreatesPerSecond}/s: no allocation rate that writes one endpoint per pod can pass a ratio of ${result.ratioCeiling}`);
+  say(
+    `allocated ${PODS} addresses on ${NODES} nodes in ${result.allocSeconds} s (${result.allocPerSecond}/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms)`,
+  );
+  say(
+    `released in ${result.releaseSeconds} s; raw status writes ${result.rawWritesPerSecond}/s; ratio ${result.ratio}; plugin ADD+DEL p50 ${result.pluginExecP50Ms} ms`,
+  );
+  say(
+    `raw endpoint creates ${result.rawCreatesPerSecond}/s: no allocation rate that writes one endpoint per pod can pass a ratio of ${result.ratioCeiling}`,
+  );
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {
   await stopAgents?.();

@@ -7,7 +7,8 @@
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import { FINALIZER, GROUP, VERSION } from '../api/v2beta1/types.ts';
+import { ANNOTATION, CONTROLLER_NAME, FINALIZER, GROUP, INSTALL_NAMESPACE, VERSION } from '../api/v2beta1/constants.ts';
+import { KINDS } from '../api/v2beta1/kinds.ts';
 import { apiMessage, loadKubeConfig } from '../lib/kube.ts';
 import { createLogger } from '../lib/log.ts';
 import { startControlPlane } from '../e2e/cluster/control-plane.ts';
@@ -20,43 +21,74 @@ import { createRoutes } from '../webhooks/routes.ts';
 import { startWebhooks } from '../webhooks/start.ts';
 import { POD_WEBHOOK_PATH } from '../webhooks/pod/index.ts';
 
-const { values } = parseArgs({ options: { requests: { type: 'string', default: '500' }, pools: { type: 'string', default: '200' }, concurrency: { type: 'string', default: '8' } } });
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '500' },
+    pools: { type: 'string', default: '200' },
+    concurrency: { type: 'string', default: '8' },
+  },
+});
 const REQUESTS = Number(values.requests);
 const POOLS = Number(values.pools);
 const CONCURRENCY = Number(values.concurrency);
 const NAMESPACE = 'bench';
-const INSTALL_NAMESPACE = 'spiderpool';
-const CONFIGURATION = 'spiderpool-controller';
 const POOL_PATH = '/validate-spiderpool-spidernet-io-v2beta1-spiderippool';
 const POOL_MUTATE_PATH = '/mutate-spiderpool-spidernet-io-v2beta1-spiderippool';
 const say = (m: string) => process.stderr.write(`${m}\n`);
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 const ms = (n: number) => Math.round(n * 100) / 100;
 
-interface Figures { p50: number; p99: number; mean: number; perSecond: number }
+interface Figures {
+  p50: number;
+  p99: number;
+  mean: number;
+  perSecond: number;
+}
 
-async function measure(what: string, count: number, concurrency: number, call: (i: number) => Promise<void>): Promise<Figures> {
+async function measure(
+  what: string,
+  count: number,
+  concurrency: number,
+  call: (i: number) => Promise<void>,
+): Promise<Figures> {
   const latencies: number[] = [];
   const start = performance.now();
-  await inBatches(Array.from({ length: count }, (_, i) => i), concurrency, async (i) => {
-    const t = performance.now();
-    await call(i);
-    latencies.push(performance.now() - t);
-  });
+  await inBatches(
+    Array.from({ length: count }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const t = performance.now();
+      await call(i);
+      latencies.push(performance.now() - t);
+    },
+  );
   const seconds = (performance.now() - start) / 1000;
   latencies.sort((a, b) => a - b);
-  const figures = { p50: ms(percentile(latencies, 50)), p99: ms(percentile(latencies, 99)), mean: ms(latencies.reduce((a, b) => a + b, 0) / latencies.length), perSecond: Math.round(count / seconds) };
+  const figures = {
+    p50: ms(percentile(latencies, 50)),
+    p99: ms(percentile(latencies, 99)),
+    mean: ms(latencies.reduce((a, b) => a + b, 0) / latencies.length),
+    perSecond: Math.round(count / seconds),
+  };
   say(`${what}: p50 ${figures.p50} ms, p99 ${figures.p99} ms, mean ${figures.mean} ms, ${figures.perSecond}/s`);
   return figures;
 }
 
 /** Cumulative bucket counts of the server's latency histogram for one webhook path. */
 async function buckets(registry: Registry, webhook: string): Promise<Map<number, number>> {
-  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === 'spiderpool_webhook_request_duration_seconds');
+  const metric = (await registry.getMetricsAsJSON()).find(
+    (m) => m.name === 'spiderpool_webhook_request_duration_seconds',
+  );
   const out = new Map<number, number>();
-  for (const v of (metric?.values ?? []) as { value: number; labels: Record<string, string | number>; metricName?: string }[]) {
-    if (v.metricName?.endsWith('_bucket') && v.labels.webhook === webhook) out.set(v.labels.le === '+Inf' ? Infinity : Number(v.labels.le), v.value);
+  for (const v of (metric?.values ?? []) as {
+    value: number;
+    labels: Record<string, string | number>;
+    metricName?: string;
+  }[]) {
+    if (v.metricName?.endsWith('_bucket') && v.labels.webhook === webhook)
+      out.set(v.labels.le === '+Inf' ? Infinity : Number(v.labels.le), v.value);
   }
   return out;
 }
@@ -92,35 +124,67 @@ try {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   for (const ns of [NAMESPACE, INSTALL_NAMESPACE]) await ensureNamespace(cluster, ns);
   // Without the controller-manager nobody creates the default service account.
-  await core.createNamespacedServiceAccount({ namespace: NAMESPACE, body: { metadata: { name: 'default' }, automountServiceAccountToken: false } });
+  await core.createNamespacedServiceAccount({
+    namespace: NAMESPACE,
+    body: { metadata: { name: 'default' }, automountServiceAccountToken: false },
+  });
 
-  const probe = webhookProbe(cluster, CONFIGURATION, INSTALL_NAMESPACE);
+  const probe = webhookProbe(cluster, CONTROLLER_NAME, INSTALL_NAMESPACE);
   const webhooks = await startWebhooks({
-    kubeConfig, routes: [...createRoutes({ pod: { installNamespace: INSTALL_NAMESPACE } }), ...probe.routes], namespace: INSTALL_NAMESPACE,
-    host: '127.0.0.1', port: 0, configurationName: CONFIGURATION, register: { urlHost: '127.0.0.1' }, log: createLogger('webhooks', 'warn'),
+    kubeConfig,
+    routes: [...createRoutes({ pod: { installNamespace: INSTALL_NAMESPACE } }), ...probe.routes],
+    namespace: INSTALL_NAMESPACE,
+    host: '127.0.0.1',
+    port: 0,
+    configurationName: CONTROLLER_NAME,
+    register: { urlHost: '127.0.0.1' },
+    log: createLogger('webhooks', 'warn'),
   });
   stopWebhooks = webhooks.stop;
   await probe.untilCalled();
 
   say(`creating ${POOLS} pools through the webhooks`);
   const poolBody = (name: string, subnet: string) => ({
-    apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderIPPool', metadata: { name },
+    apiVersion: KINDS.SpiderIPPool.apiVersion,
+    kind: KINDS.SpiderIPPool.kind,
+    metadata: { name },
     spec: { subnet, ips: [subnet.replace(/0\/24$/, '10-') + subnet.replace(/0\/24$/, '200')] },
   });
   const existingSubnet = (i: number) => `10.${Math.floor(i / 256)}.${i % 256}.0/24`;
-  await inBatches(Array.from({ length: POOLS }, (_, i) => i), 10, (i) => custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', body: poolBody(`pool-${i}`, existingSubnet(i)) }));
+  await inBatches(
+    Array.from({ length: POOLS }, (_, i) => i),
+    10,
+    (i) =>
+      custom.createClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: KINDS.SpiderIPPool.plural,
+        body: poolBody(`pool-${i}`, existingSubnet(i)),
+      }),
+  );
 
   const createPool = async (i: number, expectWebhook: boolean) => {
     // Dry run: nothing is stored, so every request sees the same POOLS existing pools.
-    const subnet = `172.${16 + Math.floor(i / 256) % 16}.${i % 256}.0/24`;
-    const pool = await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', body: poolBody(`bench-${i}`, subnet), dryRun: 'All' }) as { metadata: { finalizers?: string[] } };
-    if (expectWebhook !== Boolean(pool.metadata.finalizers?.includes(FINALIZER))) throw new Error(`pool bench-${i}: the webhooks were ${expectWebhook ? 'not ' : ''}applied`);
+    const subnet = `172.${16 + (Math.floor(i / 256) % 16)}.${i % 256}.0/24`;
+    const pool = (await custom.createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.SpiderIPPool.plural,
+      body: poolBody(`bench-${i}`, subnet),
+      dryRun: 'All',
+    })) as { metadata: { finalizers?: string[] } };
+    if (expectWebhook !== Boolean(pool.metadata.finalizers?.includes(FINALIZER)))
+      throw new Error(`pool bench-${i}: the webhooks were ${expectWebhook ? 'not ' : ''}applied`);
   };
   const createPod = async (i: number) => {
     await core.createNamespacedPod({
-      namespace: NAMESPACE, dryRun: 'All',
+      namespace: NAMESPACE,
+      dryRun: 'All',
       body: {
-        metadata: { name: `pod-${i}`, annotations: { 'ipam.spidernet.io/ippool': JSON.stringify({ ipv4: [`pool-${i % POOLS}`] }) } },
+        metadata: {
+          name: `pod-${i}`,
+          annotations: { [ANNOTATION.ippool]: JSON.stringify({ ipv4: [`pool-${i % POOLS}`] }) },
+        },
         spec: { containers: [{ name: 'c', image: 'pause' }] },
       },
     });
@@ -134,7 +198,13 @@ try {
   };
 
   const server: Record<string, { p50: number; p99: number }> = {};
-  const phase = async (label: string, count: number, concurrency: number, path: string, fn: (i: number) => Promise<void>) => {
+  const phase = async (
+    label: string,
+    count: number,
+    concurrency: number,
+    path: string,
+    fn: (i: number) => Promise<void>,
+  ) => {
     const before = await buckets(webhooks.metrics.registry, path);
     const e2e = await measure(label, count, concurrency, guarded(fn));
     const after = await buckets(webhooks.metrics.registry, path);
@@ -144,29 +214,58 @@ try {
   };
 
   say('warming up');
-  await inBatches(Array.from({ length: 50 }, (_, i) => i), 5, async (i) => { await createPool(i, true); await createPod(i); });
+  await inBatches(
+    Array.from({ length: 50 }, (_, i) => i),
+    5,
+    async (i) => {
+      await createPool(i, true);
+      await createPod(i);
+    },
+  );
 
   const withWebhooks = {
     poolSequential: await phase('pool create, sequential', REQUESTS, 1, POOL_PATH, (i) => createPool(i, true)),
     podSequential: await phase('pod create, sequential', REQUESTS, 1, POD_WEBHOOK_PATH, createPod),
-    poolConcurrent: await phase(`pool create, ${CONCURRENCY} concurrent`, REQUESTS, CONCURRENCY, POOL_PATH, (i) => createPool(i, true)),
-    podConcurrent: await phase(`pod create, ${CONCURRENCY} concurrent`, REQUESTS, CONCURRENCY, POD_WEBHOOK_PATH, createPod),
+    poolConcurrent: await phase(`pool create, ${CONCURRENCY} concurrent`, REQUESTS, CONCURRENCY, POOL_PATH, (i) =>
+      createPool(i, true),
+    ),
+    podConcurrent: await phase(
+      `pod create, ${CONCURRENCY} concurrent`,
+      REQUESTS,
+      CONCURRENCY,
+      POD_WEBHOOK_PATH,
+      createPod,
+    ),
   };
   const mutateServer = await buckets(webhooks.metrics.registry, POOL_MUTATE_PATH);
-  say(`  server side ${POOL_MUTATE_PATH} over the whole run: p50 ${quantile(new Map(), mutateServer, 0.5)} ms, p99 ${quantile(new Map(), mutateServer, 0.99)} ms`);
+  say(
+    `  server side ${POOL_MUTATE_PATH} over the whole run: p50 ${quantile(new Map(), mutateServer, 0.5)} ms, p99 ${quantile(new Map(), mutateServer, 0.99)} ms`,
+  );
 
   say('unregistering the webhooks to measure the apiserver alone');
-  await deleteWebhookConfigurations(kubeConfig, CONFIGURATION);
+  await deleteWebhookConfigurations(kubeConfig, CONTROLLER_NAME);
   await probe.untilNotCalled();
   const withoutWebhooks = {
-    poolSequential: await measure('pool create without webhooks, sequential', REQUESTS, 1, guarded((i) => createPool(i, false))),
+    poolSequential: await measure(
+      'pool create without webhooks, sequential',
+      REQUESTS,
+      1,
+      guarded((i) => createPool(i, false)),
+    ),
     podSequential: await measure('pod create without webhooks, sequential', REQUESTS, 1, guarded(createPod)),
   };
 
   const result = {
-    requests: REQUESTS, existingPools: POOLS, concurrency: CONCURRENCY,
-    endToEndMs: withWebhooks, serverSideMs: server, apiserverAloneMs: withoutWebhooks,
-    admissionOverheadP50Ms: { pool: ms(withWebhooks.poolSequential.p50 - withoutWebhooks.poolSequential.p50), pod: ms(withWebhooks.podSequential.p50 - withoutWebhooks.podSequential.p50) },
+    requests: REQUESTS,
+    existingPools: POOLS,
+    concurrency: CONCURRENCY,
+    endToEndMs: withWebhooks,
+    serverSideMs: server,
+    apiserverAloneMs: withoutWebhooks,
+    admissionOverheadP50Ms: {
+      pool: ms(withWebhooks.poolSequential.p50 - withoutWebhooks.poolSequential.p50),
+      pod: ms(withWebhooks.podSequential.p50 - withoutWebhooks.podSequential.p50),
+    },
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {

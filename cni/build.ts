@@ -10,7 +10,17 @@
 // never sees a half-written plugin.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -20,10 +30,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist/cni');
 const run = promisify(execFile);
 
-export const PLUGINS = ['spiderpool', 'coordinator'] as const;
+const PLUGINS = ['spiderpool', 'coordinator'] as const;
 export type PluginName = (typeof PLUGINS)[number];
 
-export interface PluginBuild { executable: string; bundle: string; rebuilt: boolean }
+export interface PluginBuild {
+  executable: string;
+  bundle: string;
+  rebuilt: boolean;
+}
 
 const pending = new Map<PluginName, Promise<PluginBuild>>();
 
@@ -87,7 +101,10 @@ async function bundleCode(name: PluginName): Promise<Buffer> {
 /** The blob only runs on the exact node build that made it, so that build is part of the key. */
 function inputsHash(code: Buffer): string {
   const node = statSync(process.execPath);
-  return createHash('sha256').update(code).update(`\0${process.version}\0${process.execPath}\0${node.size}\0${node.mtimeMs}`).digest('hex');
+  return createHash('sha256')
+    .update(code)
+    .update(`\0${process.version}\0${process.execPath}\0${node.size}\0${node.mtimeMs}`)
+    .digest('hex');
 }
 
 function replace(tmp: string, target: string, data: Buffer | string): void {
@@ -100,16 +117,27 @@ async function seaExecutable(tmp: string, bundle: string, name: PluginName): Pro
   const config = join(tmp, 'sea-config.json');
   const blob = join(tmp, 'sea-prep.blob');
   const out = join(tmp, name);
-  writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }));
+  writeFileSync(
+    config,
+    JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }),
+  );
   // A NODE_OPTIONS inherited from a test runner (e.g. a TS loader) must not leak into the blob.
   const env = { ...process.env, NODE_OPTIONS: '' };
   await run(process.execPath, ['--experimental-sea-config', config], { env });
   copyFileSync(process.execPath, out);
   // postject warns about missing '.note.100' string offsets on every ELF; only its exit status matters.
-  await run(process.execPath, [
-    join(root, 'node_modules/postject/dist/cli.js'), out, 'NODE_SEA_BLOB', blob,
-    '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
-  ], { env });
+  await run(
+    process.execPath,
+    [
+      join(root, 'node_modules/postject/dist/cli.js'),
+      out,
+      'NODE_SEA_BLOB',
+      blob,
+      '--sentinel-fuse',
+      'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
+    ],
+    { env },
+  );
 }
 
 /** The executable must answer VERSION with exactly its JSON before it replaces the installed one. */
@@ -118,7 +146,9 @@ async function probe(executable: string): Promise<void> {
   child.child.stdin?.end('{"cniVersion":"1.0.0"}');
   const { stdout, stderr } = await child;
   if (stderr !== '' || !stdout.startsWith('{"cniVersion":"1.0.0","supportedVersions":')) {
-    throw new Error(`built plugin failed the VERSION probe: stdout=${JSON.stringify(stdout)} stderr=${JSON.stringify(stderr)}`);
+    throw new Error(
+      `built plugin failed the VERSION probe: stdout=${JSON.stringify(stdout)} stderr=${JSON.stringify(stderr)}`,
+    );
   }
 }
 

@@ -2,7 +2,8 @@
 // then all DELs, and the errors a user sees when a pod cannot get an address.
 import assert from 'node:assert/strict';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
-import { GROUP, VERSION, type SpiderEndpoint, type SpiderIPPool } from '../api/v2beta1/types.ts';
+import type { SpiderEndpoint, SpiderIPPool } from '../api/v2beta1/types.ts';
+import { GROUP, VERSION } from '../api/v2beta1/constants.ts';
 import type { AgentError, IpamAddResponse } from '../lib/agent-api.ts';
 import { parseRecords } from '../ipam/records.ts';
 import { callAgent, startAgents, type Agents } from './harness/agents.ts';
@@ -20,21 +21,42 @@ describe('agent IPAM on the real apiserver', function () {
   let core: CoreV1Api;
   let custom: CustomObjectsApi;
 
-  const createPool = (name: string, spec: Record<string, unknown>) => custom.createClusterCustomObject({
-    group: GROUP, version: VERSION, plural: 'spiderippools', body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderIPPool', metadata: { name }, spec },
-  });
-  const readPool = async (name: string) => await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name }) as SpiderIPPool;
-  const createPod = (name: string, node: string, annotations: Record<string, string>) => core.createNamespacedPod({
-    namespace: NAMESPACE,
-    body: { metadata: { name, annotations }, spec: { nodeName: node, containers: [{ name: 'c', image: 'nginx' }] } },
-  });
-  const add = (agentIndex: number, pod: V1Pod, ifName = 'eth0') => callAgent(agents.agents[agentIndex]!.socket, 'POST', '/v1/ipam/ip', {
-    containerID: `ctr-${pod.metadata?.uid}`, ifName, netNamespace: `/var/run/netns/${pod.metadata?.name}`,
-    podNamespace: NAMESPACE, podName: pod.metadata?.name, podUID: pod.metadata?.uid,
-  });
-  const del = (agentIndex: number, pod: V1Pod) => callAgent(agents.agents[agentIndex]!.socket, 'DELETE', '/v1/ipam/ip', {
-    containerID: `ctr-${pod.metadata?.uid}`, ifName: 'eth0', podNamespace: NAMESPACE, podName: pod.metadata?.name, podUID: pod.metadata?.uid,
-  });
+  const createPool = (name: string, spec: Record<string, unknown>) =>
+    custom.createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spiderippools',
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderIPPool', metadata: { name }, spec },
+    });
+  const readPool = async (name: string) =>
+    (await custom.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spiderippools',
+      name,
+    })) as SpiderIPPool;
+  const createPod = (name: string, node: string, annotations: Record<string, string>) =>
+    core.createNamespacedPod({
+      namespace: NAMESPACE,
+      body: { metadata: { name, annotations }, spec: { nodeName: node, containers: [{ name: 'c', image: 'nginx' }] } },
+    });
+  const add = (agentIndex: number, pod: V1Pod, ifName = 'eth0') =>
+    callAgent(agents.agents[agentIndex]!.socket, 'POST', '/v1/ipam/ip', {
+      containerID: `ctr-${pod.metadata?.uid}`,
+      ifName,
+      netNamespace: `/var/run/netns/${pod.metadata?.name}`,
+      podNamespace: NAMESPACE,
+      podName: pod.metadata?.name,
+      podUID: pod.metadata?.uid,
+    });
+  const del = (agentIndex: number, pod: V1Pod) =>
+    callAgent(agents.agents[agentIndex]!.socket, 'DELETE', '/v1/ipam/ip', {
+      containerID: `ctr-${pod.metadata?.uid}`,
+      ifName: 'eth0',
+      podNamespace: NAMESPACE,
+      podName: pod.metadata?.name,
+      podUID: pod.metadata?.uid,
+    });
 
   before(async () => {
     c = await testCluster();
@@ -56,8 +78,12 @@ describe('agent IPAM on the real apiserver', function () {
   it('240 concurrent ADDs from 4 agents on one pool: unique addresses, exact counts; all DELs leave nothing behind', async () => {
     const PODS = 240;
     await createPool('concurrency', { subnet: '10.77.0.0/16', ips: ['10.77.0.10-10.77.1.200'], gateway: '10.77.0.1' });
-    const pods = await inBatches(Array.from({ length: PODS }, (_, i) => i), 30, (i) =>
-      createPod(`conc-${i}`, NODES[i % NODES.length]!, { 'ipam.spidernet.io/ippool': '{"ipv4":["concurrency"]}' }));
+    const pods = await inBatches(
+      Array.from({ length: PODS }, (_, i) => i),
+      30,
+      (i) =>
+        createPod(`conc-${i}`, NODES[i % NODES.length]!, { 'ipam.spidernet.io/ippool': '{"ipv4":["concurrency"]}' }),
+    );
 
     const started = Date.now();
     const answers = await Promise.all(pods.map((pod, i) => add(i % NODES.length, pod)));
@@ -74,24 +100,46 @@ describe('agent IPAM on the real apiserver', function () {
     assert.equal(records.size, PODS);
     for (const [i, pod] of pods.entries()) {
       const ip = ips[i]!.split('/')[0]!;
-      assert.deepEqual(records.get(ip), { pod: `${NAMESPACE}/${pod.metadata?.name}`, podUid: pod.metadata?.uid, nic: 'eth0' });
+      assert.deepEqual(records.get(ip), {
+        pod: `${NAMESPACE}/${pod.metadata?.name}`,
+        podUid: pod.metadata?.uid,
+        nic: 'eth0',
+      });
     }
-    const endpoints = await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace: NAMESPACE }) as { items: SpiderEndpoint[] };
+    const endpoints = (await custom.listNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spiderendpoints',
+      namespace: NAMESPACE,
+    })) as { items: SpiderEndpoint[] };
     assert.equal(endpoints.items.length, PODS);
 
     const repeat = await add(0, pods[0]!);
     assert.equal((repeat.body as IpamAddResponse).ips[0]?.address, ips[0], 'a repeated ADD returns the same address');
 
-    await inBatches(pods, 60, (pod) => core.deleteNamespacedPod({ namespace: NAMESPACE, name: pod.metadata!.name!, gracePeriodSeconds: 0 }));
+    await inBatches(pods, 60, (pod) =>
+      core.deleteNamespacedPod({ namespace: NAMESPACE, name: pod.metadata!.name!, gracePeriodSeconds: 0 }),
+    );
     const released = await Promise.all(pods.map((pod, i) => del(i % NODES.length, pod)));
-    assert.deepEqual(released.filter((r) => r.status !== 200), []);
+    assert.deepEqual(
+      released.filter((r) => r.status !== 200),
+      [],
+    );
     const again = await Promise.all(pods.slice(0, 10).map((pod, i) => del(i % NODES.length, pod)));
-    assert.ok(again.every((r) => r.status === 200), 'DEL is idempotent');
+    assert.ok(
+      again.every((r) => r.status === 200),
+      'DEL is idempotent',
+    );
 
     const after = await readPool('concurrency');
     assert.equal(after.status?.allocatedIPCount, 0);
     assert.equal(parseRecords(after).size, 0, 'no leaked records');
-    const left = await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace: NAMESPACE }) as { items: SpiderEndpoint[] };
+    const left = (await custom.listNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spiderendpoints',
+      namespace: NAMESPACE,
+    })) as { items: SpiderEndpoint[] };
     assert.equal(left.items.length, 0, 'no leaked SpiderEndpoints');
     console.log(`      ${PODS} allocations from ${NODES.length} agents in ${seconds.toFixed(2)} s`);
   });
@@ -99,7 +147,9 @@ describe('agent IPAM on the real apiserver', function () {
   it('no usable pool: the error names every candidate pool and why it was filtered out', async () => {
     await createPool('only-worker9', { subnet: '10.78.0.0/24', ips: ['10.78.0.10-10.78.0.20'], nodeName: ['worker9'] });
     await createPool('switched-off', { subnet: '10.79.0.0/24', ips: ['10.79.0.10-10.79.0.20'], disable: true });
-    const pod = await createPod('nopool', NODES[0]!, { 'ipam.spidernet.io/ippool': '{"ipv4":["only-worker9","switched-off"]}' });
+    const pod = await createPod('nopool', NODES[0]!, {
+      'ipam.spidernet.io/ippool': '{"ipv4":["only-worker9","switched-off"]}',
+    });
     const r = await add(0, pod);
     assert.equal(r.status, 422);
     const error = r.body as AgentError;

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import winston from 'winston';
-import { GROUP, VERSION, type SpiderIPPool } from '../api/v2beta1/types.ts';
+import type { SpiderIPPool } from '../api/v2beta1/types.ts';
+import { GROUP, VERSION } from '../api/v2beta1/constants.ts';
 import { isNotFound } from '../lib/kube.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, type CalicoIPPool } from '../operator/calico/calico-ippool.ts';
 import { createCalicoPoolReconciler } from '../operator/calico/reconciler.ts';
@@ -22,7 +23,14 @@ const OURS = 'spiderpool-10-244-0-0-16';
 const SUBNET = 'calico-e2e-subnet';
 const SUBNET_POOL = 'spiderpool-172-30-0-0-16';
 const FOREIGN = 'spiderpool-ippool';
-const quickStartSpec = { cidr: '10.244.0.0/16', blockSize: 26, ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' };
+const quickStartSpec = {
+  cidr: '10.244.0.0/16',
+  blockSize: 26,
+  ipipMode: 'Never',
+  vxlanMode: 'Never',
+  natOutgoing: false,
+  nodeSelector: 'all()',
+};
 
 describe('Calico IPPool reconciler', function () {
   this.timeout(120_000);
@@ -33,17 +41,23 @@ describe('Calico IPPool reconciler', function () {
   const logs: { level: string; message: string }[] = [];
 
   const calicoApi = { group: 'crd.projectcalico.org', version: 'v1', plural: 'ippools' };
-  const readCalico = (name: string) => custom.getClusterCustomObject({ ...calicoApi, name }).then((p) => p as CalicoIPPool, (e: unknown) => {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  });
+  const readCalico = (name: string) =>
+    custom.getClusterCustomObject({ ...calicoApi, name }).then(
+      (p) => p as CalicoIPPool,
+      (e: unknown) => {
+        if (isNotFound(e)) return undefined;
+        throw e;
+      },
+    );
   const calicoBecomes = (name: string, what: string, want: (p: CalicoIPPool | undefined) => boolean) =>
     eventually(`Calico IPPool ${name} ${what}`, 45_000, async () => {
       const p = await readCalico(name);
       return want(p) ? { pool: p } : undefined;
     });
-  const annotate = (kind: string, name: string, ...pairs: string[]) => kubectlOk(c.kubectl, ['annotate', '--overwrite', kind, name, ...pairs]);
-  const crdMissingLogs = () => logs.filter((l) => l.message.includes('the Calico IPPool CRD (ippools.crd.projectcalico.org) is not installed'));
+  const annotate = (kind: string, name: string, ...pairs: string[]) =>
+    kubectlOk(c.kubectl, ['annotate', '--overwrite', kind, name, ...pairs]);
+  const crdMissingLogs = () =>
+    logs.filter((l) => l.message.includes('the Calico IPPool CRD (ippools.crd.projectcalico.org) is not installed'));
 
   before(async function () {
     this.timeout(300_000);
@@ -58,14 +72,25 @@ describe('Calico IPPool reconciler', function () {
         done();
       },
     });
-    const log = winston.createLogger({ level: 'info', format: winston.format.json(), transports: [new winston.transports.Stream({ stream: sink })] });
+    const log = winston.createLogger({
+      level: 'info',
+      format: winston.format.json(),
+      transports: [new winston.transports.Stream({ stream: sink })],
+    });
     operator = await runOperator(c.kubeConfig, [createCalicoPoolReconciler], { log });
   });
 
   after(async () => {
     await operator?.stop();
     if (!c) return;
-    if (poolExisted) await c.kubectl(['annotate', 'sp', 'nginx-ippool-v4', 'ipam.spidernet.io/calico-bgp-', 'ipam.spidernet.io/calico-block-size-']);
+    if (poolExisted)
+      await c.kubectl([
+        'annotate',
+        'sp',
+        'nginx-ippool-v4',
+        'ipam.spidernet.io/calico-bgp-',
+        'ipam.spidernet.io/calico-block-size-',
+      ]);
     else await c.kubectl(['delete', 'sp', 'nginx-ippool-v4', '--ignore-not-found', '--wait=false']);
     await c.kubectl(['delete', 'ss', SUBNET, '--ignore-not-found', '--wait=false']);
     await c.kubectl(['delete', 'ippools.crd.projectcalico.org', '--all', '--ignore-not-found']);
@@ -75,18 +100,28 @@ describe('Calico IPPool reconciler', function () {
   it('without the Calico CRD, an opted-in quick-start pool changes nothing and the absence is logged once', async () => {
     await kubectlOk(c.kubectl, ['apply', '-f', QUICK_START_POOL]);
     await annotate('sp', 'nginx-ippool-v4', 'ipam.spidernet.io/calico-bgp=true');
-    await eventually('the missing CRD to be logged', 20_000, async () => (crdMissingLogs().length > 0 ? true : undefined));
+    await eventually('the missing CRD to be logged', 20_000, async () =>
+      crdMissingLogs().length > 0 ? true : undefined,
+    );
     // Further changes of the pool within the retry interval do not try again, nor log again.
     await annotate('sp', 'nginx-ippool-v4', 'example.com/touch=1');
     await annotate('sp', 'nginx-ippool-v4', 'example.com/touch=2');
     await new Promise((r) => setTimeout(r, 1_000));
     assert.equal(crdMissingLogs().length, 1);
-    assert.deepEqual(logs.filter((l) => l.level === 'error'), []);
+    assert.deepEqual(
+      logs.filter((l) => l.level === 'error'),
+      [],
+    );
   });
 
   it('once the CRD is installed, the quick-start Calico IPPool is created, labelled as ours', async () => {
     await kubectlOk(c.kubectl, ['apply', '-f', CRD]);
-    await kubectlOk(c.kubectl, ['wait', '--for=condition=Established', '--timeout=30s', 'crd/ippools.crd.projectcalico.org']);
+    await kubectlOk(c.kubectl, [
+      'wait',
+      '--for=condition=Established',
+      '--timeout=30s',
+      'crd/ippools.crd.projectcalico.org',
+    ]);
     // No pool event follows the CRD's arrival: the reconciler's own retry finds it.
     const { pool } = await calicoBecomes(OURS, 'to exist', (p) => p !== undefined);
     assert.deepEqual(pool?.spec, quickStartSpec);
@@ -97,7 +132,14 @@ describe('Calico IPPool reconciler', function () {
   });
 
   it('puts back fields changed by hand and follows the block-size annotation', async () => {
-    await custom.patchClusterCustomObject({ ...calicoApi, name: OURS, body: [{ op: 'replace', path: '/spec/ipipMode', value: 'Always' }, { op: 'add', path: '/spec/allowedUses', value: ['Workload'] }] });
+    await custom.patchClusterCustomObject({
+      ...calicoApi,
+      name: OURS,
+      body: [
+        { op: 'replace', path: '/spec/ipipMode', value: 'Always' },
+        { op: 'add', path: '/spec/allowedUses', value: ['Workload'] },
+      ],
+    });
     const fixed = await calicoBecomes(OURS, 'to have ipipMode Never again', (p) => p?.spec?.ipipMode === 'Never');
     assert.deepEqual(fixed.pool?.spec, { ...quickStartSpec, allowedUses: ['Workload'] });
     await annotate('sp', 'nginx-ippool-v4', 'ipam.spidernet.io/calico-block-size=24');
@@ -107,7 +149,14 @@ describe('Calico IPPool reconciler', function () {
   it('an invalid block size is reported and leaves the Calico pool as it is', async () => {
     await annotate('sp', 'nginx-ippool-v4', 'ipam.spidernet.io/calico-block-size=12');
     await eventually('the invalid block size to be logged', 20_000, async () =>
-      (logs.some((l) => l.message.includes('SpiderIPPool nginx-ippool-v4: annotation ipam.spidernet.io/calico-block-size "12" is out of range')) ? true : undefined));
+      logs.some((l) =>
+        l.message.includes(
+          'SpiderIPPool nginx-ippool-v4: annotation ipam.spidernet.io/calico-block-size "12" is out of range',
+        ),
+      )
+        ? true
+        : undefined,
+    );
     assert.equal((await readCalico(OURS))?.spec?.blockSize, 24);
     await annotate('sp', 'nginx-ippool-v4', 'ipam.spidernet.io/calico-block-size-');
     await calicoBecomes(OURS, 'to have blockSize 26', (p) => p?.spec?.blockSize === 26);
@@ -115,7 +164,12 @@ describe('Calico IPPool reconciler', function () {
 
   it('a Calico pool made by hand for the same CIDR (the quick start) is left alone and ours steps aside', async () => {
     await kubectlOk(c.kubectl, ['apply', '-f', '-'], {
-      stdin: JSON.stringify({ apiVersion: 'crd.projectcalico.org/v1', kind: 'IPPool', metadata: { name: FOREIGN }, spec: { ...quickStartSpec, ipipMode: 'CrossSubnet' } }),
+      stdin: JSON.stringify({
+        apiVersion: 'crd.projectcalico.org/v1',
+        kind: 'IPPool',
+        metadata: { name: FOREIGN },
+        spec: { ...quickStartSpec, ipipMode: 'CrossSubnet' },
+      }),
     });
     await calicoBecomes(OURS, 'to be removed as a duplicate', (p) => p === undefined);
     const foreign = await readCalico(FOREIGN);
@@ -128,8 +182,12 @@ describe('Calico IPPool reconciler', function () {
   it('a SpiderSubnet opts in too; removing the opt-in or the object removes only our pools', async () => {
     await kubectlOk(c.kubectl, ['apply', '-f', '-'], {
       stdin: JSON.stringify({
-        apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderSubnet',
-        metadata: { name: SUBNET, annotations: { 'ipam.spidernet.io/calico-bgp': 'true', 'ipam.spidernet.io/calico-block-size': '28' } },
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'SpiderSubnet',
+        metadata: {
+          name: SUBNET,
+          annotations: { 'ipam.spidernet.io/calico-bgp': 'true', 'ipam.spidernet.io/calico-block-size': '28' },
+        },
         spec: { subnet: '172.30.0.0/16', ips: ['172.30.0.10-172.30.0.200'] },
       }),
     });
@@ -140,8 +198,16 @@ describe('Calico IPPool reconciler', function () {
     await calicoBecomes(OURS, 'to be deleted after the opt-in is removed', (p) => p === undefined);
     await kubectlOk(c.kubectl, ['delete', 'ss', SUBNET, '--wait=false']);
     await calicoBecomes(SUBNET_POOL, 'to be deleted with its SpiderSubnet', (p) => p === undefined);
-    const sp = await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name: 'nginx-ippool-v4' }) as SpiderIPPool;
+    const sp = (await custom.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spiderippools',
+      name: 'nginx-ippool-v4',
+    })) as SpiderIPPool;
     assert.equal(sp.spec.subnet, '10.244.0.0/16');
-    assert.deepEqual(logs.filter((l) => l.level === 'error'), []);
+    assert.deepEqual(
+      logs.filter((l) => l.level === 'error'),
+      [],
+    );
   });
 });

@@ -22,7 +22,12 @@ function processesMentioning(text: string): number[] {
 }
 
 const alive = (pid: number) => {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 };
 
 describe('local control plane', function () {
@@ -37,10 +42,19 @@ describe('local control plane', function () {
       const kubeConfig = new KubeConfig();
       kubeConfig.loadFromFile(cp.kubeconfig);
       await registerNode(kubeConfig, 'worker1');
-      await eventually('the default service account', 60_000, async () => ((await kubectl(['get', 'sa', 'default'])).code === 0 ? true : undefined));
+      await eventually('the default service account', 60_000, async () =>
+        (await kubectl(['get', 'sa', 'default'])).code === 0 ? true : undefined,
+      );
       await kubectlOk(kubectl, ['create', 'deployment', 'web', '--image', 'nginx', '--replicas', '2']);
       const nodes = await eventually('pods bound to worker1', 90_000, async () => {
-        const out = await kubectlOk(kubectl, ['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].spec.nodeName}']);
+        const out = await kubectlOk(kubectl, [
+          'get',
+          'pods',
+          '-l',
+          'app=web',
+          '-o',
+          'jsonpath={.items[*].spec.nodeName}',
+        ]);
         const names = out.split(' ').filter(Boolean);
         return names.length === 2 ? names : undefined;
       });

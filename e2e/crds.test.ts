@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
-import { GROUP, VERSION, type SpiderIPPool, type SpiderMultusConfig } from '../api/v2beta1/types.ts';
+import type { SpiderIPPool, SpiderMultusConfig } from '../api/v2beta1/types.ts';
+import { GROUP, VERSION } from '../api/v2beta1/constants.ts';
 import { allCrds } from '../api/v2beta1/crds.ts';
 import { repoRoot } from './cluster/install.ts';
 import { kubectlOk } from './cluster/kubectl.ts';
@@ -36,8 +37,12 @@ describe('CRDs on the real apiserver', function () {
     }
     const resources = await kubectlOk(c.kubectl, ['api-resources', '--api-group', GROUP, '--no-headers']);
     for (const [plural, short, namespaced] of [
-      ['spiderippools', 'sp', 'false'], ['spidersubnets', 'ss', 'false'], ['spiderreservedips', 'sr', 'false'],
-      ['spiderendpoints', 'se', 'true'], ['spidermultusconfigs', 'smc', 'true'], ['spidercoordinators', 'scc', 'false'],
+      ['spiderippools', 'sp', 'false'],
+      ['spidersubnets', 'ss', 'false'],
+      ['spiderreservedips', 'sr', 'false'],
+      ['spiderendpoints', 'se', 'true'],
+      ['spidermultusconfigs', 'smc', 'true'],
+      ['spidercoordinators', 'scc', 'false'],
     ]) {
       assert.match(resources, new RegExp(`^${plural}\\s+${short}\\s+${GROUP}/${VERSION}\\s+${namespaced}\\s`, 'm'));
     }
@@ -53,22 +58,45 @@ describe('CRDs on the real apiserver', function () {
 
     const master172: SpiderIPPool = JSON.parse(await kubectlOk(c.kubectl, ['get', 'sp', 'master-172', '-o', 'json']));
     assert.deepEqual(master172.spec, {
-      default: true, disable: false, ips: ['172.31.199.185-172.31.199.189'], subnet: '172.31.192.0/20',
-      gateway: '172.31.207.253', nodeName: ['master'], multusName: ['kube-system/ipvlan-eth0'],
+      default: true,
+      disable: false,
+      ips: ['172.31.199.185-172.31.199.189'],
+      subnet: '172.31.192.0/20',
+      gateway: '172.31.207.253',
+      nodeName: ['master'],
+      multusName: ['kube-system/ipvlan-eth0'],
     });
     const pool106: SpiderIPPool = JSON.parse(await kubectlOk(c.kubectl, ['get', 'sp', '10-6-v4', '-o', 'json']));
-    assert.deepEqual(pool106.spec, { default: false, disable: false, gateway: '10.6.0.1', ips: ['10.6.212.100-10.6.212.200'], subnet: '10.6.0.0/16' });
+    assert.deepEqual(pool106.spec, {
+      default: false,
+      disable: false,
+      gateway: '10.6.0.1',
+      ips: ['10.6.212.100-10.6.212.200'],
+      subnet: '10.6.0.0/16',
+    });
   });
 
   it('the quick-start SpiderMultusConfigs are stored unchanged, with the schema defaults filled in', async () => {
-    const smc: SpiderMultusConfig = JSON.parse(await kubectlOk(c.kubectl, ['get', 'smc', 'macvlan-ens192', '-o', 'json']));
+    const smc: SpiderMultusConfig = JSON.parse(
+      await kubectlOk(c.kubectl, ['get', 'smc', 'macvlan-ens192', '-o', 'json']),
+    );
     assert.equal(smc.spec?.cniType, 'macvlan');
-    assert.deepEqual(smc.spec?.macvlan, { master: ['ens192'], ippools: { ipv4: ['10-6-v4'], matchMasterSubnet: false }, vlanID: 0, mtu: 0 });
+    assert.deepEqual(smc.spec?.macvlan, {
+      master: ['ens192'],
+      ippools: { ipv4: ['10-6-v4'], matchMasterSubnet: false },
+      vlanID: 0,
+      mtu: 0,
+    });
     assert.equal(smc.spec?.enableCoordinator, true);
     assert.equal(smc.spec?.disableIPAM, false);
 
-    for (const [name, master] of [['ipvlan-eth0', 'eth0'], ['ipvlan-eth1', 'eth1']]) {
-      const ipvlan: SpiderMultusConfig = JSON.parse(await kubectlOk(c.kubectl, ['get', 'smc', '-n', 'kube-system', name!, '-o', 'json']));
+    for (const [name, master] of [
+      ['ipvlan-eth0', 'eth0'],
+      ['ipvlan-eth1', 'eth1'],
+    ]) {
+      const ipvlan: SpiderMultusConfig = JSON.parse(
+        await kubectlOk(c.kubectl, ['get', 'smc', '-n', 'kube-system', name!, '-o', 'json']),
+      );
       assert.equal(ipvlan.spec?.cniType, 'ipvlan');
       assert.deepEqual(ipvlan.spec?.ipvlan?.master, [master]);
       assert.equal(ipvlan.spec?.coordinator?.mode, 'underlay');
@@ -82,7 +110,8 @@ describe('CRDs on the real apiserver', function () {
     const narrow = table(await kubectlOk(c.kubectl, ['get', 'sp']));
     assert.deepEqual(narrow.header, ['NAME', 'VERSION', 'SUBNET', 'ALLOCATED-IP-COUNT', 'TOTAL-IP-COUNT', 'DEFAULT']);
     const names = narrow.rows.map((r) => r[0]);
-    for (const name of ['10-6-v4', 'master-172', 'master-192', 'nginx-ippool-v4', 'worker-172', 'worker-192']) assert.ok(names.includes(name), `${name} listed`);
+    for (const name of ['10-6-v4', 'master-172', 'master-192', 'nginx-ippool-v4', 'worker-172', 'worker-192'])
+      assert.ok(names.includes(name), `${name} listed`);
     const worker192 = narrow.rows.find((r) => r[0] === 'worker-192');
     assert.equal(worker192?.[2], '192.168.0.0/24');
     assert.equal(worker192?.[1], '', 'VERSION is empty until the mutating webhook derives it');
@@ -90,7 +119,16 @@ describe('CRDs on the real apiserver', function () {
 
     const wide = table(await kubectlOk(c.kubectl, ['get', 'sp', '-o', 'wide']));
     assert.deepEqual(wide.header, [
-      'NAME', 'VERSION', 'SUBNET', 'ALLOCATED-IP-COUNT', 'TOTAL-IP-COUNT', 'DEFAULT', 'DISABLE', 'NODENAME', 'MULTUSNAME', 'APP-NAMESPACE', // kubectl upper-cases column names
+      'NAME',
+      'VERSION',
+      'SUBNET',
+      'ALLOCATED-IP-COUNT',
+      'TOTAL-IP-COUNT',
+      'DEFAULT',
+      'DISABLE',
+      'NODENAME',
+      'MULTUSNAME',
+      'APP-NAMESPACE', // kubectl upper-cases column names
     ]);
     const master192 = wide.rows.find((r) => r[0] === 'master-192');
     assert.deepEqual(master192?.slice(-4), ['false', '["master"]', '["kube-system/ipvlan-eth1"]', '']);
@@ -104,49 +142,97 @@ describe('CRDs on the real apiserver', function () {
 
   it('`kubectl get se` prints INTERFACE IPV4POOL IPV4 IPV6POOL IPV6 NODE from the first NIC', async () => {
     const endpoint = {
-      apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderEndpoint',
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'SpiderEndpoint',
       metadata: { name: 'nginx-4653bc4f24-rswak', namespace: 'default' },
       status: {
         current: {
-          uid: '0b8b2a52-3a2e-4d55-bf2f-6d3c3c0c1f00', node: 'worker01',
+          uid: '0b8b2a52-3a2e-4d55-bf2f-6d3c3c0c1f00',
+          node: 'worker01',
           ips: [{ interface: 'net1', ipv4: '10.6.212.145/16', ipv4Pool: '10-6-v4', ipv4Gateway: '10.6.0.1', vlan: 0 }],
         },
-        ownerControllerType: 'Deployment', ownerControllerName: 'nginx',
+        ownerControllerType: 'Deployment',
+        ownerControllerName: 'nginx',
       },
     };
     await kubectlOk(c.kubectl, ['apply', '-f', '-'], { stdin: JSON.stringify(endpoint) });
     const out = table(await kubectlOk(c.kubectl, ['get', 'se']));
     assert.deepEqual(out.header, ['NAME', 'INTERFACE', 'IPV4POOL', 'IPV4', 'IPV6POOL', 'IPV6', 'NODE']);
-    assert.deepEqual(out.rows.find((r) => r[0] === 'nginx-4653bc4f24-rswak'),
-      ['nginx-4653bc4f24-rswak', 'net1', '10-6-v4', '10.6.212.145/16', '', '', 'worker01']);
+    assert.deepEqual(
+      out.rows.find((r) => r[0] === 'nginx-4653bc4f24-rswak'),
+      ['nginx-4653bc4f24-rswak', 'net1', '10-6-v4', '10.6.212.145/16', '', '', 'worker01'],
+    );
     await kubectlOk(c.kubectl, ['delete', 'se', 'nginx-4653bc4f24-rswak']);
   });
 
   it('SpiderIPPool and SpiderCoordinator status is a subresource: only /status writes change it', async () => {
     const api = c.kubeConfig.makeApiClient(CustomObjectsApi);
-    const read = async () => await api.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name: '10-6-v4' }) as SpiderIPPool;
+    const read = async () =>
+      (await api.getClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: 'spiderippools',
+        name: '10-6-v4',
+      })) as SpiderIPPool;
     const before = (await read()).status;
-    await kubectlOk(c.kubectl, ['patch', 'sp', '10-6-v4', '--type', 'merge', '-p', '{"status":{"allocatedIPCount":7}}']);
+    await kubectlOk(c.kubectl, [
+      'patch',
+      'sp',
+      '10-6-v4',
+      '--type',
+      'merge',
+      '-p',
+      '{"status":{"allocatedIPCount":7}}',
+    ]);
     let pool = await read();
     assert.deepEqual(pool.status, before, 'a write to the main resource must not change status');
 
-    pool = await api.replaceClusterCustomObjectStatus({
-      group: GROUP, version: VERSION, plural: 'spiderippools', name: '10-6-v4',
+    pool = (await api.replaceClusterCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spiderippools',
+      name: '10-6-v4',
       body: { ...pool, status: { allocatedIPCount: 0, totalIPCount: 101 } },
-    }) as SpiderIPPool;
+    })) as SpiderIPPool;
     assert.equal(pool.status?.totalIPCount, 101);
     const row = table(await kubectlOk(c.kubectl, ['get', 'sp', '10-6-v4'])).rows[0];
     assert.deepEqual(row?.slice(3, 5), ['0', '101']);
 
     await kubectlOk(c.kubectl, ['apply', '-f', '-'], {
-      stdin: JSON.stringify({ apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderCoordinator', metadata: { name: 'default' }, spec: { podCIDRType: 'cluster' } }),
+      stdin: JSON.stringify({
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'SpiderCoordinator',
+        metadata: { name: 'default' },
+        spec: { podCIDRType: 'cluster' },
+      }),
     });
-    const scc = await api.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spidercoordinators', name: 'default' }) as { spec: Record<string, unknown> };
-    assert.deepEqual(scc.spec, { mode: 'auto', podCIDRType: 'cluster', tunePodRoutes: true, hostRuleTable: 500, podRPFilter: 0, txQueueLen: 0 });
-    const synced = await api.patchClusterCustomObjectStatus({
-      group: GROUP, version: VERSION, plural: 'spidercoordinators', name: 'default',
-      body: [{ op: 'add', path: '/status', value: { phase: 'Synced', overlayPodCIDR: ['10.244.64.0/18'], serviceCIDR: ['10.233.0.0/18'] } }],
-    }) as { status: { phase: string } };
+    const scc = (await api.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spidercoordinators',
+      name: 'default',
+    })) as { spec: Record<string, unknown> };
+    assert.deepEqual(scc.spec, {
+      mode: 'auto',
+      podCIDRType: 'cluster',
+      tunePodRoutes: true,
+      hostRuleTable: 500,
+      podRPFilter: 0,
+      txQueueLen: 0,
+    });
+    const synced = (await api.patchClusterCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spidercoordinators',
+      name: 'default',
+      body: [
+        {
+          op: 'add',
+          path: '/status',
+          value: { phase: 'Synced', overlayPodCIDR: ['10.244.64.0/18'], serviceCIDR: ['10.233.0.0/18'] },
+        },
+      ],
+    })) as { status: { phase: string } };
     assert.equal(synced.status.phase, 'Synced');
     await kubectlOk(c.kubectl, ['delete', 'scc', 'default']);
   });

@@ -26,12 +26,33 @@ describe('deploy manifests', function () {
   }
 
   it('runs the controller with two replicas and the agent on every node', async () => {
-    const out = await kubectlOk(cluster.kubectl, ['apply', '--dry-run=server', '-o', 'json', '-f', join(repoRoot, 'deploy', 'spiderpool.yaml')]);
-    const items = (JSON.parse(out) as { items: { kind: string; metadata: { name: string }; spec?: { replicas?: number; template?: { spec: { containers: { args?: string[] }[] } } } }[] }).items;
+    const out = await kubectlOk(cluster.kubectl, [
+      'apply',
+      '--dry-run=server',
+      '-o',
+      'json',
+      '-f',
+      join(repoRoot, 'deploy', 'spiderpool.yaml'),
+    ]);
+    const items = (
+      JSON.parse(out) as {
+        items: {
+          kind: string;
+          metadata: { name: string };
+          spec?: { replicas?: number; template?: { spec: { containers: { args?: string[] }[] } } };
+        }[];
+      }
+    ).items;
     const controller = items.find((i) => i.kind === 'Deployment' && i.metadata.name === 'spiderpool-controller');
     assert.equal(controller?.spec?.replicas, 2);
-    assert.deepEqual(controller?.spec?.template?.spec.containers.map((c) => c.args?.[0]), ['operator/main.ts', 'webhooks/main.ts']);
+    assert.deepEqual(
+      controller?.spec?.template?.spec.containers.map((c) => c.args?.[0]),
+      ['operator/main.ts', 'webhooks/main.ts'],
+    );
     const agent = items.find((i) => i.kind === 'DaemonSet' && i.metadata.name === 'spiderpool-agent');
-    assert.deepEqual(agent?.spec?.template?.spec.containers.map((c) => c.args?.[0]), ['agent/main.ts']);
+    assert.deepEqual(
+      agent?.spec?.template?.spec.containers.map((c) => c.args?.[0]),
+      ['agent/main.ts'],
+    );
   });
 });

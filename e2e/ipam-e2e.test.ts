@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
-import { GROUP, VERSION, type SpiderIPPool } from '../api/v2beta1/types.ts';
+import type { SpiderIPPool } from '../api/v2beta1/types.ts';
+import { GROUP, VERSION } from '../api/v2beta1/constants.ts';
 import { IPSet, parseIP } from '../lib/ip/index.ts';
 import { parseRecords } from '../ipam/records.ts';
 import { repoRoot } from './cluster/install.ts';
@@ -25,12 +26,20 @@ describe('IPAM end to end with the kubelet stand-in', function () {
   let core: CoreV1Api;
   let custom: CustomObjectsApi;
 
-  const pool = async (name: string) => await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name }) as SpiderIPPool;
-  const runningPods = (selector: string, count: number) => eventually(`${count} running pods ${selector}`, 90_000, async () => {
-    const pods = (await core.listNamespacedPod({ namespace: NS, labelSelector: selector })).items
-      .filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp);
-    return pods.length === count ? pods : undefined;
-  });
+  const pool = async (name: string) =>
+    (await custom.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spiderippools',
+      name,
+    })) as SpiderIPPool;
+  const runningPods = (selector: string, count: number) =>
+    eventually(`${count} running pods ${selector}`, 90_000, async () => {
+      const pods = (await core.listNamespacedPod({ namespace: NS, labelSelector: selector })).items.filter(
+        (p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp,
+      );
+      return pods.length === count ? pods : undefined;
+    });
   const ipOf = (pod: V1Pod) => pod.status?.podIP as string;
 
   before(async () => {
@@ -68,10 +77,15 @@ describe('IPAM end to end with the kubelet stand-in', function () {
     }
 
     const se = await kubectlOk(c.kubectl, ['get', 'se', '-n', NS, pods[0]!.metadata!.name!, '--no-headers']);
-    assert.match(se, new RegExp(`eth0\\s+nginx-ippool-v4\\s+${ipOf(pods[0]!).replaceAll('.', '\\.')}/16\\s+.*(worker1|worker2)`));
+    assert.match(
+      se,
+      new RegExp(`eth0\\s+nginx-ippool-v4\\s+${ipOf(pods[0]!).replaceAll('.', '\\.')}/16\\s+.*(worker1|worker2)`),
+    );
 
     await kubectlOk(c.kubectl, ['delete', '-n', NS, 'deployment', 'nginx']);
-    await eventually('nginx-ippool-v4 back to 0', 90_000, async () => ((await pool('nginx-ippool-v4')).status?.allocatedIPCount === 0 ? true : undefined));
+    await eventually('nginx-ippool-v4 back to 0', 90_000, async () =>
+      (await pool('nginx-ippool-v4')).status?.allocatedIPCount === 0 ? true : undefined,
+    );
     assert.equal(parseRecords(await pool('nginx-ippool-v4')).size, 0);
   });
 
@@ -79,21 +93,62 @@ describe('IPAM end to end with the kubelet stand-in', function () {
     // eth0 of this pod stands for the overlay CNI of the quick start (Calico there): host-local, not spiderpool.
     await kubectlOk(c.kubectl, ['apply', '-f', '-'], {
       stdin: JSON.stringify({
-        apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'overlay', namespace: NS },
-        spec: { config: JSON.stringify({ cniVersion: '0.4.0', name: 'overlay', plugins: [{ type: 'macvlan', master: 'eth1', mode: 'bridge', ipam: { type: 'host-local', ranges: [[{ subnet: '10.233.64.0/18' }]], dataDir: '/run/spiderpool-ts-e2e/host-local' } }] }) },
+        apiVersion: 'k8s.cni.cncf.io/v1',
+        kind: 'NetworkAttachmentDefinition',
+        metadata: { name: 'overlay', namespace: NS },
+        spec: {
+          config: JSON.stringify({
+            cniVersion: '0.4.0',
+            name: 'overlay',
+            plugins: [
+              {
+                type: 'macvlan',
+                master: 'eth1',
+                mode: 'bridge',
+                ipam: {
+                  type: 'host-local',
+                  ranges: [[{ subnet: '10.233.64.0/18' }]],
+                  dataDir: '/run/spiderpool-ts-e2e/host-local',
+                },
+              },
+            ],
+          }),
+        },
       }),
     });
     // The NetworkAttachmentDefinition that SpiderMultusConfig macvlan-ens192 yields (the seed's shape).
     await kubectlOk(c.kubectl, ['apply', '-f', '-'], {
       stdin: JSON.stringify({
-        apiVersion: 'k8s.cni.cncf.io/v1', kind: 'NetworkAttachmentDefinition', metadata: { name: 'macvlan-ens192', namespace: NS },
-        spec: { config: JSON.stringify({ cniVersion: '0.3.1', name: 'macvlan-ens192', plugins: [{ type: 'macvlan', ipam: { type: 'spiderpool', default_ipv4_ippool: ['10-6-v4'] }, master: 'ens192', mode: 'bridge' }] }) },
+        apiVersion: 'k8s.cni.cncf.io/v1',
+        kind: 'NetworkAttachmentDefinition',
+        metadata: { name: 'macvlan-ens192', namespace: NS },
+        spec: {
+          config: JSON.stringify({
+            cniVersion: '0.3.1',
+            name: 'macvlan-ens192',
+            plugins: [
+              {
+                type: 'macvlan',
+                ipam: { type: 'spiderpool', default_ipv4_ippool: ['10-6-v4'] },
+                master: 'ens192',
+                mode: 'bridge',
+              },
+            ],
+          }),
+        },
       }),
     });
     await core.createNamespacedPod({
       namespace: NS,
       body: {
-        metadata: { name: 'multi', labels: { app: 'multi' }, annotations: { 'v1.multus-cni.io/default-network': `${NS}/overlay`, 'k8s.v1.cni.cncf.io/networks': 'macvlan-ens192' } },
+        metadata: {
+          name: 'multi',
+          labels: { app: 'multi' },
+          annotations: {
+            'v1.multus-cni.io/default-network': `${NS}/overlay`,
+            'k8s.v1.cni.cncf.io/networks': 'macvlan-ens192',
+          },
+        },
         spec: { containers: [{ name: 'nginx', image: 'nginx' }] },
       },
     });
@@ -108,17 +163,26 @@ describe('IPAM end to end with the kubelet stand-in', function () {
     assert.match(route.stdout, /default via 10\.6\.0\.1 dev net1/);
 
     await core.deleteNamespacedPod({ namespace: NS, name: 'multi' });
-    await eventually('10-6-v4 back to 0', 90_000, async () => ((await pool('10-6-v4')).status?.allocatedIPCount === 0 ? true : undefined));
+    await eventually('10-6-v4 back to 0', 90_000, async () =>
+      (await pool('10-6-v4')).status?.allocatedIPCount === 0 ? true : undefined,
+    );
   });
 
   it('a StatefulSet pod recreated by the controller-manager keeps its IP; scaled down, its IP is released', async () => {
     await kubectlOk(c.kubectl, ['apply', '-n', NS, '-f', '-'], {
       stdin: JSON.stringify({
-        apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'web' },
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: { name: 'web' },
         spec: {
-          serviceName: 'web', replicas: 2, selector: { matchLabels: { app: 'web' } },
+          serviceName: 'web',
+          replicas: 2,
+          selector: { matchLabels: { app: 'web' } },
           template: {
-            metadata: { labels: { app: 'web' }, annotations: { 'ipam.spidernet.io/ippool': '{"ipv4":["nginx-ippool-v4"]}' } },
+            metadata: {
+              labels: { app: 'web' },
+              annotations: { 'ipam.spidernet.io/ippool': '{"ipv4":["nginx-ippool-v4"]}' },
+            },
             spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'nginx', image: 'nginx' }] },
           },
         },
@@ -139,8 +203,12 @@ describe('IPAM end to end with the kubelet stand-in', function () {
     assert.equal(record?.podUid, reborn.metadata?.uid, 'the pool record follows the new pod UID');
 
     await kubectlOk(c.kubectl, ['scale', '-n', NS, 'statefulset', 'web', '--replicas', '1']);
-    await eventually('web-1 address released', 90_000, async () => (parseRecords(await pool('nginx-ippool-v4')).has(ipOf(web1)) ? undefined : true));
-    await eventually('web-1 endpoint removed', 90_000, async () => ((await c.kubectl(['get', 'se', '-n', NS, 'web-1'])).code !== 0 ? true : undefined));
+    await eventually('web-1 address released', 90_000, async () =>
+      parseRecords(await pool('nginx-ippool-v4')).has(ipOf(web1)) ? undefined : true,
+    );
+    await eventually('web-1 endpoint removed', 90_000, async () =>
+      (await c.kubectl(['get', 'se', '-n', NS, 'web-1'])).code !== 0 ? true : undefined,
+    );
     assert.ok(parseRecords(await pool('nginx-ippool-v4')).has(ipOf(web0)), 'web-0 keeps its address');
   });
 });

@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { CustomObjectsApi } from '@kubernetes/client-node';
-import { FINALIZER, GROUP, VERSION, type SpiderIPPool } from '../api/v2beta1/types.ts';
+import type { SpiderIPPool } from '../api/v2beta1/types.ts';
+import { FINALIZER, GROUP, VERSION } from '../api/v2beta1/constants.ts';
 import { isNotFound } from '../lib/kube.ts';
-import { ipPoolReconciler } from '../operator/ippool/reconciler.ts';
+import { createIPPoolReconciler } from '../operator/ippool/reconciler.ts';
 import type { RunningOperator } from '../operator/runtime/types.ts';
 import { kubectlOk } from './cluster/kubectl.ts';
 import { testCluster, type TestCluster } from './harness/cluster.ts';
@@ -23,39 +24,59 @@ describe('IPPool reconciler', function () {
 
   const list = { group: GROUP, version: VERSION, plural: 'spiderippools' };
   const api = (name: string) => ({ ...list, name });
-  const createPool = (name: string, spec: Record<string, unknown>) => custom.createClusterCustomObject({
-    ...list, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderIPPool', metadata: { name: PREFIX + name }, spec },
-  });
-  const readPool = async (name: string) => await custom.getClusterCustomObject(api(PREFIX + name)) as SpiderIPPool;
+  const createPool = (name: string, spec: Record<string, unknown>) =>
+    custom.createClusterCustomObject({
+      ...list,
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderIPPool', metadata: { name: PREFIX + name }, spec },
+    });
+  const readPool = async (name: string) => (await custom.getClusterCustomObject(api(PREFIX + name))) as SpiderIPPool;
   /** Writes allocation records the way an agent does: a full status PUT with the read resourceVersion. */
   const writeRecords = async (name: string, records: Record<string, { pod: string; podUid: string }>) => {
     const pool = await readPool(name);
     const allocatedIPs = Object.keys(records).length ? JSON.stringify(records) : undefined;
-    await custom.replaceClusterCustomObjectStatus({ ...api(PREFIX + name), body: { ...pool, status: { ...pool.status, allocatedIPs } } });
+    await custom.replaceClusterCustomObjectStatus({
+      ...api(PREFIX + name),
+      body: { ...pool, status: { ...pool.status, allocatedIPs } },
+    });
   };
-  const statusOf = (name: string, want: { total: number; allocated: number }) => eventually(`status of ${name} to be ${JSON.stringify(want)}`, 30_000, async () => {
-    const pool = await readPool(name);
-    return pool.status?.totalIPCount === want.total && pool.status?.allocatedIPCount === want.allocated ? pool : undefined;
-  });
+  const statusOf = (name: string, want: { total: number; allocated: number }) =>
+    eventually(`status of ${name} to be ${JSON.stringify(want)}`, 30_000, async () => {
+      const pool = await readPool(name);
+      return pool.status?.totalIPCount === want.total && pool.status?.allocatedIPCount === want.allocated
+        ? pool
+        : undefined;
+    });
 
   before(async function () {
     this.timeout(300_000);
     c = await testCluster();
     custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
-    operator = await runOperator(c.kubeConfig, [ipPoolReconciler], { metricsPort: 0 });
+    operator = await runOperator(c.kubeConfig, [createIPPoolReconciler], { metricsPort: 0 });
   });
 
   after(async () => {
     await operator?.stop();
-    const left = (await custom.listClusterCustomObject(list) as { items: SpiderIPPool[] }).items.filter((p) => p.metadata.name.startsWith(PREFIX));
+    const left = ((await custom.listClusterCustomObject(list)) as { items: SpiderIPPool[] }).items.filter((p) =>
+      p.metadata.name.startsWith(PREFIX),
+    );
     for (const pool of left) {
-      await custom.patchClusterCustomObject({ ...api(pool.metadata.name), body: [{ op: 'replace', path: '/metadata/finalizers', value: [] }] }).catch(() => undefined);
+      await custom
+        .patchClusterCustomObject({
+          ...api(pool.metadata.name),
+          body: [{ op: 'replace', path: '/metadata/finalizers', value: [] }],
+        })
+        .catch(() => undefined);
       await custom.deleteClusterCustomObject(api(pool.metadata.name)).catch(() => undefined);
     }
   });
 
   it('sets totalIPCount = |ips − excludeIPs|, allocatedIPCount, the CIDR label and the finalizer', async () => {
-    await createPool('v4', { ipVersion: 4, subnet: '10.80.0.0/16', ips: ['10.80.0.10-10.80.0.109', '10.80.1.0-10.80.1.255'], excludeIPs: ['10.80.0.50-10.80.0.59', '10.80.1.0'] });
+    await createPool('v4', {
+      ipVersion: 4,
+      subnet: '10.80.0.0/16',
+      ips: ['10.80.0.10-10.80.0.109', '10.80.1.0-10.80.1.255'],
+      excludeIPs: ['10.80.0.50-10.80.0.59', '10.80.1.0'],
+    });
     await createPool('v6', { ipVersion: 6, subnet: 'fd00:80::/64', ips: ['fd00:80::-fd00:80::ffff:ffff:ffff'] });
     await createPool('empty', { ipVersion: 4, subnet: '10.81.0.0/24' });
     const v4 = await statusOf('v4', { total: 100 - 10 + 256 - 1, allocated: 0 });
@@ -67,9 +88,16 @@ describe('IPPool reconciler', function () {
   });
 
   it('follows allocation records written by agents and spec edits', async () => {
-    await writeRecords('v4', { '10.80.0.10': { pod: 'ns/a', podUid: 'a' }, '10.80.0.11': { pod: 'ns/b', podUid: 'b' }, '10.80.0.12': { pod: 'ns/c', podUid: 'c' } });
+    await writeRecords('v4', {
+      '10.80.0.10': { pod: 'ns/a', podUid: 'a' },
+      '10.80.0.11': { pod: 'ns/b', podUid: 'b' },
+      '10.80.0.12': { pod: 'ns/c', podUid: 'c' },
+    });
     await statusOf('v4', { total: 345, allocated: 3 });
-    await custom.patchClusterCustomObject({ ...api(PREFIX + 'v4'), body: [{ op: 'replace', path: '/spec/excludeIPs', value: [] }] });
+    await custom.patchClusterCustomObject({
+      ...api(PREFIX + 'v4'),
+      body: [{ op: 'replace', path: '/spec/excludeIPs', value: [] }],
+    });
     await statusOf('v4', { total: 356, allocated: 3 });
   });
 
@@ -110,10 +138,18 @@ describe('IPPool reconciler', function () {
       return Number(line.split(' ')[1]);
     };
     for (const row of mine) {
-      const [name, total, allocated] = [row[0]!, Number(row[col('TOTAL-IP-COUNT')]), Number(row[col('ALLOCATED-IP-COUNT')])];
+      const [name, total, allocated] = [
+        row[0]!,
+        Number(row[col('TOTAL-IP-COUNT')]),
+        Number(row[col('ALLOCATED-IP-COUNT')]),
+      ];
       assert.equal(gauge('spiderpool_debug_ippool_total_ip_counts', name), total, `total of ${name}`);
       assert.equal(gauge('spiderpool_debug_ippool_allocated_ip_counts', name), allocated, `allocated of ${name}`);
-      assert.equal(gauge('spiderpool_debug_ippool_available_ip_counts', name), total - allocated, `available of ${name}`);
+      assert.equal(
+        gauge('spiderpool_debug_ippool_available_ip_counts', name),
+        total - allocated,
+        `available of ${name}`,
+      );
     }
     assert.match(text, /spiderpool_controller_reconcile_total\{controller="ippool",result="success"\} [1-9]/);
     assert.match(text, /spiderpool_controller_leader 1/);

@@ -2,7 +2,13 @@
 // barrier, de-duplication, per-key back-off, one worker per key, optional kinds, resync, and leader
 // election between two replicas (hand-over, and a lost lease stopping work at once).
 import assert from 'node:assert/strict';
-import { ApiextensionsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, V1MicroTime } from '@kubernetes/client-node';
+import {
+  ApiextensionsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  V1MicroTime,
+} from '@kubernetes/client-node';
 import { createLogger } from '../lib/log.ts';
 import { startOperator } from '../operator/start.ts';
 import { keyOf, type Kind, type Key, type ReconcilerFactory, type RunningOperator } from '../operator/runtime/types.ts';
@@ -11,11 +17,21 @@ import { runOperator } from './harness/operator.ts';
 import { eventually, inBatches } from './harness/wait.ts';
 
 const NS = 'operator-runtime';
-const CONFIGMAPS: Kind = { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true, namespace: NS };
+const CONFIGMAPS: Kind = {
+  group: '',
+  version: 'v1',
+  plural: 'configmaps',
+  kind: 'ConfigMap',
+  namespaced: true,
+  namespace: NS,
+};
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A reconciler over the test namespace's ConfigMaps that records what it saw. */
-function recorder(name: string, behaviour: (key: Key, data: Record<string, string> | undefined) => Promise<void> = async () => undefined) {
+function recorder(
+  name: string,
+  behaviour: (key: Key, data: Record<string, string> | undefined) => Promise<void> = async () => undefined,
+) {
   const seen: { key: Key; at: number; data?: Record<string, string>; cacheSize: number }[] = [];
   let inFlight = new Map<Key, number>();
   let overlaps = 0;
@@ -30,7 +46,12 @@ function recorder(name: string, behaviour: (key: Key, data: Record<string, strin
         inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
         try {
           const data = cache.get(key)?.data;
-          seen.push({ key, at: Date.now(), data, cacheSize: cache.list(NS).filter((c) => c.metadata?.name?.startsWith('cm-')).length });
+          seen.push({
+            key,
+            at: Date.now(),
+            data,
+            cacheSize: cache.list(NS).filter((c) => c.metadata?.name?.startsWith('cm-')).length,
+          });
           await behaviour(key, data);
           if (signal.aborted) abortedSignals++;
         } finally {
@@ -39,7 +60,16 @@ function recorder(name: string, behaviour: (key: Key, data: Record<string, strin
       },
     };
   };
-  return { factory, seen, overlaps: () => overlaps, aborted: () => abortedSignals, reset: () => { seen.length = 0; inFlight = new Map(); } };
+  return {
+    factory,
+    seen,
+    overlaps: () => overlaps,
+    aborted: () => abortedSignals,
+    reset: () => {
+      seen.length = 0;
+      inFlight = new Map();
+    },
+  };
 }
 
 describe('operator runtime', function () {
@@ -52,14 +82,20 @@ describe('operator runtime', function () {
     running.push(op);
     return op;
   };
-  const putConfigMap = (name: string, data: Record<string, string>) => core.replaceNamespacedConfigMap({ namespace: NS, name, body: { metadata: { name }, data } });
+  const putConfigMap = (name: string, data: Record<string, string>) =>
+    core.replaceNamespacedConfigMap({ namespace: NS, name, body: { metadata: { name }, data } });
 
   before(async function () {
     this.timeout(300_000);
     c = await testCluster();
     core = c.kubeConfig.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: NS } } });
-    await inBatches(Array.from({ length: 30 }, (_, i) => i), 10, (i) => core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: `cm-${i}` }, data: { v: '0' } } }));
+    await inBatches(
+      Array.from({ length: 30 }, (_, i) => i),
+      10,
+      (i) =>
+        core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: `cm-${i}` }, data: { v: '0' } } }),
+    );
   });
 
   afterEach(async () => {
@@ -73,8 +109,13 @@ describe('operator runtime', function () {
   it('reconciles only after the first LIST, and then every existing object', async () => {
     const r = recorder('sync');
     await run(c.kubeConfig, [r.factory]);
-    await eventually('every ConfigMap reconciled', 20_000, async () => (new Set(r.seen.map((s) => s.key)).size >= 30 ? true : undefined));
-    assert.ok(r.seen.every((s) => s.cacheSize === 30), 'the cache was complete at the first reconcile');
+    await eventually('every ConfigMap reconciled', 20_000, async () =>
+      new Set(r.seen.map((s) => s.key)).size >= 30 ? true : undefined,
+    );
+    assert.ok(
+      r.seen.every((s) => s.cacheSize === 30),
+      'the cache was complete at the first reconcile',
+    );
   });
 
   it('folds a burst of changes to one key into few reconciles that end on the last version', async () => {
@@ -84,7 +125,9 @@ describe('operator runtime', function () {
     await sleep(500);
     r.reset();
     for (let i = 1; i <= 20; i++) await putConfigMap('cm-0', { v: String(i) });
-    await eventually('the last version reconciled', 20_000, async () => (r.seen.at(-1)?.data?.v === '20' ? true : undefined));
+    await eventually('the last version reconciled', 20_000, async () =>
+      r.seen.at(-1)?.data?.v === '20' ? true : undefined,
+    );
     await sleep(1000);
     const forKey = r.seen.filter((s) => s.key === `${NS}/cm-0`);
     assert.ok(forKey.length < 10, `20 updates gave ${forKey.length} reconciles`);
@@ -101,10 +144,13 @@ describe('operator runtime', function () {
       }
     });
     const op = await run(c.kubeConfig, [r.factory]);
-    await eventually('the key to succeed after 4 failures', 30_000, async () => (failures === 4 && r.seen.filter((s) => s.key === `${NS}/cm-1`).length === 5 ? true : undefined));
+    await eventually('the key to succeed after 4 failures', 30_000, async () =>
+      failures === 4 && r.seen.filter((s) => s.key === `${NS}/cm-1`).length === 5 ? true : undefined,
+    );
     const times = r.seen.filter((s) => s.key === `${NS}/cm-1`).map((s) => s.at);
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    for (let i = 1; i < gaps.length; i++) assert.ok(gaps[i]! > gaps[i - 1]! * 1.5, `back-off grows: ${gaps.join(', ')} ms`);
+    for (let i = 1; i < gaps.length; i++)
+      assert.ok(gaps[i]! > gaps[i - 1]! * 1.5, `back-off grows: ${gaps.join(', ')} ms`);
     assert.ok(gaps[0]! >= 150 && gaps[3]! >= 1500, `back-off from ~200 ms doubling: ${gaps.join(', ')} ms`);
     const metrics = await op.registry.getSingleMetricAsString('spiderpool_controller_reconcile_errors_total');
     assert.match(metrics, /controller="backoff"} 4/);
@@ -112,7 +158,14 @@ describe('operator runtime', function () {
 
   it('syncs with an optional kind whose CRD is missing, and fills its cache once the CRD appears', async () => {
     const group = 'optional.spiderpool-test.io';
-    const widgets: Kind = { group, version: 'v1', plural: 'widgets', kind: 'Widget', namespaced: false, optional: true };
+    const widgets: Kind = {
+      group,
+      version: 'v1',
+      plural: 'widgets',
+      kind: 'Widget',
+      namespaced: false,
+      optional: true,
+    };
     let widgetCount = -1;
     const factory: ReconcilerFactory = ({ caches }) => {
       const cache = caches.of(widgets);
@@ -132,8 +185,17 @@ describe('operator runtime', function () {
       body: {
         metadata: { name: `widgets.${group}` },
         spec: {
-          group, scope: 'Cluster', names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
-          versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } } }],
+          group,
+          scope: 'Cluster',
+          names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
+          versions: [
+            {
+              name: 'v1',
+              served: true,
+              storage: true,
+              schema: { openAPIV3Schema: { type: 'object', x_kubernetes_preserve_unknown_fields: true } },
+            },
+          ],
         },
       },
     });
@@ -141,13 +203,20 @@ describe('operator runtime', function () {
       const custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
       await eventually('the CRD to be served', 30_000, async () => {
         try {
-          await custom.createClusterCustomObject({ group, version: 'v1', plural: 'widgets', body: { apiVersion: `${group}/v1`, kind: 'Widget', metadata: { name: 'w1' } } });
+          await custom.createClusterCustomObject({
+            group,
+            version: 'v1',
+            plural: 'widgets',
+            body: { apiVersion: `${group}/v1`, kind: 'Widget', metadata: { name: 'w1' } },
+          });
           return true;
         } catch {
           return undefined;
         }
       });
-      await eventually('the widget to reach the cache and the reconciler', 20_000, async () => (widgetCount === 1 ? true : undefined));
+      await eventually('the widget to reach the cache and the reconciler', 20_000, async () =>
+        widgetCount === 1 ? true : undefined,
+      );
     } finally {
       await ext.deleteCustomResourceDefinition({ name: `widgets.${group}` });
     }
@@ -160,23 +229,39 @@ describe('operator runtime', function () {
     await sleep(300);
     r.reset();
     await op.resync();
-    await eventually('every key reconciled again', 20_000, async () => (new Set(r.seen.map((s) => s.key)).size >= 30 ? true : undefined));
+    await eventually('every key reconciled again', 20_000, async () =>
+      new Set(r.seen.map((s) => s.key)).size >= 30 ? true : undefined,
+    );
   });
 
   describe('leader election', () => {
     const leaseName = 'operator-runtime-election';
-    const lease = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500, leaseNamespace: 'kube-system', leaseName };
+    const lease = {
+      leaseDurationMs: 4000,
+      renewDeadlineMs: 3000,
+      retryPeriodMs: 500,
+      leaseNamespace: 'kube-system',
+      leaseName,
+    };
 
     it('runs reconcilers on one replica only and hands over when the leader stops', async () => {
       const a = recorder('election');
       const b = recorder('election');
       const first = await run(c.kubeConfig, [a.factory], lease);
-      const second = await startOperator({ kubeConfig: c.kubeConfig, reconcilers: [b.factory], ...lease, log: createLogger('operator', 'warn') });
+      const second = await startOperator({
+        kubeConfig: c.kubeConfig,
+        reconcilers: [b.factory],
+        ...lease,
+        log: createLogger('operator', 'warn'),
+      });
       running.push(second);
       await second.waitForSync();
       await sleep(2000);
       assert.ok(first.isLeader() && !second.isLeader(), 'exactly one leader');
-      assert.ok(a.seen.length >= 30 && b.seen.length === 0, `only the leader reconciles (${a.seen.length} / ${b.seen.length})`);
+      assert.ok(
+        a.seen.length >= 30 && b.seen.length === 0,
+        `only the leader reconciles (${a.seen.length} / ${b.seen.length})`,
+      );
       const stoppedAt = Date.now();
       await first.stop();
       await eventually('the second replica to lead', 10_000, async () => (second.isLeader() ? true : undefined));
@@ -198,7 +283,20 @@ describe('operator runtime', function () {
       const leases = c.kubeConfig.makeApiClient(CoordinationV1Api);
       const current = await leases.readNamespacedLease({ name: leaseName, namespace: 'kube-system' });
       const now = new V1MicroTime();
-      await leases.replaceNamespacedLease({ name: leaseName, namespace: 'kube-system', body: { ...current, spec: { ...current.spec, holderIdentity: 'intruder', renewTime: now, acquireTime: now, leaseDurationSeconds: 3 } } });
+      await leases.replaceNamespacedLease({
+        name: leaseName,
+        namespace: 'kube-system',
+        body: {
+          ...current,
+          spec: {
+            ...current.spec,
+            holderIdentity: 'intruder',
+            renewTime: now,
+            acquireTime: now,
+            leaseDurationSeconds: 3,
+          },
+        },
+      });
       const takenAt = Date.now();
       await eventually('the replica to stop leading', 5_000, async () => (op.isLeader() ? undefined : true));
       assert.ok(Date.now() - takenAt <= 1500, 'noticed within a retry period');
@@ -206,9 +304,15 @@ describe('operator runtime', function () {
       await putConfigMap('cm-3', { v: 'while-not-leading' });
       await sleep(1000);
       assert.equal(r.seen.length, countAtLoss, 'no reconcile runs without the lease');
-      await eventually('the in-flight reconcile to see its signal aborted', 5_000, async () => (r.aborted() > 0 ? true : undefined));
-      await eventually('the lease to be re-acquired after the intruder lapses', 15_000, async () => (op.isLeader() ? true : undefined));
-      await eventually('work to resume', 10_000, async () => (r.seen.some((s) => s.data?.v === 'while-not-leading') ? true : undefined));
+      await eventually('the in-flight reconcile to see its signal aborted', 5_000, async () =>
+        r.aborted() > 0 ? true : undefined,
+      );
+      await eventually('the lease to be re-acquired after the intruder lapses', 15_000, async () =>
+        op.isLeader() ? true : undefined,
+      );
+      await eventually('work to resume', 10_000, async () =>
+        r.seen.some((s) => s.data?.v === 'while-not-leading') ? true : undefined,
+      );
     });
   });
 });

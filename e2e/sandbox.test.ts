@@ -31,25 +31,55 @@ describe('sandbox', function () {
       const deadline = Date.now() + 60_000;
       let ips: string[] = [];
       while (Date.now() < deadline && ips.length < 2) {
-        ips = (await kubectlOk(kubectl, ['get', 'pods', '-l', 'app=nginx', '--field-selector', 'status.phase=Running', '-o', 'jsonpath={.items[*].status.podIP}'])).split(' ').filter(Boolean);
+        ips = (
+          await kubectlOk(kubectl, [
+            'get',
+            'pods',
+            '-l',
+            'app=nginx',
+            '--field-selector',
+            'status.phase=Running',
+            '-o',
+            'jsonpath={.items[*].status.podIP}',
+          ])
+        )
+          .split(' ')
+          .filter(Boolean);
         await new Promise((r) => setTimeout(r, 500));
       }
       assert.equal(ips.length, 2, 'the quick-start Deployment runs with two pods');
-      assert.ok(ips.every((ip) => ip.startsWith('10.244.')), `addresses from nginx-ippool-v4: ${ips.join(' ')}`);
+      assert.ok(
+        ips.every((ip) => ip.startsWith('10.244.')),
+        `addresses from nginx-ippool-v4: ${ips.join(' ')}`,
+      );
 
       // The operator fills pool status and generates the quick-start NetworkAttachmentDefinitions; the
       // coordinator learns the cluster's CIDRs; the webhooks refuse an invalid pool.
       await eventually('the operator to fill TOTAL-IP-COUNT and write the NADs', 60_000, async () => {
-        const total = await kubectlOk(kubectl, ['get', 'sp', 'nginx-ippool-v4', '-o', 'jsonpath={.status.totalIPCount}']);
+        const total = await kubectlOk(kubectl, [
+          'get',
+          'sp',
+          'nginx-ippool-v4',
+          '-o',
+          'jsonpath={.status.totalIPCount}',
+        ]);
         const nads = await kubectl(['get', 'network-attachment-definitions', '-A', '-o', 'name']);
         return total === '25602' && nads.stdout.includes('macvlan-ens192') ? true : undefined;
       });
       await eventually('the default coordinator to be Synced', 60_000, async () =>
-        ((await kubectlOk(kubectl, ['get', 'scc', 'default', '-o', 'jsonpath={.status.phase}'])) === 'Synced' ? true : undefined));
-      const invalid = await kubectl(['apply', '-f', '-'], { stdin: 'apiVersion: spiderpool.spidernet.io/v2beta1\nkind: SpiderIPPool\nmetadata: {name: outside}\nspec: {subnet: 10.9.0.0/24, ips: [10.8.0.1]}\n' });
+        (await kubectlOk(kubectl, ['get', 'scc', 'default', '-o', 'jsonpath={.status.phase}'])) === 'Synced'
+          ? true
+          : undefined,
+      );
+      const invalid = await kubectl(['apply', '-f', '-'], {
+        stdin:
+          'apiVersion: spiderpool.spidernet.io/v2beta1\nkind: SpiderIPPool\nmetadata: {name: outside}\nspec: {subnet: 10.9.0.0/24, ips: [10.8.0.1]}\n',
+      });
       assert.notEqual(invalid.code, 0);
       assert.match(invalid.stderr, /spec\.ips/);
-      const again = await run('bash', [join(repoRoot, 'scripts/sandbox.sh'), '--detach'], { env }).catch((e: { stderr: string }) => e);
+      const again = await run('bash', [join(repoRoot, 'scripts/sandbox.sh'), '--detach'], { env }).catch(
+        (e: { stderr: string }) => e,
+      );
       assert.match(String((again as { stderr: string }).stderr), /already running/);
 
       const stopped = await run('bash', [join(repoRoot, 'scripts/sandbox.sh'), '--stop'], { env });

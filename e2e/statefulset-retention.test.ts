@@ -4,14 +4,16 @@
 import assert from 'node:assert/strict';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import { GROUP, VERSION, type SpiderIPPool } from '../api/v2beta1/types.ts';
+import type { SpiderIPPool } from '../api/v2beta1/types.ts';
+import { GROUP, VERSION } from '../api/v2beta1/constants.ts';
 import { parseRecords } from '../ipam/records.ts';
-import { garbageCollector } from '../operator/gc/reconciler.ts';
-import { statefulSetRetention } from '../operator/statefulset/reconciler.ts';
+import { createGarbageCollector } from '../operator/gc/reconciler.ts';
+import { createStatefulSetRetention } from '../operator/statefulset/reconciler.ts';
 import type { RunningOperator } from '../operator/runtime/types.ts';
 import { kubectlOk } from './cluster/kubectl.ts';
 import { testCluster, type TestCluster } from './harness/cluster.ts';
 import { startNodeSide, type NodeSide } from './harness/nodes.ts';
+import { DEFAULT_GC_OPTIONS } from '../operator/gc/options.ts';
 import { runOperator } from './harness/operator.ts';
 import { eventually } from './harness/wait.ts';
 
@@ -23,7 +25,9 @@ async function metric(registry: Registry, name: string, labels: Record<string, s
   const m = registry.getSingleMetric(name);
   if (!m) return 0;
   const { values } = await m.get();
-  return values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((sum, v) => sum + v.value, 0);
+  return values
+    .filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))
+    .reduce((sum, v) => sum + v.value, 0);
 }
 
 describe('StatefulSet IP retention and scale-down', function () {
@@ -34,20 +38,30 @@ describe('StatefulSet IP retention and scale-down', function () {
   let custom: CustomObjectsApi;
   let op: RunningOperator;
 
-  const pool = async () => await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name: POOL }) as SpiderIPPool;
+  const pool = async () =>
+    (await custom.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spiderippools',
+      name: POOL,
+    })) as SpiderIPPool;
   const records = async () => Object.fromEntries(parseRecords(await pool()));
   const endpointExists = async (name: string) => (await c.kubectl(['get', 'se', '-n', NS, name])).code === 0;
   const pods = async () => (await core.listNamespacedPod({ namespace: NS, labelSelector: 'app=web' })).items;
-  const running = (count: number) => eventually(`${count} running web pods`, 120_000, async () => {
-    const list = (await pods()).filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && p.status.podIP);
-    return list.length === count ? new Map(list.map((p) => [p.metadata!.name!, p])) : undefined;
-  });
+  const running = (count: number) =>
+    eventually(`${count} running web pods`, 120_000, async () => {
+      const list = (await pods()).filter(
+        (p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && p.status.podIP,
+      );
+      return list.length === count ? new Map(list.map((p) => [p.metadata!.name!, p])) : undefined;
+    });
   const ipOf = (p: V1Pod | undefined) => p?.status?.podIP as string;
-  const scale = (replicas: number) => kubectlOk(c.kubectl, ['scale', '-n', NS, 'statefulset', 'web', '--replicas', String(replicas)]);
+  const scale = (replicas: number) =>
+    kubectlOk(c.kubectl, ['scale', '-n', NS, 'statefulset', 'web', '--replicas', String(replicas)]);
   const scans = () => metric(op.registry, 'spiderpool_ip_gc_full_scan_counts_total');
   const afterScans = async (n: number) => {
-    const target = await scans() + n;
-    await eventually(`${n} more full scans`, 60_000, async () => (await scans() >= target ? true : undefined));
+    const target = (await scans()) + n;
+    await eventually(`${n} more full scans`, 60_000, async () => ((await scans()) >= target ? true : undefined));
   };
 
   before(async () => {
@@ -56,19 +70,42 @@ describe('StatefulSet IP retention and scale-down', function () {
     custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
     await kubectlOk(c.kubectl, ['create', 'namespace', NS]);
     await custom.createClusterCustomObject({
-      group: GROUP, version: VERSION, plural: 'spiderippools',
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderIPPool', metadata: { name: POOL }, spec: { subnet: '10.253.0.0/24', ips: ['10.253.0.10-10.253.0.60'] } },
+      group: GROUP,
+      version: VERSION,
+      plural: 'spiderippools',
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'SpiderIPPool',
+        metadata: { name: POOL },
+        spec: { subnet: '10.253.0.0/24', ips: ['10.253.0.10-10.253.0.60'] },
+      },
     });
     nodes = await startNodeSide({ kubeConfig: c.kubeConfig, kubeconfigPath: c.cp.kubeconfig, nodes: [NODE] });
-    op = await runOperator(c.kubeConfig, [garbageCollector({ intervalMs: 1000 }), statefulSetRetention({ intervalMs: 1000 })]);
+    const gc = { ...DEFAULT_GC_OPTIONS, intervalMs: 1000 };
+    op = await runOperator(c.kubeConfig, [
+      (ctx) => createGarbageCollector(ctx, gc),
+      (ctx) => createStatefulSetRetention(ctx, gc),
+    ]);
     await kubectlOk(c.kubectl, ['apply', '-n', NS, '-f', '-'], {
       stdin: JSON.stringify({
-        apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'web' },
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: { name: 'web' },
         spec: {
-          serviceName: 'web', replicas: 3, podManagementPolicy: 'Parallel', selector: { matchLabels: { app: 'web' } },
+          serviceName: 'web',
+          replicas: 3,
+          podManagementPolicy: 'Parallel',
+          selector: { matchLabels: { app: 'web' } },
           template: {
-            metadata: { labels: { app: 'web' }, annotations: { 'ipam.spidernet.io/ippool': JSON.stringify({ ipv4: [POOL] }) } },
-            spec: { nodeSelector: { 'kubernetes.io/hostname': NODE }, terminationGracePeriodSeconds: 1, containers: [{ name: 'nginx', image: 'nginx' }] },
+            metadata: {
+              labels: { app: 'web' },
+              annotations: { 'ipam.spidernet.io/ippool': JSON.stringify({ ipv4: [POOL] }) },
+            },
+            spec: {
+              nodeSelector: { 'kubernetes.io/hostname': NODE },
+              terminationGracePeriodSeconds: 1,
+              containers: [{ name: 'nginx', image: 'nginx' }],
+            },
           },
         },
       }),
@@ -97,11 +134,17 @@ describe('StatefulSet IP retention and scale-down', function () {
     assert.equal((await records())[ipOf(web1)]?.podUid, reborn.metadata?.uid);
 
     await scale(1);
-    await eventually('ordinals 1 and 2 freed', 90_000, async () => (Object.keys(await records()).length === 1 ? true : undefined));
+    await eventually('ordinals 1 and 2 freed', 90_000, async () =>
+      Object.keys(await records()).length === 1 ? true : undefined,
+    );
     const web0 = first.get('web-0');
-    assert.deepEqual(await records(), { [ipOf(web0)]: { pod: `${NS}/web-0`, podUid: web0?.metadata?.uid, nic: 'eth0' } });
+    assert.deepEqual(await records(), {
+      [ipOf(web0)]: { pod: `${NS}/web-0`, podUid: web0?.metadata?.uid, nic: 'eth0' },
+    });
     assert.equal((await pool()).status?.allocatedIPCount, 1);
-    await eventually('endpoints of ordinals 1 and 2 deleted', 60_000, async () => (!await endpointExists('web-1') && !await endpointExists('web-2') ? true : undefined));
+    await eventually('endpoints of ordinals 1 and 2 deleted', 60_000, async () =>
+      !(await endpointExists('web-1')) && !(await endpointExists('web-2')) ? true : undefined,
+    );
     assert.ok(await endpointExists('web-0'));
   });
 
@@ -109,7 +152,8 @@ describe('StatefulSet IP retention and scale-down', function () {
     await scale(3);
     const before = await running(3);
     const ips = Object.fromEntries([...before].map(([name, p]) => [name, ipOf(p)]));
-    const released = (reason?: string) => metric(op.registry, 'spiderpool_ip_gc_released_ip_counts_total', reason ? { reason } : {});
+    const released = (reason?: string) =>
+      metric(op.registry, 'spiderpool_ip_gc_released_ip_counts_total', reason ? { reason } : {});
     const freedBefore = await released();
     const pastGraceBefore = await released('PodTerminatedPastGrace');
     const mismatchBefore = await released('PodUIDMismatch');
@@ -123,11 +167,17 @@ describe('StatefulSet IP retention and scale-down', function () {
       return p && p.metadata?.uid !== old2.metadata?.uid ? p : undefined;
     });
     await afterScans(3);
-    assert.deepEqual(Object.keys(await records()).sort(), Object.values(ips).sort(), 'web-2 keeps its address while it is being re-created');
+    assert.deepEqual(
+      Object.keys(await records()).sort(),
+      Object.values(ips).sort(),
+      'web-2 keeps its address while it is being re-created',
+    );
     assert.equal(await released(), freedBefore);
 
     await scale(1);
-    await eventually('ordinals 1 and 2 freed by the collector', 60_000, async () => (Object.keys(await records()).length === 1 ? true : undefined));
+    await eventually('ordinals 1 and 2 freed by the collector', 60_000, async () =>
+      Object.keys(await records()).length === 1 ? true : undefined,
+    );
     assert.deepEqual(Object.keys(await records()), [ips['web-0']]);
     assert.equal((await records())[ips['web-0']!]?.podUid, before.get('web-0')?.metadata?.uid);
     assert.equal((await pool()).status?.allocatedIPCount, 1);
@@ -135,7 +185,9 @@ describe('StatefulSet IP retention and scale-down', function () {
     assert.equal(await released('PodTerminatedPastGrace'), pastGraceBefore + 1);
     assert.equal(await released('PodUIDMismatch'), mismatchBefore + 1);
     assert.equal(await released(), freedBefore + 2);
-    await eventually('endpoints of ordinals 1 and 2 deleted', 60_000, async () => (!await endpointExists('web-1') && !await endpointExists('web-2') ? true : undefined));
+    await eventually('endpoints of ordinals 1 and 2 deleted', 60_000, async () =>
+      !(await endpointExists('web-1')) && !(await endpointExists('web-2')) ? true : undefined,
+    );
     assert.ok(await endpointExists('web-0'));
   });
 });

@@ -3,11 +3,19 @@
 // controller-manager. The scaling test runs real nodes: pods get their addresses from the auto pool
 // through the agent and the CNI plugin, and scaling down waits for pods to release theirs.
 import assert from 'node:assert/strict';
-import { AppsV1Api, BatchV1Api, CoreV1Api, CustomObjectsApi, type V1Deployment, type V1Pod } from '@kubernetes/client-node';
-import { FINALIZER, GROUP, VERSION, type SpiderIPPool, type SpiderSubnet } from '../api/v2beta1/types.ts';
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  type V1Deployment,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import type { SpiderIPPool, SpiderSubnet } from '../api/v2beta1/types.ts';
+import { FINALIZER, GROUP, VERSION } from '../api/v2beta1/constants.ts';
 import { IPSet, parseIP } from '../lib/ip/index.ts';
 import { isConflict, isNotFound, loadKubeConfig } from '../lib/kube.ts';
-import { ipPoolReconciler } from '../operator/ippool/reconciler.ts';
+import { createIPPoolReconciler } from '../operator/ippool/reconciler.ts';
 import type { RunningOperator } from '../operator/runtime/types.ts';
 import { createAutoPoolReconciler } from '../operator/subnet/auto-pool-reconciler.ts';
 import type { Application, AutoPoolRequest } from '../operator/subnet/application.ts';
@@ -26,12 +34,22 @@ const NODES = ['autopool-w1', 'autopool-w2'];
 const SUBNETS = {
   scale: { name: 'autopool-scale', subnet: '10.120.0.0/24', ips: ['10.120.0.10-10.120.0.200'], gateway: '10.120.0.1' },
   keep: { name: 'autopool-keep', subnet: '10.121.0.0/24', ips: ['10.121.0.10-10.121.0.20'] },
-  many: { name: 'autopool-many', subnet: '10.122.0.0/24', ips: ['10.122.0.2-10.122.0.253'], excludeIPs: ['10.122.0.100-10.122.0.109'] },
+  many: {
+    name: 'autopool-many',
+    subnet: '10.122.0.0/24',
+    ips: ['10.122.0.2-10.122.0.253'],
+    excludeIPs: ['10.122.0.100-10.122.0.109'],
+  },
   small: { name: 'autopool-small', subnet: '10.123.0.0/24', ips: ['10.123.0.10-10.123.0.13'] },
   kinds: { name: 'autopool-kinds', subnet: '10.124.0.0/24', ips: ['10.124.0.10-10.124.0.100'] },
 };
 /** Created by its own test, with the finalizer the admission webhook would add. */
-const MANUAL_SUBNET = { name: 'autopool-manual', subnet: '10.126.0.0/24', ips: ['10.126.0.10-10.126.0.100'], gateway: '10.126.0.1' };
+const MANUAL_SUBNET = {
+  name: 'autopool-manual',
+  subnet: '10.126.0.0/24',
+  ips: ['10.126.0.10-10.126.0.100'],
+  gateway: '10.126.0.1',
+};
 
 const annotations = (subnet: string, extra: Record<string, string> = {}): Record<string, string> => ({
   'ipam.spidernet.io/subnet': JSON.stringify({ ipv4: [subnet] }),
@@ -41,9 +59,22 @@ const annotations = (subnet: string, extra: Record<string, string> = {}): Record
 /** Pods that stay Pending: no node has this label, so they never hold addresses. */
 const UNSCHEDULABLE = { nodeSelector: { 'autopool-e2e': 'nowhere' } };
 /** Pods that run on this test's nodes. */
-const ON_OUR_NODES = { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: NODES }] }] } } } };
+const ON_OUR_NODES = {
+  affinity: {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: NODES }] }],
+      },
+    },
+  },
+};
 
-function deployment(name: string, replicas: number, podAnnotations: Record<string, string>, placement: object = UNSCHEDULABLE): V1Deployment {
+function deployment(
+  name: string,
+  replicas: number,
+  podAnnotations: Record<string, string>,
+  placement: object = UNSCHEDULABLE,
+): V1Deployment {
   return {
     metadata: { name, namespace: NS },
     spec: {
@@ -67,29 +98,48 @@ describe('SpiderSubnet auto-created pools', function () {
   let batch: BatchV1Api;
   let custom: CustomObjectsApi;
 
-  const subnet = async (name: string) => await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spidersubnets', name }) as SpiderSubnet;
+  const subnet = async (name: string) =>
+    (await custom.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spidersubnets',
+      name,
+    })) as SpiderSubnet;
   const poolsOf = async (app: string, kind = 'Deployment'): Promise<SpiderIPPool[]> => {
     const labelSelector = `ipam.spidernet.io/owner-application-namespace=${NS},ipam.spidernet.io/owner-application-name=${app},ipam.spidernet.io/owner-application-kind=${kind}`;
-    return (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', labelSelector }) as { items: SpiderIPPool[] }).items;
+    return (
+      (await custom.listClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: 'spiderippools',
+        labelSelector,
+      })) as { items: SpiderIPPool[] }
+    ).items;
   };
   const ipsOf = (pool: SpiderIPPool) => IPSet.fromRanges(pool.spec.ips ?? [], 4);
   /** The application's single pool once it holds `size` addresses and the subnet's ledger records exactly them. */
-  const poolSized = (app: string, size: number, kind = 'Deployment') => eventually(`the auto pool of ${kind} ${app} with ${size} IPs`, 120_000, async () => {
-    const [pool, ...more] = await poolsOf(app, kind);
-    assert.equal(more.length, 0, `${app} has one pool`);
-    if (!pool || ipsOf(pool).count() !== BigInt(size)) return undefined;
-    const owner = pool.metadata.labels?.['ipam.spidernet.io/owner-spider-subnet'] ?? '';
-    const entry = parseControlledPools(await subnet(owner)).get(pool.metadata.name);
-    return entry && IPSet.fromRanges(entry.ips, 4).equals(ipsOf(pool)) ? pool : undefined;
-  });
-  const gone = (app: string, kind = 'Deployment') => eventually(`the auto pools of ${kind} ${app} to be deleted`, 120_000, async () => ((await poolsOf(app, kind)).length === 0 ? true : undefined));
-  const runningPods = (app: string, count: number) => eventually(`${count} running pods of ${app}`, 120_000, async () => {
-    const pods = (await core.listNamespacedPod({ namespace: NS, labelSelector: `app=${app}` })).items;
-    const running = pods.filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp);
-    return running.length === count && pods.length === count ? running : undefined;
-  });
+  const poolSized = (app: string, size: number, kind = 'Deployment') =>
+    eventually(`the auto pool of ${kind} ${app} with ${size} IPs`, 120_000, async () => {
+      const [pool, ...more] = await poolsOf(app, kind);
+      assert.equal(more.length, 0, `${app} has one pool`);
+      if (!pool || ipsOf(pool).count() !== BigInt(size)) return undefined;
+      const owner = pool.metadata.labels?.['ipam.spidernet.io/owner-spider-subnet'] ?? '';
+      const entry = parseControlledPools(await subnet(owner)).get(pool.metadata.name);
+      return entry && IPSet.fromRanges(entry.ips, 4).equals(ipsOf(pool)) ? pool : undefined;
+    });
+  const gone = (app: string, kind = 'Deployment') =>
+    eventually(`the auto pools of ${kind} ${app} to be deleted`, 120_000, async () =>
+      (await poolsOf(app, kind)).length === 0 ? true : undefined,
+    );
+  const runningPods = (app: string, count: number) =>
+    eventually(`${count} running pods of ${app}`, 120_000, async () => {
+      const pods = (await core.listNamespacedPod({ namespace: NS, labelSelector: `app=${app}` })).items;
+      const running = pods.filter((p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp);
+      return running.length === count && pods.length === count ? running : undefined;
+    });
   const ipOf = (pod: V1Pod) => parseIP(pod.status?.podIP ?? '').value;
-  const scale = (name: string, replicas: number) => kubectlOk(c.kubectl, ['scale', '-n', NS, 'deployment', name, '--replicas', String(replicas)]);
+  const scale = (name: string, replicas: number) =>
+    kubectlOk(c.kubectl, ['scale', '-n', NS, 'deployment', name, '--replicas', String(replicas)]);
   const deleteDeployment = async (name: string) => {
     await apps.deleteNamespacedDeployment({ namespace: NS, name }).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
@@ -105,10 +155,24 @@ describe('SpiderSubnet auto-created pools', function () {
     custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
     await kubectlOk(c.kubectl, ['create', 'namespace', NS]);
     for (const { name, ...spec } of Object.values(SUBNETS)) {
-      await custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spidersubnets', body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderSubnet', metadata: { name }, spec: { ipVersion: 4, ...spec } } });
+      await custom.createClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: 'spidersubnets',
+        body: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: 'SpiderSubnet',
+          metadata: { name },
+          spec: { ipVersion: 4, ...spec },
+        },
+      });
     }
     // Its own connections, as in its own process.
-    op = await runOperator(loadKubeConfig(c.cp.kubeconfig), [createAutoPoolReconciler, createSubnetStatusReconciler, ipPoolReconciler]);
+    op = await runOperator(loadKubeConfig(c.cp.kubeconfig), [
+      createAutoPoolReconciler,
+      createSubnetStatusReconciler,
+      createIPPoolReconciler,
+    ]);
     nodes = await startNodeSide({ kubeConfig: c.kubeConfig, kubeconfigPath: c.cp.kubeconfig, nodes: NODES });
   });
 
@@ -119,7 +183,12 @@ describe('SpiderSubnet auto-created pools', function () {
     // Kept pools outlive their applications by design; the test removes them itself.
     await c.kubectl(['delete', 'spiderippools', '-l', 'ipam.spidernet.io/ippool-reclaim=false', '--wait=false']);
     await eventually('the auto pools of the test to be gone', 120_000, async () => {
-      const left = await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', labelSelector: `ipam.spidernet.io/owner-application-namespace=${NS}` }) as { items: SpiderIPPool[] };
+      const left = (await custom.listClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: 'spiderippools',
+        labelSelector: `ipam.spidernet.io/owner-application-namespace=${NS}`,
+      })) as { items: SpiderIPPool[] };
       return left.items.length === 0 ? true : undefined;
     }).catch((err: unknown) => console.error(String(err)));
     await nodes?.stop();
@@ -127,12 +196,27 @@ describe('SpiderSubnet auto-created pools', function () {
     await c.kubectl(['delete', 'namespace', NS, '--wait=false']);
     await c.kubectl(['delete', 'spidersubnets', ...Object.values(SUBNETS).map((s) => s.name), '--wait=false']);
     await c.kubectl(['delete', 'spiderippools', 'manual-126', '--ignore-not-found', '--wait=false']);
-    await c.kubectl(['patch', 'spidersubnets', MANUAL_SUBNET.name, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+    await c.kubectl([
+      'patch',
+      'spidersubnets',
+      MANUAL_SUBNET.name,
+      '--type=merge',
+      '-p',
+      '{"metadata":{"finalizers":null}}',
+    ]);
   });
 
   it('a Deployment with ippool-ip-number "+1" gets replicas+1 addresses that follow scale 2 → 5 → 1, its pods use them, and the pool goes with the Deployment', async () => {
     const name = 'web';
-    await apps.createNamespacedDeployment({ namespace: NS, body: deployment(name, 2, annotations(SUBNETS.scale.name, { 'ipam.spidernet.io/ippool-ip-number': '+1' }), ON_OUR_NODES) });
+    await apps.createNamespacedDeployment({
+      namespace: NS,
+      body: deployment(
+        name,
+        2,
+        annotations(SUBNETS.scale.name, { 'ipam.spidernet.io/ippool-ip-number': '+1' }),
+        ON_OUR_NODES,
+      ),
+    });
     let pool = await poolSized(name, 3);
     assert.match(pool.metadata.name, /^auto4-web-eth0-[0-9a-f]{5}$/);
     assert.deepEqual(pool.spec.ips, ['10.120.0.10-10.120.0.12'], 'the lowest free addresses of the subnet');
@@ -170,21 +254,35 @@ describe('SpiderSubnet auto-created pools', function () {
 
   it('with ippool-reclaim "false" the pool outlives the Deployment, and a new Deployment of the same name takes it over with the same addresses', async () => {
     const name = 'keeper';
-    const keep = annotations(SUBNETS.keep.name, { 'ipam.spidernet.io/ippool-reclaim': 'false', 'ipam.spidernet.io/ippool-ip-number': '+1' });
+    const keep = annotations(SUBNETS.keep.name, {
+      'ipam.spidernet.io/ippool-reclaim': 'false',
+      'ipam.spidernet.io/ippool-ip-number': '+1',
+    });
     await apps.createNamespacedDeployment({ namespace: NS, body: deployment(name, 2, keep) });
     const first = await poolSized(name, 3);
     assert.equal(first.metadata.labels?.['ipam.spidernet.io/ippool-reclaim'], 'false');
     const firstUid = first.metadata.labels?.['ipam.spidernet.io/owner-application-uid'];
 
     await deleteDeployment(name);
-    await eventually('the Deployment to be gone', 60_000, async () => ((await apps.listNamespacedDeployment({ namespace: NS })).items.some((x) => x.metadata?.name === name) ? undefined : true));
+    await eventually('the Deployment to be gone', 60_000, async () =>
+      (await apps.listNamespacedDeployment({ namespace: NS })).items.some((x) => x.metadata?.name === name)
+        ? undefined
+        : true,
+    );
     // Long enough for the controller to have reacted to the deletion.
     await new Promise((r) => setTimeout(r, 3000));
     const [kept, ...others] = await poolsOf(name);
     assert.equal(others.length, 0);
     assert.equal(kept?.metadata.name, first.metadata.name, 'the pool stays');
-    assert.equal(kept?.metadata.labels?.['ipam.spidernet.io/owner-application-uid'], firstUid, 'still pinned to the old application');
-    assert.ok(parseControlledPools(await subnet(SUBNETS.keep.name)).has(first.metadata.name), 'the subnet keeps its reservation');
+    assert.equal(
+      kept?.metadata.labels?.['ipam.spidernet.io/owner-application-uid'],
+      firstUid,
+      'still pinned to the old application',
+    );
+    assert.ok(
+      parseControlledPools(await subnet(SUBNETS.keep.name)).has(first.metadata.name),
+      'the subnet keeps its reservation',
+    );
 
     await apps.createNamespacedDeployment({ namespace: NS, body: deployment(name, 2, keep) });
     const d = await apps.readNamespacedDeployment({ namespace: NS, name });
@@ -197,10 +295,15 @@ describe('SpiderSubnet auto-created pools', function () {
 
     // Switching reclaim back on makes the pool go with the Deployment.
     await apps.patchNamespacedDeployment({
-      namespace: NS, name,
-      body: [{ op: 'replace', path: '/spec/template/metadata/annotations/ipam.spidernet.io~1ippool-reclaim', value: 'true' }],
+      namespace: NS,
+      name,
+      body: [
+        { op: 'replace', path: '/spec/template/metadata/annotations/ipam.spidernet.io~1ippool-reclaim', value: 'true' },
+      ],
     });
-    await eventually('the reclaim label to follow', 60_000, async () => ((await poolsOf(name))[0]?.metadata.labels?.['ipam.spidernet.io/ippool-reclaim'] === 'true' ? true : undefined));
+    await eventually('the reclaim label to follow', 60_000, async () =>
+      (await poolsOf(name))[0]?.metadata.labels?.['ipam.spidernet.io/ippool-reclaim'] === 'true' ? true : undefined,
+    );
     await deleteDeployment(name);
     await gone(name);
   });
@@ -209,20 +312,44 @@ describe('SpiderSubnet auto-created pools', function () {
     const names = Array.from({ length: 12 }, (_, i) => `burst-${i}`);
     const replicas = (i: number) => 1 + (i % 3);
     /** Every burst pool, once each holds its size and the ledger records exactly its addresses. */
-    const burstPools = (size: (i: number) => number) => eventually('every burst Deployment to have its pool', 120_000, async () => {
-      const labelSelector = `ipam.spidernet.io/owner-application-namespace=${NS},ipam.spidernet.io/owner-spider-subnet=${SUBNETS.many.name}`;
-      const all = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', labelSelector }) as { items: SpiderIPPool[] }).items;
-      const ledger = parseControlledPools(await subnet(SUBNETS.many.name));
-      const pools = names.map((name) => all.filter((p) => p.metadata.labels?.['ipam.spidernet.io/owner-application-name'] === name));
-      const ready = pools.every((own, i) => {
-        const entry = own[0] && ledger.get(own[0].metadata.name);
-        return own.length === 1 && ipsOf(own[0]!).count() === BigInt(size(i)) && entry && IPSet.fromRanges(entry.ips, 4).equals(ipsOf(own[0]!));
+    const burstPools = (size: (i: number) => number) =>
+      eventually('every burst Deployment to have its pool', 120_000, async () => {
+        const labelSelector = `ipam.spidernet.io/owner-application-namespace=${NS},ipam.spidernet.io/owner-spider-subnet=${SUBNETS.many.name}`;
+        const all = (
+          (await custom.listClusterCustomObject({
+            group: GROUP,
+            version: VERSION,
+            plural: 'spiderippools',
+            labelSelector,
+          })) as { items: SpiderIPPool[] }
+        ).items;
+        const ledger = parseControlledPools(await subnet(SUBNETS.many.name));
+        const pools = names.map((name) =>
+          all.filter((p) => p.metadata.labels?.['ipam.spidernet.io/owner-application-name'] === name),
+        );
+        const ready = pools.every((own, i) => {
+          const entry = own[0] && ledger.get(own[0].metadata.name);
+          return (
+            own.length === 1 &&
+            ipsOf(own[0]!).count() === BigInt(size(i)) &&
+            entry &&
+            IPSet.fromRanges(entry.ips, 4).equals(ipsOf(own[0]!))
+          );
+        });
+        return ready ? pools.map((own) => own[0]!) : undefined;
       });
-      return ready ? pools.map((own) => own[0]!) : undefined;
-    });
-    await Promise.all(names.map((name, i) => apps.createNamespacedDeployment({
-      namespace: NS, body: deployment(name, replicas(i), annotations(SUBNETS.many.name, { 'ipam.spidernet.io/ippool-ip-number': '+3' })),
-    })));
+    await Promise.all(
+      names.map((name, i) =>
+        apps.createNamespacedDeployment({
+          namespace: NS,
+          body: deployment(
+            name,
+            replicas(i),
+            annotations(SUBNETS.many.name, { 'ipam.spidernet.io/ippool-ip-number': '+3' }),
+          ),
+        }),
+      ),
+    );
     const pools = await burstPools((i) => replicas(i) + 3);
     let union = IPSet.empty(4);
     let total = 0n;
@@ -252,17 +379,29 @@ describe('SpiderSubnet auto-created pools', function () {
 
   it('an exhausted subnet leaves a Warning event naming the subnet, the application and the count, and more addresses in the subnet end the wait', async () => {
     const name = 'hungry';
-    await apps.createNamespacedDeployment({ namespace: NS, body: deployment(name, 5, annotations(SUBNETS.small.name, { 'ipam.spidernet.io/ippool-ip-number': '+1' })) });
+    await apps.createNamespacedDeployment({
+      namespace: NS,
+      body: deployment(name, 5, annotations(SUBNETS.small.name, { 'ipam.spidernet.io/ippool-ip-number': '+1' })),
+    });
     const event = await eventually('a SubnetExhausted event', 60_000, async () => {
-      const events = await core.listNamespacedEvent({ namespace: NS, fieldSelector: `involvedObject.name=${name},reason=SubnetExhausted` });
+      const events = await core.listNamespacedEvent({
+        namespace: NS,
+        fieldSelector: `involvedObject.name=${name},reason=SubnetExhausted`,
+      });
       return events.items[0];
     });
     assert.equal(event.type, 'Warning');
-    assert.match(event.message ?? '', /SpiderSubnet "autopool-small" cannot supply apps\/v1 Deployment subnet-autopool\/hungry \(eth0 IPv4\): the pool needs 6 addresses \(5 replicas, ippool-ip-number \+1\), 6 more than it holds, but only 4 are free/);
+    assert.match(
+      event.message ?? '',
+      /SpiderSubnet "autopool-small" cannot supply apps\/v1 Deployment subnet-autopool\/hungry \(eth0 IPv4\): the pool needs 6 addresses \(5 replicas, ippool-ip-number \+1\), 6 more than it holds, but only 4 are free/,
+    );
     assert.equal((await poolsOf(name)).length, 0, 'no partial pool');
 
     await custom.patchClusterCustomObject({
-      group: GROUP, version: VERSION, plural: 'spidersubnets', name: SUBNETS.small.name,
+      group: GROUP,
+      version: VERSION,
+      plural: 'spidersubnets',
+      name: SUBNETS.small.name,
       body: [{ op: 'replace', path: '/spec/ips', value: ['10.123.0.10-10.123.0.20'] }],
     });
     const pool = await poolSized(name, 6);
@@ -271,18 +410,37 @@ describe('SpiderSubnet auto-created pools', function () {
     await gone(name);
   });
 
-  it('a manual pool of the subnet\'s CIDR is adopted and counted, auto pools go around it, and a deleted subnet takes its pools along before letting go', async () => {
+  it("a manual pool of the subnet's CIDR is adopted and counted, auto pools go around it, and a deleted subnet takes its pools along before letting go", async () => {
     const { name: subnetName, ...spec } = MANUAL_SUBNET;
     await custom.createClusterCustomObject({
-      group: GROUP, version: VERSION, plural: 'spidersubnets',
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderSubnet', metadata: { name: subnetName, finalizers: [FINALIZER] }, spec: { ipVersion: 4, ...spec } },
+      group: GROUP,
+      version: VERSION,
+      plural: 'spidersubnets',
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'SpiderSubnet',
+        metadata: { name: subnetName, finalizers: [FINALIZER] },
+        spec: { ipVersion: 4, ...spec },
+      },
     });
     await custom.createClusterCustomObject({
-      group: GROUP, version: VERSION, plural: 'spiderippools',
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderIPPool', metadata: { name: 'manual-126' }, spec: { ipVersion: 4, subnet: '10.126.0.0/24', ips: ['10.126.0.10-10.126.0.19'] } },
+      group: GROUP,
+      version: VERSION,
+      plural: 'spiderippools',
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'SpiderIPPool',
+        metadata: { name: 'manual-126' },
+        spec: { ipVersion: 4, subnet: '10.126.0.0/24', ips: ['10.126.0.10-10.126.0.19'] },
+      },
     });
     const adopted = await eventually('the manual pool adopted', 60_000, async () => {
-      const p = await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name: 'manual-126' }) as SpiderIPPool;
+      const p = (await custom.getClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: 'spiderippools',
+        name: 'manual-126',
+      })) as SpiderIPPool;
       return p.metadata.labels?.['ipam.spidernet.io/owner-spider-subnet'] === subnetName ? p : undefined;
     });
     assert.equal(adopted.metadata.ownerReferences?.find((r) => r.controller)?.name, subnetName);
@@ -292,7 +450,7 @@ describe('SpiderSubnet auto-created pools', function () {
 
     await apps.createNamespacedDeployment({ namespace: NS, body: deployment('around', 1, annotations(subnetName)) });
     const pool = await poolSized('around', 2);
-    assert.deepEqual(pool.spec.ips, ['10.126.0.20-10.126.0.21'], 'the manual pool\'s addresses are skipped');
+    assert.deepEqual(pool.spec.ips, ['10.126.0.20-10.126.0.21'], "the manual pool's addresses are skipped");
     const counted = await eventually('the subnet to count both pools', 60_000, async () => {
       const s = await subnet(subnetName);
       return s.status?.allocatedIPCount === 12 ? s : undefined;
@@ -300,9 +458,19 @@ describe('SpiderSubnet auto-created pools', function () {
     assert.equal(counted.status?.totalIPCount, 91);
     assert.deepEqual(parseControlledPools(counted).get('manual-126'), { ips: ['10.126.0.10-10.126.0.19'] });
 
-    await custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spidersubnets', name: subnetName });
+    await custom.deleteClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spidersubnets',
+      name: subnetName,
+    });
     await eventually('the subnet and its pools to be gone', 120_000, async () => {
-      const left = await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', labelSelector: `ipam.spidernet.io/owner-spider-subnet=${subnetName}` }) as { items: SpiderIPPool[] };
+      const left = (await custom.listClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: 'spiderippools',
+        labelSelector: `ipam.spidernet.io/owner-spider-subnet=${subnetName}`,
+      })) as { items: SpiderIPPool[] };
       const s = await subnet(subnetName).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
       return left.items.length === 0 && s === undefined ? true : undefined;
     });
@@ -316,7 +484,10 @@ describe('SpiderSubnet auto-created pools', function () {
         metadata: { name: 'agent' },
         spec: {
           selector: { matchLabels: { app: 'agent' } },
-          template: { metadata: { labels: { app: 'agent' }, annotations: annotations(SUBNETS.kinds.name) }, spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: 'agent' }], ...ON_OUR_NODES } },
+          template: {
+            metadata: { labels: { app: 'agent' }, annotations: annotations(SUBNETS.kinds.name) },
+            spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: 'agent' }], ...ON_OUR_NODES },
+          },
         },
       },
     });
@@ -333,8 +504,16 @@ describe('SpiderSubnet auto-created pools', function () {
       body: {
         metadata: { name: 'db' },
         spec: {
-          serviceName: 'db', replicas: 3, selector: { matchLabels: { app: 'db' } },
-          template: { metadata: { labels: { app: 'db' }, annotations: annotations(SUBNETS.kinds.name, { 'ipam.spidernet.io/ippool-ip-number': '2' }) }, spec: { containers: [{ name: 'c', image: 'db' }], ...UNSCHEDULABLE } },
+          serviceName: 'db',
+          replicas: 3,
+          selector: { matchLabels: { app: 'db' } },
+          template: {
+            metadata: {
+              labels: { app: 'db' },
+              annotations: annotations(SUBNETS.kinds.name, { 'ipam.spidernet.io/ippool-ip-number': '2' }),
+            },
+            spec: { containers: [{ name: 'c', image: 'db' }], ...UNSCHEDULABLE },
+          },
         },
       },
     });
@@ -343,8 +522,12 @@ describe('SpiderSubnet auto-created pools', function () {
       body: {
         metadata: { name: 'batch' },
         spec: {
-          parallelism: 2, completions: 4,
-          template: { metadata: { annotations: annotations(SUBNETS.kinds.name) }, spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'job' }], ...UNSCHEDULABLE } },
+          parallelism: 2,
+          completions: 4,
+          template: {
+            metadata: { annotations: annotations(SUBNETS.kinds.name) },
+            spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'job' }], ...UNSCHEDULABLE },
+          },
         },
       },
     });
@@ -357,7 +540,13 @@ describe('SpiderSubnet auto-created pools', function () {
 
     // A ledger that cannot be read is replaced by what the pools hold.
     const dirty = await subnet(SUBNETS.kinds.name);
-    await custom.replaceClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'spidersubnets', name: SUBNETS.kinds.name, body: { ...dirty, status: { ...dirty.status, controlledIPPools: '{not json' } } });
+    await custom.replaceClusterCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spidersubnets',
+      name: SUBNETS.kinds.name,
+      body: { ...dirty, status: { ...dirty.status, controlledIPPools: '{not json' } },
+    });
     const repaired = await eventually('the ledger to be rebuilt', 60_000, async () => {
       try {
         const ledger = parseControlledPools(await subnet(SUBNETS.kinds.name));
@@ -366,13 +555,20 @@ describe('SpiderSubnet auto-created pools', function () {
         return undefined;
       }
     });
-    assert.deepEqual(repaired.get(db.metadata.name), { ips: db.spec.ips, application: 'apps_v1_StatefulSet_subnet-autopool_db' });
-    assert.deepEqual(repaired.get(job.metadata.name), { ips: job.spec.ips, application: 'batch_v1_Job_subnet-autopool_batch' });
+    assert.deepEqual(repaired.get(db.metadata.name), {
+      ips: db.spec.ips,
+      application: 'apps_v1_StatefulSet_subnet-autopool_db',
+    });
+    assert.deepEqual(repaired.get(job.metadata.name), {
+      ips: job.spec.ips,
+      application: 'batch_v1_Job_subnet-autopool_batch',
+    });
 
     await apps.deleteNamespacedStatefulSet({ namespace: NS, name: 'db' });
     await batch.deleteNamespacedJob({ namespace: NS, name: 'batch', propagationPolicy: 'Background' });
     await eventually('the StatefulSet and Job pools to be deleted', 120_000, async () =>
-      ((await poolsOf('db', 'StatefulSet')).length + (await poolsOf('batch', 'Job')).length === 0 ? true : undefined));
+      (await poolsOf('db', 'StatefulSet')).length + (await poolsOf('batch', 'Job')).length === 0 ? true : undefined,
+    );
   });
 });
 
@@ -384,7 +580,13 @@ describe('SpiderSubnet ledger under racing carvers', function () {
   const RACE_SUBNET = 'autopool-race';
   let c: TestCluster;
   let custom: CustomObjectsApi;
-  const subnet = async (name: string) => await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spidersubnets', name }) as SpiderSubnet;
+  const subnet = async (name: string) =>
+    (await custom.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spidersubnets',
+      name,
+    })) as SpiderSubnet;
   const ipsOf = (pool: SpiderIPPool) => IPSet.fromRanges(pool.spec.ips ?? [], 4);
 
   before(async function () {
@@ -392,13 +594,26 @@ describe('SpiderSubnet ledger under racing carvers', function () {
     c = await testCluster();
     custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
     await custom.createClusterCustomObject({
-      group: GROUP, version: VERSION, plural: 'spidersubnets',
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderSubnet', metadata: { name: RACE_SUBNET }, spec: { ipVersion: 4, subnet: '10.125.0.0/24', ips: ['10.125.0.1-10.125.0.254'] } },
+      group: GROUP,
+      version: VERSION,
+      plural: 'spidersubnets',
+      body: {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'SpiderSubnet',
+        metadata: { name: RACE_SUBNET },
+        spec: { ipVersion: 4, subnet: '10.125.0.0/24', ips: ['10.125.0.1-10.125.0.254'] },
+      },
     });
   });
 
   after(async () => {
-    await c?.kubectl(['delete', 'spiderippools', '-l', `ipam.spidernet.io/owner-spider-subnet=${RACE_SUBNET}`, '--wait=false']);
+    await c?.kubectl([
+      'delete',
+      'spiderippools',
+      '-l',
+      `ipam.spidernet.io/owner-spider-subnet=${RACE_SUBNET}`,
+      '--wait=false',
+    ]);
     await c?.kubectl(['delete', 'spidersubnets', RACE_SUBNET, '--wait=false']);
   });
 
@@ -423,32 +638,63 @@ describe('SpiderSubnet ledger under racing carvers', function () {
     const writer = new AutoPoolWriter(counted, { pools: () => [], reservedIPs: () => [] });
     // Applications that need not exist: no controller runs here, the writers are all there is.
     const racers: Application[] = Array.from({ length: 20 }, (_, i) => ({
-      kind: 'Deployment', namespace: NS, name: `race-${i}`, uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, apiVersion: 'apps/v1', replicas: 3 + (i % 4), terminating: false,
+      kind: 'Deployment',
+      namespace: NS,
+      name: `race-${i}`,
+      uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      apiVersion: 'apps/v1',
+      replicas: 3 + (i % 4),
+      terminating: false,
     }));
-    const request = (app: Application): AutoPoolRequest => ({ nic: 'eth0', family: 4, subnet: RACE_SUBNET, size: app.replicas + 1, ipNumber: '+1', reclaim: false });
+    const request = (app: Application): AutoPoolRequest => ({
+      nic: 'eth0',
+      family: 4,
+      subnet: RACE_SUBNET,
+      size: app.replicas + 1,
+      ipNumber: '+1',
+      reclaim: false,
+    });
     let conflicts = 0;
     const failures: string[] = [];
-    const outcomes = await Promise.all(racers.map(async (app) => {
-      // As the work queue would: a failure, or a conflict that outlasts the writer's own retries, is tried again.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await writer.ensure(app, request(app), undefined);
-        } catch (err) {
-          if (attempt >= 20) throw err;
-          if (isConflict(err)) conflicts++;
-          else failures.push(String(err));
+    const outcomes = await Promise.all(
+      racers.map(async (app) => {
+        // As the work queue would: a failure, or a conflict that outlasts the writer's own retries, is tried again.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await writer.ensure(app, request(app), undefined);
+          } catch (err) {
+            if (attempt >= 20) throw err;
+            if (isConflict(err)) conflicts++;
+            else failures.push(String(err));
+          }
         }
-      }
-    }));
-    assert.deepEqual(outcomes.map((o) => o.kind), racers.map(() => 'done'));
-    const pools = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', labelSelector: `ipam.spidernet.io/owner-spider-subnet=${RACE_SUBNET}` }) as { items: SpiderIPPool[] }).items;
+      }),
+    );
+    assert.deepEqual(
+      outcomes.map((o) => o.kind),
+      racers.map(() => 'done'),
+    );
+    const pools = (
+      (await custom.listClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: 'spiderippools',
+        labelSelector: `ipam.spidernet.io/owner-spider-subnet=${RACE_SUBNET}`,
+      })) as { items: SpiderIPPool[] }
+    ).items;
     assert.equal(pools.length, 20);
     const union = pools.reduce((u, p) => u.union(ipsOf(p)), IPSet.empty(4));
     const total = racers.reduce((n, app) => n + app.replicas + 1, 0);
     assert.equal(union.count(), BigInt(total), 'the pools are disjoint and sized');
     const ledger = parseControlledPools(await subnet(RACE_SUBNET));
-    for (const p of pools) assert.ok(IPSet.fromRanges(ledger.get(p.metadata.name)?.ips ?? [], 4).equals(ipsOf(p)), `the ledger records ${p.metadata.name}`);
+    for (const p of pools)
+      assert.ok(
+        IPSet.fromRanges(ledger.get(p.metadata.name)?.ips ?? [], 4).equals(ipsOf(p)),
+        `the ledger records ${p.metadata.name}`,
+      );
     assert.ok(ledgerConflicts > 0, 'the writers did collide on the ledger, so the test exercised the race');
-    console.log(`      20 racing carvers: ${total} addresses in 20 disjoint pools; ${ledgerConflicts} refused ledger writes; ${conflicts} conflicts and ${failures.length} other failures retried by the caller${failures.length ? ` (${[...new Set(failures)].join('; ')})` : ''}`);
+    console.log(
+      `      20 racing carvers: ${total} addresses in 20 disjoint pools; ${ledgerConflicts} refused ledger writes; ${conflicts} conflicts and ${failures.length} other failures retried by the caller${failures.length ? ` (${[...new Set(failures)].join('; ')})` : ''}`,
+    );
   });
 });

@@ -15,7 +15,8 @@ export function parseRecords(pool: SpiderIPPool): PoolRecords {
     throw new Error(`SpiderIPPool ${pool.metadata.name}: status.allocatedIPs is not valid JSON`);
   }
   if (parsed === null) return new Map();
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`SpiderIPPool ${pool.metadata.name}: status.allocatedIPs is not a JSON object`);
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new Error(`SpiderIPPool ${pool.metadata.name}: status.allocatedIPs is not a JSON object`);
   return new Map(Object.entries(parsed as Record<string, PoolIPAllocation>));
 }
 
@@ -24,6 +25,10 @@ export function serializeRecords(records: PoolRecords): string | undefined {
   return JSON.stringify(Object.fromEntries(records));
 }
 
+/**
+ * The pool's family. The mutating webhook fills spec.ipVersion from the subnet, but a pool written while
+ * the webhook was unavailable may lack it, so the subnet decides then.
+ */
 export function poolFamily(pool: SpiderIPPool): Family {
   return pool.spec.ipVersion ?? (pool.spec.subnet.includes(':') ? 6 : 4);
 }
@@ -35,12 +40,17 @@ export function poolFamily(pool: SpiderIPPool): Family {
  */
 export function assignable(pool: SpiderIPPool, reserved: IPSet): IPSet {
   const family = poolFamily(pool);
-  let set = IPSet.fromRanges(pool.spec.ips ?? [], family).subtract(IPSet.fromRanges(pool.spec.excludeIPs ?? [], family));
+  let set = IPSet.fromRanges(pool.spec.ips ?? [], family).subtract(
+    IPSet.fromRanges(pool.spec.excludeIPs ?? [], family),
+  );
   if (reserved.family === family) set = set.subtract(reserved);
   if (pool.spec.gateway) set = set.subtract(IPSet.fromValues(family, [parseIP(pool.spec.gateway).value]));
   return set;
 }
 
 export function usedSet(family: Family, records: PoolRecords): IPSet {
-  return IPSet.fromValues(family, [...records.keys()].map((ip) => parseIP(ip).value));
+  return IPSet.fromValues(
+    family,
+    [...records.keys()].map((ip) => parseIP(ip).value),
+  );
 }

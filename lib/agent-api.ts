@@ -35,12 +35,25 @@ export interface IpConfig {
   vlan?: number;
 }
 
-export interface IpamRoute { ifName: string; dst: string; gw: string }
+export interface IpamRoute {
+  ifName: string;
+  dst: string;
+  gw: string;
+}
 
-export interface IpamDns { domain?: string; nameservers?: string[]; options?: string[]; search?: string[] }
+export interface IpamDns {
+  domain?: string;
+  nameservers?: string[];
+  options?: string[];
+  search?: string[];
+}
 
 /** Answer to POST /v1/ipam/ip: the addresses and routes of every NIC of the pod, not only ifName's. */
-export interface IpamAddResponse { ips: IpConfig[]; routes: IpamRoute[]; dns: IpamDns }
+export interface IpamAddResponse {
+  ips: IpConfig[];
+  routes: IpamRoute[];
+  dns: IpamDns;
+}
 
 /** DELETE /v1/ipam/ip */
 export interface IpamDelArgs {
@@ -66,7 +79,10 @@ export type AgentErrorReason =
   | 'CoordinatorNotFound' // 404: the cluster has no SpiderCoordinator
   | 'Internal'; // 500
 
-export interface AgentError { reason: AgentErrorReason; message: string }
+export interface AgentError {
+  reason: AgentErrorReason;
+  message: string;
+}
 
 export const HTTP_STATUS: Record<AgentErrorReason, number> = {
   WrongInput: 400,
@@ -113,15 +129,28 @@ export interface WorkloadEndpointStatus {
   podUID: string;
   node: string;
   interfaces: {
-    interface: string; ipv4?: string; ipv6?: string; ipv4Pool?: string; ipv6Pool?: string;
-    ipv4Gateway?: string; ipv6Gateway?: string; vlan?: number; routes?: { dst: string; gw: string }[];
+    interface: string;
+    ipv4?: string;
+    ipv6?: string;
+    ipv4Pool?: string;
+    ipv6Pool?: string;
+    ipv4Gateway?: string;
+    ipv6Gateway?: string;
+    vlan?: number;
+    routes?: { dst: string; gw: string }[];
   }[];
 }
 
 /** GET /v1/coordinator/config?podNamespace=&podName= (or the same keys in a JSON body) */
-export interface CoordinatorConfigArgs { podNamespace: string; podName: string }
+export interface CoordinatorConfigArgs {
+  podNamespace: string;
+  podName: string;
+}
 
-export interface CoordinatorPolicyRoute { dst: string; gw: string }
+export interface CoordinatorPolicyRoute {
+  dst: string;
+  gw: string;
+}
 
 /**
  * The cluster defaults of the `coordinator` plugin: the SpiderCoordinator's spec and status, with

@@ -7,7 +7,7 @@ import { ApiException, KubeConfig, type RequestContext } from '@kubernetes/clien
  * ends; under load that, not the apiserver's storage, limits the request rate. This KubeConfig hands every
  * request one keep-alive agent, rebuilt only when the TLS credentials change.
  */
-export class KeepAliveKubeConfig extends KubeConfig {
+class KeepAliveKubeConfig extends KubeConfig {
   private shared?: { agent: Agent; key: string };
 
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
@@ -15,7 +15,9 @@ export class KeepAliveKubeConfig extends KubeConfig {
     const fresh = context.getAgent();
     if (!(fresh instanceof Agent)) return;
     const { ca, cert, key, pfx, rejectUnauthorized } = fresh.options;
-    const credentials = JSON.stringify([ca, cert, key, pfx, rejectUnauthorized].map((v) => (v === undefined ? null : String(v))));
+    const credentials = JSON.stringify(
+      [ca, cert, key, pfx, rejectUnauthorized].map((v) => (v === undefined ? null : String(v))),
+    );
     if (this.shared?.key !== credentials) {
       this.shared?.agent.destroy();
       // No socket cap: node-fetch 2 reports a false "Premature close" when a request waits for a busy
@@ -34,7 +36,8 @@ export function loadKubeConfig(path?: string): KubeConfig {
   return kc;
 }
 
-export const statusCode = (err: unknown): number | undefined => (err instanceof ApiException ? err.code : (err as { code?: unknown })?.code as number | undefined);
+export const statusCode = (err: unknown): number | undefined =>
+  err instanceof ApiException ? err.code : ((err as { code?: unknown })?.code as number | undefined);
 export const isConflict = (err: unknown): boolean => statusCode(err) === 409;
 export const isNotFound = (err: unknown): boolean => statusCode(err) === 404;
 export const isAlreadyExists = (err: unknown): boolean => statusCode(err) === 409;

@@ -1,63 +1,55 @@
 // spiderpool-controller: the operator process. One replica leads (Lease `spiderpool-controller` in
-// SPIDERPOOL_NAMESPACE) and runs the reconcilers; every replica keeps warm caches and serves /metrics.
+// SPIDERPOOL_NAMESPACE) and runs the reconcilers; every replica keeps warm caches and serves /metrics,
+// /healthz and /readyz (ready once every cache has synced).
 //
 // Environment: KUBECONFIG (else in-cluster), SPIDERPOOL_NAMESPACE (spiderpool), OPERATOR_METRICS_PORT
 // (5721), LOG_LEVEL (info), SPIDERPOOL_POD_NAME (this replica's Lease identity; host name + pid if
 // unset), SPIDERPOOL_LEADER_DURATION / _RENEW_DEADLINE / _RETRY_PERIOD in seconds (15 / 10 / 2),
-// SPIDERPOOL_RESYNC_PERIOD in seconds (300), SPIDERPOOL_CONTROLLER_WORKERS per reconciler (3).
+// SPIDERPOOL_RESYNC_PERIOD in seconds (300), SPIDERPOOL_CONTROLLER_WORKERS per reconciler (3),
+// SPIDERPOOL_CNI_CONFIG_DIR (/etc/cni/net.d, where the coordinator reads the node's CNI configuration),
+// the GC's SPIDERPOOL_GC_IP_ENABLED, _DEFAULT_INTERVAL_DURATION, _ADDITIONAL_GRACE_DELAY, _DRY_RUN and
+// SPIDERPOOL_ENABLE_STATEFULSET (operator/gc/options.ts), SPIDERPOOL_CONFIG_PATH (lib/daemon/config.ts).
+import { INSTALL_NAMESPACE } from '../api/v2beta1/constants.ts';
+import { setting } from '../lib/daemon/config.ts';
+import { runDaemon } from '../lib/daemon/daemon.ts';
 import { loadKubeConfig } from '../lib/kube.ts';
-import { createLogger } from '../lib/log.ts';
-import { reconcilers } from './reconcilers.ts';
+import { GC_SETTINGS } from './gc/options.ts';
+import { createReconcilers } from './reconcilers.ts';
 import { startOperator } from './start.ts';
-import type { RunningOperator } from './runtime/types.ts';
 
-const log = createLogger('spiderpool-controller');
-
-function number(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`environment variable ${name}: ${JSON.stringify(raw)} is not a non-negative number`);
-  return value;
-}
-
-// The runtime keeps every failure inside its retry loops; anything that still escapes is logged, and the
-// process keeps serving rather than restarting with cold caches.
-process.on('unhandledRejection', (err) => log.error('unhandled rejection', { err: String(err) }));
-
-let operator: RunningOperator | undefined;
-let stopping = false;
-const shutdown = async (signal: string) => {
-  if (stopping) process.exit(1);
-  stopping = true;
-  log.info('shutting down', { signal });
-  try {
-    await operator?.stop();
-    process.exit(0);
-  } catch (err) {
-    log.error('unclean shutdown', { err: String(err) });
-    process.exit(1);
-  }
-};
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
-
-try {
-  operator = await startOperator({
-    kubeConfig: loadKubeConfig(process.env.KUBECONFIG || undefined),
-    reconcilers,
-    identity: process.env.SPIDERPOOL_POD_NAME || undefined,
-    leaseNamespace: process.env.SPIDERPOOL_NAMESPACE || 'spiderpool',
-    metricsPort: number('OPERATOR_METRICS_PORT', 5721),
-    leaseDurationMs: number('SPIDERPOOL_LEADER_DURATION', 15) * 1000,
-    renewDeadlineMs: number('SPIDERPOOL_LEADER_RENEW_DEADLINE', 10) * 1000,
-    retryPeriodMs: number('SPIDERPOOL_LEADER_RETRY_PERIOD', 2) * 1000,
-    resyncMs: number('SPIDERPOOL_RESYNC_PERIOD', 300) * 1000,
-    workers: number('SPIDERPOOL_CONTROLLER_WORKERS', 3),
-    log,
-  });
-  log.info('controller ready', { identity: operator.identity, metricsPort: operator.metricsPort });
-} catch (err) {
-  log.error('controller failed to start', { err: err instanceof Error ? err.message : String(err) });
-  process.exit(1);
-}
+await runDaemon({
+  name: 'spiderpool-controller',
+  settings: {
+    kubeconfig: setting.optional(setting.string({ env: 'KUBECONFIG' })),
+    namespace: setting.string({ env: 'SPIDERPOOL_NAMESPACE', default: INSTALL_NAMESPACE }),
+    metricsPort: setting.port({ env: 'OPERATOR_METRICS_PORT', default: 5721 }),
+    identity: setting.optional(setting.string({ env: 'SPIDERPOOL_POD_NAME' })),
+    leaseDurationMs: setting.seconds({ env: 'SPIDERPOOL_LEADER_DURATION', default: 15 }),
+    renewDeadlineMs: setting.seconds({ env: 'SPIDERPOOL_LEADER_RENEW_DEADLINE', default: 10 }),
+    retryPeriodMs: setting.seconds({ env: 'SPIDERPOOL_LEADER_RETRY_PERIOD', default: 2 }),
+    resyncMs: setting.seconds({ env: 'SPIDERPOOL_RESYNC_PERIOD', default: 300 }),
+    workers: setting.integer({ env: 'SPIDERPOOL_CONTROLLER_WORKERS', default: 3, min: 1 }),
+    cniConfigDir: setting.optional(setting.string({ env: 'SPIDERPOOL_CNI_CONFIG_DIR' })),
+    gc: GC_SETTINGS,
+  },
+  health: (config) => ({ port: config.metricsPort, host: '0.0.0.0' }),
+  async start({ config, log, registry }) {
+    const kubeConfig = loadKubeConfig(config.kubeconfig);
+    // The caches, the Lease and the reconcilers: startOperator returns with the caches filling.
+    const operator = await startOperator({
+      kubeConfig,
+      reconcilers: createReconcilers({ cniConfigDir: config.cniConfigDir, gc: config.gc }),
+      identity: config.identity,
+      leaseNamespace: config.namespace,
+      leaseDurationMs: config.leaseDurationMs,
+      renewDeadlineMs: config.renewDeadlineMs,
+      retryPeriodMs: config.retryPeriodMs,
+      resyncMs: config.resyncMs,
+      workers: config.workers,
+      registry,
+      log,
+    });
+    log.info('controller started', { identity: operator.identity });
+    return { ready: () => operator.hasSynced(), stop: () => operator.stop() };
+  },
+});

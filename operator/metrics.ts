@@ -1,8 +1,6 @@
-// The controller's Prometheus metrics: the runtime's own series (reconciles, work queues, leadership)
-// and the /metrics + /healthz + /readyz HTTP endpoint. Reconcilers register their series on the same
-// registry through ReconcilerContext.registry.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// The controller's Prometheus metrics: the runtime's own series (reconciles, work queues, leadership).
+// Reconcilers register their series on the same registry through ReconcilerContext.registry; the daemon
+// shell's endpoint (lib/daemon/health.ts) serves it.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface RuntimeMetrics {
@@ -23,74 +21,58 @@ export interface RuntimeState {
 export function createRuntimeMetrics(registry: Registry, state: RuntimeState): RuntimeMetrics {
   const registers = [registry];
   new Gauge({
-    name: 'spiderpool_controller_workqueue_depth', help: 'Keys waiting in the work queue of each reconciler',
-    labelNames: ['controller'], registers,
+    name: 'spiderpool_controller_workqueue_depth',
+    help: 'Keys waiting in the work queue of each reconciler',
+    labelNames: ['controller'],
+    registers,
     collect() {
       this.reset();
       for (const [controller, depth] of state.queueDepths()) this.set({ controller }, depth);
     },
   });
   new Gauge({
-    name: 'spiderpool_controller_leader', help: '1 while this replica holds the leader Lease, else 0', registers,
+    name: 'spiderpool_controller_leader',
+    help: '1 while this replica holds the leader Lease, else 0',
+    registers,
     collect() {
       this.set(state.isLeader() ? 1 : 0);
     },
   });
   new Gauge({
-    name: 'spiderpool_controller_cache_objects', help: 'Objects in the watch cache of each kind', labelNames: ['kind'], registers,
+    name: 'spiderpool_controller_cache_objects',
+    help: 'Objects in the watch cache of each kind',
+    labelNames: ['kind'],
+    registers,
     collect() {
       this.reset();
       for (const [kind, size] of state.cacheSizes()) this.set({ kind }, size);
     },
   });
   return {
-    reconciles: new Counter({ name: 'spiderpool_controller_reconcile_total', help: 'Reconciles by reconciler and result (success, error, conflict)', labelNames: ['controller', 'result'], registers }),
-    reconcileErrors: new Counter({ name: 'spiderpool_controller_reconcile_errors_total', help: 'Reconciles that failed with an error other than a conflict', labelNames: ['controller'], registers }),
+    reconciles: new Counter({
+      name: 'spiderpool_controller_reconcile_total',
+      help: 'Reconciles by reconciler and result (success, error, conflict)',
+      labelNames: ['controller', 'result'],
+      registers,
+    }),
+    reconcileErrors: new Counter({
+      name: 'spiderpool_controller_reconcile_errors_total',
+      help: 'Reconciles that failed with an error other than a conflict',
+      labelNames: ['controller'],
+      registers,
+    }),
     reconcileSeconds: new Histogram({
-      name: 'spiderpool_controller_reconcile_duration_seconds', help: 'Duration of one reconcile', labelNames: ['controller'], registers,
+      name: 'spiderpool_controller_reconcile_duration_seconds',
+      help: 'Duration of one reconcile',
+      labelNames: ['controller'],
+      registers,
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     }),
-    queueRetries: new Counter({ name: 'spiderpool_controller_workqueue_retries_total', help: 'Keys requeued with back-off after a failed reconcile', labelNames: ['controller'], registers }),
+    queueRetries: new Counter({
+      name: 'spiderpool_controller_workqueue_retries_total',
+      help: 'Keys requeued with back-off after a failed reconcile',
+      labelNames: ['controller'],
+      registers,
+    }),
   };
-}
-
-export interface MetricsServer {
-  port: number;
-  close(): Promise<void>;
-}
-
-/** Serves /metrics, /healthz (the process is up) and /readyz (every cache has synced). */
-export function serveMetrics(registry: Registry, port: number, ready: () => boolean, host = '0.0.0.0'): Promise<MetricsServer> {
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/metrics') {
-      registry.metrics().then((body) => {
-        res.writeHead(200, { 'Content-Type': registry.contentType });
-        res.end(body);
-      }, (err: unknown) => {
-        res.writeHead(500, { 'Content-Type': 'text/plain' });
-        res.end(String(err));
-      });
-    } else if (path === '/healthz') {
-      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok');
-    } else if (path === '/readyz') {
-      const ok = ready();
-      res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' }).end(ok ? 'ok' : 'caches not synced');
-    } else {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
-    }
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve({
-        port: (server.address() as AddressInfo).port,
-        close: () => new Promise<void>((done) => {
-          server.close(() => done());
-          server.closeAllConnections();
-        }),
-      });
-    });
-  });
 }

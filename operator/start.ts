@@ -1,18 +1,19 @@
-// Runs one operator replica in this process: watch caches, leader election, reconcilers and metrics.
+// Runs one operator replica in this process: watch caches, leader election, reconcilers and, when asked
+// for a port, the metrics and health endpoint (the controller process has the daemon shell serve it).
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { serveHealth } from '../lib/daemon/health.ts';
 import { createLogger } from '../lib/log.ts';
-import { serveMetrics } from './metrics.ts';
 import { DEFAULT_LEASE_TIMINGS } from './runtime/leader.ts';
 import { SpiderpoolOperator } from './runtime/operator.ts';
 import type { OperatorOptions, RunningOperator } from './runtime/types.ts';
 
-export const DEFAULT_LEASE_NAMESPACE = 'spiderpool';
-export const DEFAULT_LEASE_NAME = 'spiderpool-controller';
-export const DEFAULT_RESYNC_MS = 300_000;
+const DEFAULT_LEASE_NAMESPACE = 'spiderpool';
+const DEFAULT_LEASE_NAME = 'spiderpool-controller';
+const DEFAULT_RESYNC_MS = 300_000;
 
 export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
   const log = options.log ?? createLogger('spiderpool-controller');
-  const registry = new Registry();
+  const registry = options.registry ?? new Registry();
   collectDefaultMetrics({ register: registry });
   const operator = new SpiderpoolOperator({
     kubeConfig: options.kubeConfig,
@@ -32,16 +33,23 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     registry,
   });
   await operator.start();
-  const server = options.metricsPort === undefined ? undefined : await serveMetrics(registry, options.metricsPort, () => operator.hasSynced()).catch(async (err: unknown) => {
-    await operator.stop();
-    throw err;
-  });
+  const ready = () => operator.hasSynced();
+  const server =
+    options.metricsPort === undefined
+      ? undefined
+      : await serveHealth({ registry, port: options.metricsPort, host: '0.0.0.0', ready }).catch(
+          async (err: unknown) => {
+            await operator.stop();
+            throw err;
+          },
+        );
   return {
     registry,
     metricsPort: server?.port,
     identity: operator.identity,
     isLeader: () => operator.isLeader(),
     waitForSync: () => operator.waitForSync(),
+    hasSynced: ready,
     resync: () => operator.resync(),
     idle: () => operator.idle(),
     async stop() {

@@ -6,7 +6,15 @@
 // requests share list calls, but only a call that started after they arrived, so sharing never hands out
 // a list older than the request. Callers share the returned arrays and must not modify them.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Namespace, type V1Node } from '@kubernetes/client-node';
-import { GROUP, VERSION, type NetworkAttachmentDefinition, type SpiderIPPool, type SpiderMultusConfig, type SpiderReservedIP, type SpiderSubnet } from '../api/v2beta1/types.ts';
+import type {
+  NetworkAttachmentDefinition,
+  SpiderIPPool,
+  SpiderMultusConfig,
+  SpiderReservedIP,
+  SpiderSubnet,
+} from '../api/v2beta1/types.ts';
+import { GROUP, VERSION } from '../api/v2beta1/constants.ts';
+import { KINDS } from '../api/v2beta1/kinds.ts';
 import { orUndefined, statusCode } from '../lib/kube.ts';
 import type { ClusterView } from './types.ts';
 
@@ -23,10 +31,15 @@ export function sharedFreshRead<T>(read: () => Promise<T>): () => Promise<T> {
   };
   return () => {
     if (!running) return start();
-    queued ??= running.then(() => undefined, () => undefined).then(() => {
-      queued = undefined;
-      return start();
-    });
+    queued ??= running
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .then(() => {
+        queued = undefined;
+        return start();
+      });
     return queued;
   };
 }
@@ -47,10 +60,16 @@ async function retryServerError<T>(read: () => Promise<T>): Promise<T> {
 export function createClusterView(kubeConfig: KubeConfig): ClusterView {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const listCRD = <T>(plural: string) => sharedFreshRead(() => retryServerError(async () => ((await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as { items: T[] }).items));
-  const listIPPools = listCRD<SpiderIPPool>('spiderippools');
-  const listSubnets = listCRD<SpiderSubnet>('spidersubnets');
-  const listReservedIPs = listCRD<SpiderReservedIP>('spiderreservedips');
+  const listCRD = <T>(plural: string) =>
+    sharedFreshRead(() =>
+      retryServerError(
+        async () =>
+          ((await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as { items: T[] }).items,
+      ),
+    );
+  const listIPPools = listCRD<SpiderIPPool>(KINDS.SpiderIPPool.plural);
+  const listSubnets = listCRD<SpiderSubnet>(KINDS.SpiderSubnet.plural);
+  const listReservedIPs = listCRD<SpiderReservedIP>(KINDS.SpiderReservedIP.plural);
   const listNodes = sharedFreshRead(() => retryServerError(async () => (await core.listNode()).items));
   return {
     listIPPools,
@@ -59,14 +78,29 @@ export function createClusterView(kubeConfig: KubeConfig): ClusterView {
     listNodes,
     // From the apiserver's watch cache (resourceVersion 0): a warning may count a pod a moment late, and
     // a quorum list of every pod on each pod create would cost far more than the warning is worth.
-    listPendingPods: async () => (await core.listPodForAllNamespaces({ fieldSelector: 'status.phase=Pending', resourceVersion: '0' })).items,
+    listPendingPods: async () =>
+      (await core.listPodForAllNamespaces({ fieldSelector: 'status.phase=Pending', resourceVersion: '0' })).items,
     getNamespace: (name: string): Promise<V1Namespace | undefined> => orUndefined(core.readNamespace({ name })),
     getNode: (name: string): Promise<V1Node | undefined> => orUndefined(core.readNode({ name })),
-    getNetworkAttachmentDefinition: (namespace: string, name: string) => orUndefined(
-      custom.getNamespacedCustomObject({ group: 'k8s.cni.cncf.io', version: 'v1', plural: 'network-attachment-definitions', namespace, name }) as Promise<NetworkAttachmentDefinition>,
-    ),
-    getSpiderMultusConfig: (namespace: string, name: string) => orUndefined(
-      custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'spidermultusconfigs', namespace, name }) as Promise<SpiderMultusConfig>,
-    ),
+    getNetworkAttachmentDefinition: (namespace: string, name: string) =>
+      orUndefined(
+        custom.getNamespacedCustomObject({
+          group: KINDS.NetworkAttachmentDefinition.group,
+          version: KINDS.NetworkAttachmentDefinition.version,
+          plural: KINDS.NetworkAttachmentDefinition.plural,
+          namespace,
+          name,
+        }) as Promise<NetworkAttachmentDefinition>,
+      ),
+    getSpiderMultusConfig: (namespace: string, name: string) =>
+      orUndefined(
+        custom.getNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: KINDS.SpiderMultusConfig.plural,
+          namespace,
+          name,
+        }) as Promise<SpiderMultusConfig>,
+      ),
   };
 }

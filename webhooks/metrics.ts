@@ -13,12 +13,30 @@ export class WebhookMetrics {
   constructor(registry = new Registry()) {
     this.registry = registry;
     const registers = [registry];
-    this.requests = new Counter({ name: 'spiderpool_webhook_requests_total', help: 'admission reviews answered, by webhook path and operation', labelNames: ['webhook', 'operation'], registers });
-    this.denials = new Counter({ name: 'spiderpool_webhook_denials_total', help: 'admission reviews answered with allowed=false, by webhook path and operation', labelNames: ['webhook', 'operation'], registers });
-    this.errors = new Counter({ name: 'spiderpool_webhook_handler_errors_total', help: 'handlers that threw (the request was denied), by webhook path', labelNames: ['webhook'], registers });
+    this.requests = new Counter({
+      name: 'spiderpool_webhook_requests_total',
+      help: 'admission reviews answered, by webhook path and operation',
+      labelNames: ['webhook', 'operation'],
+      registers,
+    });
+    this.denials = new Counter({
+      name: 'spiderpool_webhook_denials_total',
+      help: 'admission reviews answered with allowed=false, by webhook path and operation',
+      labelNames: ['webhook', 'operation'],
+      registers,
+    });
+    this.errors = new Counter({
+      name: 'spiderpool_webhook_handler_errors_total',
+      help: 'handlers that threw (the request was denied), by webhook path',
+      labelNames: ['webhook'],
+      registers,
+    });
     this.latency = new Histogram({
-      name: 'spiderpool_webhook_request_duration_seconds', help: 'time from receiving an admission review to sending the answer, by webhook path',
-      labelNames: ['webhook'], buckets: exponentialBuckets(0.00025, 1.5, 24), registers,
+      name: 'spiderpool_webhook_request_duration_seconds',
+      help: 'time from receiving an admission review to sending the answer, by webhook path',
+      labelNames: ['webhook'],
+      buckets: exponentialBuckets(0.00025, 1.5, 24),
+      registers,
     });
   }
 

@@ -10,5 +10,8 @@ export interface RoutesOptions {
 }
 
 export function createRoutes(options: RoutesOptions = {}): WebhookRoute[] {
-  return [...createCrdRoutes(options.rules ?? DEFAULT_RULE_OPTIONS), ...(options.pod === false ? [] : createPodRoutes(options.pod ?? {}))];
+  return [
+    ...createCrdRoutes(options.rules ?? DEFAULT_RULE_OPTIONS),
+    ...(options.pod === false ? [] : createPodRoutes(options.pod ?? {})),
+  ];
 }

@@ -2,13 +2,14 @@
 // configurations (optionally registered here) and the loops that keep the three in agreement.
 import { isIPv6 } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { CONTROLLER_NAME, INSTALL_NAMESPACE } from '../api/v2beta1/constants.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { CABundleInjector } from './certs/ca-injector.ts';
 import { CertificateSource, type CertificateMode } from './certs/certificate-source.ts';
 import { splitPem, type CertificateSecret } from './certs/secret.ts';
 import { createClusterView } from './cluster-view.ts';
 import { WebhookMetrics } from './metrics.ts';
-import { DEFAULT_CONFIGURATION_NAME, applyWebhookConfigurations, buildWebhookConfigurations, type WebhookTarget } from './registration.ts';
+import { applyWebhookConfigurations, buildWebhookConfigurations, type WebhookTarget } from './registration.ts';
 import { WebhookServer, type ServingCertificate } from './server/server.ts';
 import type { ClusterView, WebhookRoute } from './types.ts';
 
@@ -70,21 +71,36 @@ const serving = (cert: CertificateSecret): ServingCertificate => ({ key: cert.se
 
 export async function startWebhooks(options: StartWebhooksOptions): Promise<Webhooks> {
   const log = options.log ?? createLogger('webhooks');
-  const namespace = options.namespace ?? 'spiderpool';
-  const serviceName = options.serviceName ?? 'spiderpool-controller';
-  const configurationName = options.configurationName ?? DEFAULT_CONFIGURATION_NAME;
+  const namespace = options.namespace ?? INSTALL_NAMESPACE;
+  const serviceName = options.serviceName ?? CONTROLLER_NAME;
+  const configurationName = options.configurationName ?? CONTROLLER_NAME;
   const tls = options.tls ?? {};
   const metrics = options.metrics ?? new WebhookMetrics();
   const urlHost = options.register && 'urlHost' in options.register ? options.register.urlHost : undefined;
-  const hosts = [...new Set([
-    '127.0.0.1', 'localhost', `${serviceName}.${namespace}.svc`, `${serviceName}.${namespace}.svc.cluster.local`,
-    ...(urlHost ? [urlHost] : []), ...(tls.extraHosts ?? []),
-  ])];
+  const hosts = [
+    ...new Set([
+      '127.0.0.1',
+      'localhost',
+      `${serviceName}.${namespace}.svc`,
+      `${serviceName}.${namespace}.svc.cluster.local`,
+      ...(urlHost ? [urlHost] : []),
+      ...(tls.extraHosts ?? []),
+    ]),
+  ];
 
-  const source = new CertificateSource(options.kubeConfig, {
-    mode: tls.mode ?? 'self-managed', namespace, secretName: tls.secretName ?? 'spiderpool-controller-webhook-tls', hosts,
-    caValiditySeconds: tls.caValiditySeconds, certValiditySeconds: tls.certValiditySeconds, renewBeforeSeconds: tls.renewBeforeSeconds,
-  }, log);
+  const source = new CertificateSource(
+    options.kubeConfig,
+    {
+      mode: tls.mode ?? 'self-managed',
+      namespace,
+      secretName: tls.secretName ?? 'spiderpool-controller-webhook-tls',
+      hosts,
+      caValiditySeconds: tls.caValiditySeconds,
+      certValiditySeconds: tls.certValiditySeconds,
+      renewBeforeSeconds: tls.renewBeforeSeconds,
+    },
+    log,
+  );
   const injector = new CABundleInjector(options.kubeConfig, configurationName, log, tls.caGraceMs);
   let server: WebhookServer | undefined;
   let served: CertificateSecret | undefined;
@@ -105,13 +121,28 @@ export async function startWebhooks(options: StartWebhooksOptions): Promise<Webh
       served = next;
       log.info('serving the certificate from the Secret', { resourceVersion: next.resourceVersion });
     });
-    server = new WebhookServer({ routes: options.routes, cluster: options.cluster ?? createClusterView(options.kubeConfig), metrics, log, certificate: serving(served), host: options.host, port: options.port ?? 0 });
+    server = new WebhookServer({
+      routes: options.routes,
+      cluster: options.cluster ?? createClusterView(options.kubeConfig),
+      metrics,
+      log,
+      certificate: serving(served),
+      host: options.host,
+      port: options.port ?? 0,
+    });
     const port = await server.listen();
     if (options.register) {
-      const target: WebhookTarget = 'urlHost' in options.register
-        ? { url: `https://${isIPv6(options.register.urlHost) ? `[${options.register.urlHost}]` : options.register.urlHost}:${options.register.urlPort ?? port}` }
-        : { service: { namespace, name: serviceName, port: options.register.service.port ?? port } };
-      await applyWebhookConfigurations(options.kubeConfig, configurationName, buildWebhookConfigurations(configurationName, options.routes, target, served.caBundle));
+      const target: WebhookTarget =
+        'urlHost' in options.register
+          ? {
+              url: `https://${isIPv6(options.register.urlHost) ? `[${options.register.urlHost}]` : options.register.urlHost}:${options.register.urlPort ?? port}`,
+            }
+          : { service: { namespace, name: serviceName, port: options.register.service.port ?? port } };
+      await applyWebhookConfigurations(
+        options.kubeConfig,
+        configurationName,
+        buildWebhookConfigurations(configurationName, options.routes, target, served.caBundle),
+      );
     }
     await injector.inject(served.caBundle);
     log.info('admission webhooks serving', { port, routes: options.routes.map((r) => r.path), configurationName });

@@ -3,7 +3,13 @@
 // (uid echoed, JSONPatch base64-encoded, always HTTP 200). Handlers are plain functions of the
 // request and a read-only view of the cluster, so they can be tested without a server.
 import type { KubernetesObject, V1LabelSelector, V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
-import type { NetworkAttachmentDefinition, SpiderIPPool, SpiderMultusConfig, SpiderReservedIP, SpiderSubnet } from '../api/v2beta1/types.ts';
+import type {
+  NetworkAttachmentDefinition,
+  SpiderIPPool,
+  SpiderMultusConfig,
+  SpiderReservedIP,
+  SpiderSubnet,
+} from '../api/v2beta1/types.ts';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
@@ -61,7 +67,13 @@ export interface WebhookRoute {
   path: string;
   type: 'mutating' | 'validating';
   /** What the webhook configuration registers for. */
-  rule: { apiGroups: string[]; apiVersions: string[]; resources: string[]; operations: Operation[]; scope: 'Cluster' | 'Namespaced' | '*' };
+  rule: {
+    apiGroups: string[];
+    apiVersions: string[];
+    resources: string[];
+    operations: Operation[];
+    scope: 'Cluster' | 'Namespaced' | '*';
+  };
   /** Fail for the CRDs; see the pod webhook for its documented choice. */
   failurePolicy: 'Fail' | 'Ignore';
   /** Namespaces the webhook must not see (the product's own and kube-system for pods). */

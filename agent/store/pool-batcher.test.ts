@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { IPSet } from '../../lib/ip/index.ts';
-import { AddressTaken, PoolBatcher, PoolExhausted, type PoolStatusClient } from './pool-batcher.ts';
+import { AddressTaken, PoolBatcher, PoolExhausted } from './pool-batcher.ts';
+import type { PoolStatusClient } from '../../ipam/retry.ts';
 import { parseRecords } from '../../ipam/records.ts';
 
 class MemoryPool implements PoolStatusClient {
@@ -20,20 +21,27 @@ class MemoryPool implements PoolStatusClient {
     await new Promise((r) => setTimeout(r, 2));
     if (this.foreignWrites > 0) {
       this.foreignWrites--;
-      this.pool = { ...this.pool, metadata: { ...this.pool.metadata, resourceVersion: String(Number(this.pool.metadata.resourceVersion) + 1) } };
+      this.pool = {
+        ...this.pool,
+        metadata: { ...this.pool.metadata, resourceVersion: String(Number(this.pool.metadata.resourceVersion) + 1) },
+      };
     }
     if (next.metadata.resourceVersion !== this.pool.metadata.resourceVersion) {
       this.conflicts++;
       throw new ApiException(409, 'Conflict', '{"reason":"Conflict"}', {});
     }
     this.writes++;
-    this.pool = { ...structuredClone(next), metadata: { ...next.metadata, resourceVersion: String(Number(next.metadata.resourceVersion) + 1) } };
+    this.pool = {
+      ...structuredClone(next),
+      metadata: { ...next.metadata, resourceVersion: String(Number(next.metadata.resourceVersion) + 1) },
+    };
     return structuredClone(this.pool);
   }
 }
 
 const pool = (spec: Partial<SpiderIPPool['spec']>, allocatedIPs?: string): SpiderIPPool => ({
-  apiVersion: 'spiderpool.spidernet.io/v2beta1', kind: 'SpiderIPPool',
+  apiVersion: 'spiderpool.spidernet.io/v2beta1',
+  kind: 'SpiderIPPool',
   metadata: { name: 'p', resourceVersion: '1' },
   spec: { subnet: '10.6.0.0/16', ips: ['10.6.0.10-10.6.0.19'], ...spec },
   ...(allocatedIPs ? { status: { allocatedIPs } } : {}),
@@ -46,7 +54,16 @@ describe('PoolBatcher', () => {
     const store = new MemoryPool(pool({}));
     const b = new PoolBatcher('p', { client: store, reserved: noneReserved });
     const ips = await Promise.all(Array.from({ length: 8 }, (_, i) => b.allocate(`ns/pod${i}`, `uid${i}`, 'eth0')));
-    assert.deepEqual([...ips].sort(), ['10.6.0.10', '10.6.0.11', '10.6.0.12', '10.6.0.13', '10.6.0.14', '10.6.0.15', '10.6.0.16', '10.6.0.17']);
+    assert.deepEqual([...ips].sort(), [
+      '10.6.0.10',
+      '10.6.0.11',
+      '10.6.0.12',
+      '10.6.0.13',
+      '10.6.0.14',
+      '10.6.0.15',
+      '10.6.0.16',
+      '10.6.0.17',
+    ]);
     assert.equal(store.writes, 2, 'the first request writes alone, the seven that arrived meanwhile share one write');
     assert.equal(store.pool.status?.allocatedIPCount, 8);
     assert.equal(parseRecords(store.pool).get('10.6.0.13')?.pod, 'ns/pod3');
@@ -57,14 +74,20 @@ describe('PoolBatcher', () => {
     const b = new PoolBatcher('p', { client: store, reserved: () => IPSet.fromRanges(['10.6.0.3-10.6.0.4']) });
     const ips = await Promise.all(['a', 'b'].map((n) => b.allocate(`ns/${n}`, n, 'eth0')));
     assert.deepEqual(ips, ['10.6.0.5', '10.6.0.6']);
-    await assert.rejects(b.allocate('ns/c', 'c', 'eth0'), (e: unknown) => e instanceof PoolExhausted && /IPPool p: all IP addresses used out/.test(e.message));
+    await assert.rejects(
+      b.allocate('ns/c', 'c', 'eth0'),
+      (e: unknown) => e instanceof PoolExhausted && /IPPool p: all IP addresses used out/.test(e.message),
+    );
   });
 
   it('gives a pod UID the address it already holds for that NIC, and a different one for another NIC', async () => {
     const store = new MemoryPool(pool({}));
     const b = new PoolBatcher('p', { client: store, reserved: noneReserved });
     const first = await b.allocate('ns/a', 'uid-a', 'eth0');
-    const [again, other] = await Promise.all([b.allocate('ns/a', 'uid-a', 'eth0'), b.allocate('ns/a', 'uid-a', 'net1')]);
+    const [again, other] = await Promise.all([
+      b.allocate('ns/a', 'uid-a', 'eth0'),
+      b.allocate('ns/a', 'uid-a', 'net1'),
+    ]);
     assert.equal(again, first);
     assert.notEqual(other, first);
     assert.equal(store.pool.status?.allocatedIPCount, 2);
@@ -82,7 +105,12 @@ describe('PoolBatcher', () => {
   });
 
   it('releases only records that still belong to the releasing UID', async () => {
-    const store = new MemoryPool(pool({}, JSON.stringify({ '10.6.0.10': { pod: 'ns/a', podUid: 'new-uid' }, '10.6.0.11': { pod: 'ns/b', podUid: 'b' } })));
+    const store = new MemoryPool(
+      pool(
+        {},
+        JSON.stringify({ '10.6.0.10': { pod: 'ns/a', podUid: 'new-uid' }, '10.6.0.11': { pod: 'ns/b', podUid: 'b' } }),
+      ),
+    );
     const b = new PoolBatcher('p', { client: store, reserved: noneReserved });
     await Promise.all([b.release('10.6.0.10', 'old-uid'), b.release('10.6.0.11', 'b')]);
     assert.deepEqual([...parseRecords(store.pool).keys()], ['10.6.0.10']);
@@ -90,11 +118,22 @@ describe('PoolBatcher', () => {
   });
 
   it('rebinds a StatefulSet record to the new UID but refuses one held by another pod', async () => {
-    const store = new MemoryPool(pool({}, JSON.stringify({ '10.6.0.10': { pod: 'ns/web-0', podUid: 'old' }, '10.6.0.11': { pod: 'ns/other', podUid: 'o' } })));
+    const store = new MemoryPool(
+      pool(
+        {},
+        JSON.stringify({
+          '10.6.0.10': { pod: 'ns/web-0', podUid: 'old' },
+          '10.6.0.11': { pod: 'ns/other', podUid: 'o' },
+        }),
+      ),
+    );
     const b = new PoolBatcher('p', { client: store, reserved: noneReserved });
     await b.rebind('10.6.0.10', 'ns/web-0', 'new');
     assert.equal(parseRecords(store.pool).get('10.6.0.10')?.podUid, 'new');
-    await assert.rejects(b.rebind('10.6.0.11', 'ns/web-0', 'new'), (e: unknown) => e instanceof AddressTaken && /now belongs to ns\/other/.test(e.message));
+    await assert.rejects(
+      b.rebind('10.6.0.11', 'ns/web-0', 'new'),
+      (e: unknown) => e instanceof AddressTaken && /now belongs to ns\/other/.test(e.message),
+    );
   });
 
   it('treats a release from a deleted pool as done and refuses allocations from it', async () => {
@@ -117,7 +156,14 @@ describe('PoolBatcher', () => {
   });
 
   it('allocates from an IPv6 /64 without expanding it', async () => {
-    const store = new MemoryPool(pool({ subnet: 'fd00:10:6::/64', ips: ['fd00:10:6::-fd00:10:6:0:ffff:ffff:ffff:ffff'], gateway: 'fd00:10:6::1', ipVersion: 6 }));
+    const store = new MemoryPool(
+      pool({
+        subnet: 'fd00:10:6::/64',
+        ips: ['fd00:10:6::-fd00:10:6:0:ffff:ffff:ffff:ffff'],
+        gateway: 'fd00:10:6::1',
+        ipVersion: 6,
+      }),
+    );
     const b = new PoolBatcher('p', { client: store, reserved: () => IPSet.empty(6) });
     const ips = await Promise.all(['a', 'b', 'c'].map((n) => b.allocate(`ns/${n}`, n, 'eth0')));
     assert.deepEqual(ips, ['fd00:10:6::', 'fd00:10:6::2', 'fd00:10:6::3']);

@@ -3,17 +3,11 @@
 // of N (the apiserver manages about 100 writes/s on one object). Writes carry the resourceVersion they
 // were computed from; a 409 means another agent wrote first, and the whole batch is recomputed.
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
-import { formatIP, type IPSet } from '../../lib/ip/index.ts';
-import { isConflict, isNotFound } from '../../lib/kube.ts';
+import type { IPSet } from '../../lib/ip/index.ts';
+import { isConflict } from '../../lib/kube.ts';
 import { AgentFailure } from '../errors.ts';
-import { assignable, parseRecords, poolFamily, serializeRecords, usedSet } from '../../ipam/records.ts';
-
-export interface PoolStatusClient {
-  /** A fresh read of the pool (not from a cache). */
-  read(name: string): Promise<SpiderIPPool>;
-  /** PUT of the status subresource; must fail with 409 when the resourceVersion is stale. */
-  writeStatus(pool: SpiderIPPool): Promise<SpiderIPPool>;
-}
+import { applyOps, type OpOutcome, type PoolOp } from '../../ipam/pool-status.ts';
+import { updatePoolStatus, type PoolStatusClient } from '../../ipam/retry.ts';
 
 export interface BatcherObserver {
   conflict(pool: string): void;
@@ -24,20 +18,24 @@ export interface PoolBatcherOptions {
   client: PoolStatusClient;
   reserved: (pool: SpiderIPPool) => IPSet;
   observer?: BatcherObserver;
-  /** Spiderpool caps a pool at 5000 records to keep the status object far below etcd's size limit. */
   maxRecords?: number;
   /** How long a batch keeps retrying conflicts before its requests fail with RetriesExhausted. */
   retryBudgetMs?: number;
 }
 
-interface Allocate { kind: 'allocate'; pod: string; podUid: string; nic: string; resolve: (ip: string) => void; reject: (e: Error) => void }
-interface Release { kind: 'release'; ip: string; podUid: string; resolve: () => void; reject: (e: Error) => void }
-interface Rebind { kind: 'rebind'; ip: string; pod: string; podUid: string; resolve: () => void; reject: (e: Error) => void }
-type Op = Allocate | Release | Rebind;
+/** A request waiting for the write that carries it; release and rebind resolve with their own address. */
+interface Pending {
+  op: PoolOp;
+  resolve: (ip: string) => void;
+  reject: (e: Error) => void;
+}
 
 /** Thrown to an allocation when the pool has no address left; the caller moves on to its next pool. */
 export class PoolExhausted extends Error {
-  constructor(readonly pool: string, detail: string) {
+  constructor(
+    readonly pool: string,
+    detail: string,
+  ) {
     super(`IPPool ${pool}: all IP addresses used out (${detail})`);
   }
 }
@@ -50,32 +48,41 @@ export class AddressTaken extends AgentFailure {
 }
 
 export class PoolBatcher {
-  private pending: Op[] = [];
+  private pending: Pending[] = [];
   private running = false;
   private latest?: SpiderIPPool;
 
-  constructor(readonly poolName: string, private readonly options: PoolBatcherOptions) {}
+  constructor(
+    readonly poolName: string,
+    private readonly options: PoolBatcherOptions,
+  ) {}
 
   /**
    * Takes the lowest free address for one NIC of the pod. A pod UID that already holds an address of this
    * pool for that NIC gets the same one back, so a retried ADD never takes a second address.
    */
   allocate(pod: string, podUid: string, nic: string): Promise<string> {
-    return new Promise((resolve, reject) => this.enqueue({ kind: 'allocate', pod, podUid, nic, resolve, reject }));
+    return new Promise((resolve, reject) =>
+      this.enqueue({ op: { kind: 'allocate', pod, podUid, nic }, resolve, reject }),
+    );
   }
 
   /** Frees the address if, and only if, it is still recorded for this pod UID. */
   release(ip: string, podUid: string): Promise<void> {
-    return new Promise((resolve, reject) => this.enqueue({ kind: 'release', ip, podUid, resolve, reject }));
+    return new Promise((resolve, reject) =>
+      this.enqueue({ op: { kind: 'release', ip, podUid }, resolve: () => resolve(), reject }),
+    );
   }
 
   /** Moves a record held by the same pod name to a new pod UID (a StatefulSet pod that was recreated). */
   rebind(ip: string, pod: string, podUid: string): Promise<void> {
-    return new Promise((resolve, reject) => this.enqueue({ kind: 'rebind', ip, pod, podUid, resolve, reject }));
+    return new Promise((resolve, reject) =>
+      this.enqueue({ op: { kind: 'rebind', ip, pod, podUid }, resolve: () => resolve(), reject }),
+    );
   }
 
-  private enqueue(op: Op): void {
-    this.pending.push(op);
+  private enqueue(request: Pending): void {
+    this.pending.push(request);
     if (!this.running) void this.drain();
   }
 
@@ -88,111 +95,62 @@ export class PoolBatcher {
     }
   }
 
-  private async apply(batch: Op[]): Promise<void> {
-    const deadline = Date.now() + (this.options.retryBudgetMs ?? 30_000);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const pool = this.latest ?? await this.options.client.read(this.poolName);
-        const computed = this.compute(pool, batch);
-        if (computed.changed) {
-          this.options.observer?.batch(this.poolName, batch.length);
-          this.latest = await this.options.client.writeStatus(computed.pool);
-        } else {
-          this.latest = pool;
-        }
-        for (const settle of computed.settle) settle();
-        return;
-      } catch (err) {
+  private async apply(batch: Pending[]): Promise<void> {
+    const { client, observer, reserved, maxRecords } = this.options;
+    let conflicts = 0;
+    try {
+      const updated = await updatePoolStatus(
+        client,
+        this.poolName,
+        (pool, attempt) => {
+          // Requests that arrived since the last attempt join the retry: its write carries them too.
+          if (attempt > 0) batch.push(...this.pending.splice(0));
+          const update = applyOps(
+            pool,
+            batch.map((b) => b.op),
+            { reserved, maxRecords },
+          );
+          if (update.changed) observer?.batch(this.poolName, batch.length);
+          return { next: update.changed ? update.pool : undefined, result: update.outcomes };
+        },
+        {
+          policy: { budgetMs: this.options.retryBudgetMs ?? 30_000, firstPauseMs: 5, maxPauseMs: 100 },
+          cached: this.latest,
+          onConflict: () => {
+            conflicts++;
+            observer?.conflict(this.poolName);
+          },
+        },
+      );
+      if (updated.gone) {
         this.latest = undefined;
-        if (isNotFound(err)) {
-          // A pool that is gone holds nothing: releasing from it is done, anything else cannot be.
-          const gone = new AgentFailure('NoAvailablePool', `IPPool ${this.poolName} does not exist`);
-          for (const op of batch) {
-            if (op.kind === 'release') op.resolve();
-            else op.reject(gone);
-          }
-          return;
+        // A pool that is gone holds nothing: releasing from it is done, anything else cannot be.
+        const gone = new AgentFailure('NoAvailablePool', `IPPool ${this.poolName} does not exist`);
+        for (const { op, resolve, reject } of batch) {
+          if (op.kind === 'release') resolve(op.ip);
+          else reject(gone);
         }
-        if (!isConflict(err)) {
-          for (const op of batch) op.reject(err instanceof Error ? err : new Error(String(err)));
-          return;
-        }
-        this.options.observer?.conflict(this.poolName);
-        if (Date.now() > deadline) {
-          const failure = new AgentFailure('RetriesExhausted', `exhaust all retries: ${attempt + 1} conflicting writes to IPPool ${this.poolName}`);
-          for (const op of batch) op.reject(failure);
-          return;
-        }
-        // Requests that arrived meanwhile join the retry: the next write carries them too.
-        batch.push(...this.pending.splice(0));
-        await new Promise((r) => setTimeout(r, Math.min(100, 5 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random())));
+        return;
       }
+      this.latest = updated.pool;
+      updated.result.forEach((outcome, i) => this.settle(batch[i]!, outcome));
+    } catch (err) {
+      this.latest = undefined;
+      const failure = isConflict(err)
+        ? new AgentFailure(
+            'RetriesExhausted',
+            `exhaust all retries: ${conflicts} conflicting writes to IPPool ${this.poolName}`,
+          )
+        : err instanceof Error
+          ? err
+          : new Error(String(err));
+      for (const { reject } of batch) reject(failure);
     }
   }
 
-  /** Applies the batch to a copy of the pool; `settle` resolves or rejects each request once written. */
-  private compute(pool: SpiderIPPool, batch: Op[]): { pool: SpiderIPPool; changed: boolean; settle: (() => void)[] } {
-    const records = parseRecords(pool);
-    const settle: (() => void)[] = [];
-    let changed = false;
-
-    for (const op of batch) {
-      if (op.kind === 'release') {
-        if (records.get(op.ip)?.podUid === op.podUid) {
-          records.delete(op.ip);
-          changed = true;
-        }
-        settle.push(() => op.resolve());
-      } else if (op.kind === 'rebind') {
-        const record = records.get(op.ip);
-        if (record && record.pod !== op.pod) {
-          settle.push(() => op.reject(new AddressTaken(this.poolName, op.ip, record.pod, op.pod)));
-          continue;
-        }
-        if (record?.podUid !== op.podUid) {
-          records.set(op.ip, { ...record, pod: op.pod, podUid: op.podUid });
-          changed = true;
-        }
-        settle.push(() => op.resolve());
-      }
-    }
-
-    const allocations = batch.filter((op): op is Allocate => op.kind === 'allocate');
-    if (allocations.length) {
-      // Records written without a NIC (by Spiderpool) count for every NIC of their pod.
-      const holder = (podUid: string, nic: string) => held.get(`${podUid}/${nic}`) ?? held.get(`${podUid}/`);
-      const held = new Map<string, string>();
-      for (const [ip, r] of records) held.set(`${r.podUid}/${r.nic ?? ''}`, ip);
-      const fresh = allocations.filter((op) => !holder(op.podUid, op.nic));
-      const family = poolFamily(pool);
-      const max = this.options.maxRecords ?? 5000;
-      const free = assignable(pool, this.options.reserved(pool)).subtract(usedSet(family, records));
-      const room = Math.max(0, Math.min(fresh.length, max - records.size));
-      const taken = free.take(room).map((v) => formatIP(v, family));
-      let next = 0;
-      for (const op of allocations) {
-        const already = holder(op.podUid, op.nic);
-        if (already) {
-          settle.push(() => op.resolve(already));
-          continue;
-        }
-        const ip = taken[next++];
-        if (ip === undefined) {
-          const why = records.size >= max ? `the limit of ${max} records is reached` : `${records.size} allocated, none free`;
-          settle.push(() => op.reject(new PoolExhausted(this.poolName, why)));
-          continue;
-        }
-        records.set(ip, { pod: op.pod, podUid: op.podUid, nic: op.nic });
-        held.set(`${op.podUid}/${op.nic}`, ip);
-        changed = true;
-        settle.push(() => op.resolve(ip));
-      }
-    }
-
-    const status = { ...pool.status, allocatedIPCount: records.size };
-    const allocatedIPs = serializeRecords(records);
-    if (allocatedIPs === undefined) delete status.allocatedIPs;
-    else status.allocatedIPs = allocatedIPs;
-    return { pool: { ...pool, status }, changed: changed || pool.status?.allocatedIPCount !== records.size, settle };
+  private settle({ resolve, reject }: Pending, outcome: OpOutcome): void {
+    if (outcome.kind === 'done') resolve(outcome.ip);
+    else if (outcome.kind === 'exhausted') reject(new PoolExhausted(this.poolName, outcome.detail));
+    else reject(new AddressTaken(this.poolName, outcome.ip, outcome.holder, outcome.wanted));
   }
 }

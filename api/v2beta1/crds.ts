@@ -1,13 +1,28 @@
 // The Spiderpool API (spiderpool.spidernet.io/v2beta1) and the Multus NetworkAttachmentDefinition API,
 // described once. `npm run gen` turns these into crds/*.yaml and types.generated.ts.
 import {
-  type Schema, bool, int, ipRanges, ipVersion, labelSelector, list, obj, route, str, strEnum, strList,
+  type Schema,
+  bool,
+  int,
+  ipRanges,
+  ipVersion,
+  labelSelector,
+  list,
+  obj,
+  route,
+  str,
+  strEnum,
+  strList,
 } from './schema-helpers.ts';
+import { GROUP, VERSION } from './constants.ts';
 
-export const GROUP = 'spiderpool.spidernet.io';
-export const VERSION = 'v2beta1';
-
-export interface PrinterColumn { name: string; type: 'string' | 'integer' | 'boolean' | 'date'; jsonPath: string; description: string; priority?: number }
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'boolean' | 'date';
+  jsonPath: string;
+  description: string;
+  priority?: number;
+}
 
 export interface CrdDefinition {
   group: string;
@@ -26,7 +41,11 @@ export interface CrdDefinition {
 }
 
 const col = (name: string, jsonPath: string, type: PrinterColumn['type'], wideOnly = false): PrinterColumn => ({
-  name, jsonPath, type, description: name.toLowerCase(), ...(wideOnly ? { priority: 10 } : {}),
+  name,
+  jsonPath,
+  type,
+  description: name.toLowerCase(),
+  ...(wideOnly ? { priority: 10 } : {}),
 });
 
 const poolSpecBase = {
@@ -38,57 +57,76 @@ const poolSpecBase = {
   routes: list(route()),
 };
 
-const spiderpoolPools = (): Schema => obj(
-  {
-    ipv4: strList('default IPv4 SpiderIPPools for this network'),
-    ipv6: strList('default IPv6 SpiderIPPools for this network'),
-    matchMasterSubnet: bool(false, 'only use pools whose subnet matches the master interface'),
-  },
-  { tsType: 'SpiderpoolPools' },
-);
+const spiderpoolPools = (): Schema =>
+  obj(
+    {
+      ipv4: strList('default IPv4 SpiderIPPools for this network'),
+      ipv6: strList('default IPv6 SpiderIPPools for this network'),
+      matchMasterSubnet: bool(false, 'only use pools whose subnet matches the master interface'),
+    },
+    { tsType: 'SpiderpoolPools' },
+  );
 
-const bond = (): Schema => obj(
-  { name: str(), mode: int({ min: 0, max: 6, format: 'int32' }), options: str() },
-  { required: ['name', 'mode'], tsType: 'BondConfig' },
-);
+const bond = (): Schema =>
+  obj(
+    { name: str(), mode: int({ min: 0, max: 6, format: 'int32' }), options: str() },
+    { required: ['name', 'mode'], tsType: 'BondConfig' },
+  );
 
-const masterBased = (tsType: string, extra: Record<string, Schema> = {}, vlanDefault: number | undefined = 0): Schema => obj(
-  {
-    master: { ...strList('host interfaces; two or more require bond'), minItems: 1 },
-    mtu: int({ min: 0, default: 0, format: 'int32' }),
-    vlanID: int({ min: 0, max: 4094, format: 'int32', ...(vlanDefault === undefined ? {} : { default: vlanDefault }) }),
-    bond: bond(),
-    rdmaResourceName: str(),
-    ippools: spiderpoolPools(),
-    ...extra,
-  },
-  { required: ['master'], tsType },
-);
+const masterBased = (tsType: string, extra: Record<string, Schema> = {}, vlanDefault: number | undefined = 0): Schema =>
+  obj(
+    {
+      master: { ...strList('host interfaces; two or more require bond'), minItems: 1 },
+      mtu: int({ min: 0, default: 0, format: 'int32' }),
+      vlanID: int({
+        min: 0,
+        max: 4094,
+        format: 'int32',
+        ...(vlanDefault === undefined ? {} : { default: vlanDefault }),
+      }),
+      bond: bond(),
+      rdmaResourceName: str(),
+      ippools: spiderpoolPools(),
+      ...extra,
+    },
+    { required: ['master'], tsType },
+  );
 
-export const coordinatorSpec = (): Schema => obj(
-  {
-    mode: strEnum(['auto', 'underlay', 'overlay', 'disabled'], 'auto', 'how the coordinator plugin treats the pod'),
-    podCIDRType: strEnum(['auto', 'cluster', 'calico', 'cilium', 'none'], undefined, 'where the overlay pod CIDRs are learned from'),
-    hijackCIDR: strList('extra destinations routed via the host'),
-    policyRoutes: list(route()),
-    podMACPrefix: str('two-byte unicast MAC prefix, xx:xx'),
-    tunePodRoutes: bool(true),
-    podDefaultRouteNIC: str(),
-    hostRuleTable: int({ default: 500 }),
-    podRPFilter: int({ default: 0, max: 2, description: 'rp_filter in the pod; negative leaves it untouched' }),
-    txQueueLen: int({ min: 0, default: 0 }),
-    vethLinkAddress: str(),
-    vethMTU: int({ min: 1 }),
-    detectGateway: bool(undefined, 'deprecated and ignored: gateway detection is done by the IPAM plugin'),
-    detectIPConflict: bool(undefined, 'deprecated and ignored: conflict detection is done by the IPAM plugin'),
-    hostRPFilter: int({ description: 'deprecated and ignored' }),
-  },
-  { tsType: 'CoordinatorSpec' },
-);
+const coordinatorSpec = (): Schema =>
+  obj(
+    {
+      mode: strEnum(['auto', 'underlay', 'overlay', 'disabled'], 'auto', 'how the coordinator plugin treats the pod'),
+      podCIDRType: strEnum(
+        ['auto', 'cluster', 'calico', 'cilium', 'none'],
+        undefined,
+        'where the overlay pod CIDRs are learned from',
+      ),
+      hijackCIDR: strList('extra destinations routed via the host'),
+      policyRoutes: list(route()),
+      podMACPrefix: str('two-byte unicast MAC prefix, xx:xx'),
+      tunePodRoutes: bool(true),
+      podDefaultRouteNIC: str(),
+      hostRuleTable: int({ default: 500 }),
+      podRPFilter: int({ default: 0, max: 2, description: 'rp_filter in the pod; negative leaves it untouched' }),
+      txQueueLen: int({ min: 0, default: 0 }),
+      vethLinkAddress: str(),
+      vethMTU: int({ min: 1 }),
+      detectGateway: bool(undefined, 'deprecated and ignored: gateway detection is done by the IPAM plugin'),
+      detectIPConflict: bool(undefined, 'deprecated and ignored: conflict detection is done by the IPAM plugin'),
+      hostRPFilter: int({ description: 'deprecated and ignored' }),
+    },
+    { tsType: 'CoordinatorSpec' },
+  );
 
 export const spiderIPPool: CrdDefinition = {
-  group: GROUP, version: VERSION, kind: 'SpiderIPPool', plural: 'spiderippools', singular: 'spiderippool',
-  shortNames: ['sp'], categories: ['spiderpool'], scope: 'Cluster',
+  group: GROUP,
+  version: VERSION,
+  kind: 'SpiderIPPool',
+  plural: 'spiderippools',
+  singular: 'spiderippool',
+  shortNames: ['sp'],
+  categories: ['spiderpool'],
+  scope: 'Cluster',
   description: 'SpiderIPPool is a pool of IP addresses that pods are allocated from.',
   spec: obj(
     {
@@ -127,13 +165,21 @@ export const spiderIPPool: CrdDefinition = {
 };
 
 export const spiderSubnet: CrdDefinition = {
-  group: GROUP, version: VERSION, kind: 'SpiderSubnet', plural: 'spidersubnets', singular: 'spidersubnet',
-  shortNames: ['ss'], categories: ['spiderpool'], scope: 'Cluster',
+  group: GROUP,
+  version: VERSION,
+  kind: 'SpiderSubnet',
+  plural: 'spidersubnets',
+  singular: 'spidersubnet',
+  shortNames: ['ss'],
+  categories: ['spiderpool'],
+  scope: 'Cluster',
   description: 'SpiderSubnet is a range of addresses that SpiderIPPools, including automatic ones, are carved from.',
   spec: obj(poolSpecBase, { required: ['subnet'], tsType: 'SpiderSubnetSpec' }),
   status: obj(
     {
-      controlledIPPools: str('JSON object keyed by pool name: {"pool": {"ips": ["a-b"], "application": "apps_v1_Deployment_ns_name"}}'),
+      controlledIPPools: str(
+        'JSON object keyed by pool name: {"pool": {"ips": ["a-b"], "application": "apps_v1_Deployment_ns_name"}}',
+      ),
       totalIPCount: int({ min: 0 }),
       allocatedIPCount: int({ min: 0 }),
     },
@@ -149,17 +195,32 @@ export const spiderSubnet: CrdDefinition = {
 };
 
 export const spiderReservedIP: CrdDefinition = {
-  group: GROUP, version: VERSION, kind: 'SpiderReservedIP', plural: 'spiderreservedips', singular: 'spiderreservedip',
-  shortNames: ['sr'], categories: ['spiderpool'], scope: 'Cluster',
+  group: GROUP,
+  version: VERSION,
+  kind: 'SpiderReservedIP',
+  plural: 'spiderreservedips',
+  singular: 'spiderreservedip',
+  shortNames: ['sr'],
+  categories: ['spiderpool'],
+  scope: 'Cluster',
   description: 'SpiderReservedIP lists addresses that are never handed out.',
-  spec: obj({ ipVersion: ipVersion(), ips: ipRanges('reserved IP ranges ("a" or "a-b")') }, { tsType: 'SpiderReservedIPSpec' }),
+  spec: obj(
+    { ipVersion: ipVersion(), ips: ipRanges('reserved IP ranges ("a" or "a-b")') },
+    { tsType: 'SpiderReservedIPSpec' },
+  ),
   statusSubresource: false,
   printerColumns: [col('VERSION', '.spec.ipVersion', 'string')],
 };
 
 export const spiderEndpoint: CrdDefinition = {
-  group: GROUP, version: VERSION, kind: 'SpiderEndpoint', plural: 'spiderendpoints', singular: 'spiderendpoint',
-  shortNames: ['se'], categories: ['spiderpool'], scope: 'Namespaced',
+  group: GROUP,
+  version: VERSION,
+  kind: 'SpiderEndpoint',
+  plural: 'spiderendpoints',
+  singular: 'spiderendpoint',
+  shortNames: ['se'],
+  categories: ['spiderpool'],
+  scope: 'Namespaced',
   description: 'SpiderEndpoint records the addresses a pod holds, one entry per interface.',
   status: obj(
     {
@@ -167,22 +228,24 @@ export const spiderEndpoint: CrdDefinition = {
         {
           uid: str('UID of the pod that holds the addresses'),
           node: str(),
-          ips: list(obj(
-            {
-              interface: str(),
-              ipv4: str('CIDR form, prefix length of the pool subnet'),
-              ipv6: str('CIDR form, prefix length of the pool subnet'),
-              ipv4Pool: str(),
-              ipv6Pool: str(),
-              vlan: int({ min: 0, max: 4094, default: 0, description: 'deprecated' }),
-              ipv4Gateway: str(),
-              ipv6Gateway: str(),
-              cleanGateway: bool(),
-              routes: list(route()),
-              mac: str(),
-            },
-            { required: ['interface'], tsType: 'IPAllocationDetail' },
-          )),
+          ips: list(
+            obj(
+              {
+                interface: str(),
+                ipv4: str('CIDR form, prefix length of the pool subnet'),
+                ipv6: str('CIDR form, prefix length of the pool subnet'),
+                ipv4Pool: str(),
+                ipv6Pool: str(),
+                vlan: int({ min: 0, max: 4094, default: 0, description: 'deprecated' }),
+                ipv4Gateway: str(),
+                ipv6Gateway: str(),
+                cleanGateway: bool(),
+                routes: list(route()),
+                mac: str(),
+              },
+              { required: ['interface'], tsType: 'IPAllocationDetail' },
+            ),
+          ),
         },
         { required: ['uid', 'node', 'ips'], tsType: 'PodIPAllocation' },
       ),
@@ -203,8 +266,14 @@ export const spiderEndpoint: CrdDefinition = {
 };
 
 export const spiderMultusConfig: CrdDefinition = {
-  group: GROUP, version: VERSION, kind: 'SpiderMultusConfig', plural: 'spidermultusconfigs', singular: 'spidermultusconfig',
-  shortNames: ['smc'], categories: ['spiderpool'], scope: 'Namespaced',
+  group: GROUP,
+  version: VERSION,
+  kind: 'SpiderMultusConfig',
+  plural: 'spidermultusconfigs',
+  singular: 'spidermultusconfig',
+  shortNames: ['smc'],
+  categories: ['spiderpool'],
+  scope: 'Namespaced',
   description: 'SpiderMultusConfig generates and owns a Multus NetworkAttachmentDefinition.',
   spec: obj(
     {
@@ -235,19 +304,24 @@ export const spiderMultusConfig: CrdDefinition = {
         },
         { required: ['resourceName'], tsType: 'IbSriovConfig' },
       ),
-      ipoib: obj({ master: { ...str(), minLength: 1 }, ippools: spiderpoolPools() }, { required: ['master'], tsType: 'IpoibConfig' }),
+      ipoib: obj(
+        { master: { ...str(), minLength: 1 }, ippools: spiderpoolPools() },
+        { required: ['master'], tsType: 'IpoibConfig' },
+      ),
       ovs: obj(
         {
           bridge: { ...str(), minLength: 1 },
           vlan: int({ min: 0, max: 4094, default: 0, format: 'int32' }),
-          trunk: list(obj(
-            {
-              minID: int({ min: 0, max: 4094, format: 'int32' }),
-              maxID: int({ min: 0, max: 4094, format: 'int32' }),
-              id: int({ min: 0, max: 4094, format: 'int32' }),
-            },
-            { tsType: 'Trunk' },
-          )),
+          trunk: list(
+            obj(
+              {
+                minID: int({ min: 0, max: 4094, format: 'int32' }),
+                maxID: int({ min: 0, max: 4094, format: 'int32' }),
+                id: int({ min: 0, max: 4094, format: 'int32' }),
+              },
+              { tsType: 'Trunk' },
+            ),
+          ),
           deviceID: str('PCI address of the device'),
           ippools: spiderpoolPools(),
         },
@@ -266,9 +340,16 @@ export const spiderMultusConfig: CrdDefinition = {
 };
 
 export const spiderCoordinator: CrdDefinition = {
-  group: GROUP, version: VERSION, kind: 'SpiderCoordinator', plural: 'spidercoordinators', singular: 'spidercoordinator',
-  shortNames: ['scc'], categories: ['spiderpool'], scope: 'Cluster',
-  description: 'SpiderCoordinator holds the cluster-wide defaults of the coordinator plugin and the detected pod and service CIDRs.',
+  group: GROUP,
+  version: VERSION,
+  kind: 'SpiderCoordinator',
+  plural: 'spidercoordinators',
+  singular: 'spidercoordinator',
+  shortNames: ['scc'],
+  categories: ['spiderpool'],
+  scope: 'Cluster',
+  description:
+    'SpiderCoordinator holds the cluster-wide defaults of the coordinator plugin and the detected pod and service CIDRs.',
   spec: coordinatorSpec(),
   status: obj(
     {
@@ -284,13 +365,26 @@ export const spiderCoordinator: CrdDefinition = {
 };
 
 export const networkAttachmentDefinition: CrdDefinition = {
-  group: 'k8s.cni.cncf.io', version: 'v1', kind: 'NetworkAttachmentDefinition', plural: 'network-attachment-definitions',
-  singular: 'network-attachment-definition', shortNames: ['net-attach-def'], categories: [], scope: 'Namespaced',
+  group: 'k8s.cni.cncf.io',
+  version: 'v1',
+  kind: 'NetworkAttachmentDefinition',
+  plural: 'network-attachment-definitions',
+  singular: 'network-attachment-definition',
+  shortNames: ['net-attach-def'],
+  categories: [],
+  scope: 'Namespaced',
   description: 'NetworkAttachmentDefinition is a CNI configuration that Multus attaches to pods (Multus CRD).',
   spec: obj({ config: str('CNI configuration as a JSON string') }, { tsType: 'NetworkAttachmentDefinitionSpec' }),
   statusSubresource: false,
   printerColumns: [],
 };
 
-export const spiderpoolCrds = [spiderIPPool, spiderSubnet, spiderReservedIP, spiderEndpoint, spiderMultusConfig, spiderCoordinator];
+const spiderpoolCrds = [
+  spiderIPPool,
+  spiderSubnet,
+  spiderReservedIP,
+  spiderEndpoint,
+  spiderMultusConfig,
+  spiderCoordinator,
+];
 export const allCrds = [...spiderpoolCrds, networkAttachmentDefinition];

@@ -29,7 +29,9 @@ export const bool = (dflt?: boolean, description?: string): Schema => ({
   ...(dflt === undefined ? {} : { default: dflt }),
   ...(description ? { description } : {}),
 });
-export const int = (opts: { min?: number; max?: number; default?: number; description?: string; format?: 'int32' | 'int64' } = {}): Schema => ({
+export const int = (
+  opts: { min?: number; max?: number; default?: number; description?: string; format?: 'int32' | 'int64' } = {},
+): Schema => ({
   type: 'integer',
   format: opts.format ?? 'int64',
   ...(opts.min === undefined ? {} : { minimum: opts.min }),
@@ -43,20 +45,37 @@ export const strEnum = (values: string[], dflt?: string, description?: string): 
   ...(dflt === undefined ? {} : { default: dflt }),
   ...(description ? { description } : {}),
 });
-export const list = (items: Schema, description?: string): Schema => ({ type: 'array', items, ...(description ? { description } : {}) });
+export const list = (items: Schema, description?: string): Schema => ({
+  type: 'array',
+  items,
+  ...(description ? { description } : {}),
+});
 export const strList = (description?: string): Schema => list(str(), description);
-export const obj = (properties: Record<string, Schema>, opts: { required?: string[]; description?: string; tsType?: string } = {}): Schema => ({
+export const obj = (
+  properties: Record<string, Schema>,
+  opts: { required?: string[]; description?: string; tsType?: string } = {},
+): Schema => ({
   type: 'object',
   properties,
   ...(opts.required?.length ? { required: opts.required } : {}),
   ...(opts.description ? { description: opts.description } : {}),
   ...(opts.tsType ? { tsType: opts.tsType } : {}),
 });
-export const stringMap = (description?: string): Schema => ({ type: 'object', additionalProperties: str(), ...(description ? { description } : {}) });
+const stringMap = (description?: string): Schema => ({
+  type: 'object',
+  additionalProperties: str(),
+  ...(description ? { description } : {}),
+});
 
-export const ipVersion = (): Schema => ({ type: 'integer', format: 'int64', enum: [4, 6], description: 'IP family of the object: 4 or 6.' });
+export const ipVersion = (): Schema => ({
+  type: 'integer',
+  format: 'int64',
+  enum: [4, 6],
+  description: 'IP family of the object: 4 or 6.',
+});
 export const ipRanges = (description: string): Schema => strList(description);
-export const route = (): Schema => obj({ dst: str('destination CIDR'), gw: str('gateway IP') }, { required: ['dst', 'gw'], tsType: 'Route' });
+export const route = (): Schema =>
+  obj({ dst: str('destination CIDR'), gw: str('gateway IP') }, { required: ['dst', 'gw'], tsType: 'Route' });
 
 export const labelSelector = (description: string): Schema => ({
   ...obj(

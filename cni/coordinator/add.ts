@@ -1,20 +1,39 @@
-// ADD (spec §7.3): wires the pod's new interface to the host and tunes the pod's routes so that replies
+// ADD (docs/coordinator.md#add): wires the pod's new interface to the host and tunes the pod's routes so that replies
 // leave through the interface the request came in on. Every step is idempotent, so a retried ADD works.
 import { CNI_ERROR } from '../../lib/agent-api.ts';
-import { CniError } from '../spiderpool/errors.ts';
-import type { Logger } from '../spiderpool/log.ts';
-import { familyOf, type EffectiveConfig, type Family } from './config.ts';
+import { CniError } from '../skel/errors.ts';
+import type { Logger } from '../skel/log.ts';
+import type { Family } from '../../lib/ip/index.ts';
+import { familyOf, type EffectiveConfig } from './config.ts';
 import { hostLength, Netns, type Route } from './iproute.ts';
 import { POD_VETH, RESERVED_TABLE, resolveMode, type Resolved } from './mode.ts';
 
 export const hostVethName = (containerId: string): string => `veth${containerId.slice(0, 11)}`;
 
-/** Host interfaces whose addresses never serve to reach pods (spec §7.3 step 2). */
-const IGNORED_HOST_NICS = [/^docker/, /^cbr/, /^dummy/, /^virbr/, /^lxcbr/, /^veth/, /^lo$/, /^cali/, /^flannel/, /^kube-ipvs/, /^cni/, /^vx-submariner/, /^cilium/];
+/** Host interfaces whose addresses never serve to reach pods (docs/coordinator.md#host-ips). */
+const IGNORED_HOST_NICS = [
+  /^docker/,
+  /^cbr/,
+  /^dummy/,
+  /^virbr/,
+  /^lxcbr/,
+  /^veth/,
+  /^lo$/,
+  /^cali/,
+  /^flannel/,
+  /^kube-ipvs/,
+  /^cni/,
+  /^vx-submariner/,
+  /^cilium/,
+];
 const FAMILIES: Family[] = [4, 6];
 const EXISTS = /File exists/;
 
-export interface AddRequest { containerId: string; netns: string; ifName: string }
+export interface AddRequest {
+  containerId: string;
+  netns: string;
+  ifName: string;
+}
 
 export async function cmdAdd(req: AddRequest, conf: EffectiveConfig, log: Logger): Promise<void> {
   if (conf.mode === 'disable') return;
@@ -24,11 +43,21 @@ export async function cmdAdd(req: AddRequest, conf: EffectiveConfig, log: Logger
 
   // 1. cur UP, then the pod's shape decides the mode.
   await pod.ip(['link', 'set', cur, 'up']).catch((err: Error) => {
-    throw new CniError(CNI_ERROR.invalidEnvironment, `coordinator: interface ${cur} is missing in pod netns ${req.netns}: ${err.message}`);
+    throw new CniError(
+      CNI_ERROR.invalidEnvironment,
+      `coordinator: interface ${cur} is missing in pod netns ${req.netns}: ${err.message}`,
+    );
   });
   const links = await pod.links();
-  const upLinks = links.filter((l) => l.ifname !== 'lo' && l.flags.includes('UP') && l.flags.includes('BROADCAST')).length;
-  const resolved = resolveMode(conf.mode, { first: conf.podDefaultCniNic, cur, vethExists: links.some((l) => l.ifname === POD_VETH), upLinks });
+  const upLinks = links.filter(
+    (l) => l.ifname !== 'lo' && l.flags.includes('UP') && l.flags.includes('BROADCAST'),
+  ).length;
+  const resolved = resolveMode(conf.mode, {
+    first: conf.podDefaultCniNic,
+    cur,
+    vethExists: links.some((l) => l.ifname === POD_VETH),
+    upLinks,
+  });
   const curAddrs = (await pod.addresses(cur)).map((a) => ({ ip: a.local, family: familyOf(a.local) }));
   const families = FAMILIES.filter((f) => curAddrs.some((a) => a.family === f));
   log.info('mode resolved', { ...resolved, families });
@@ -41,7 +70,10 @@ export async function cmdAdd(req: AddRequest, conf: EffectiveConfig, log: Logger
   } else if (resolved.mode === 'overlay') {
     podVeth = conf.podDefaultCniNic;
     hostVeth = await overlayHostPeer(host, pod, podVeth);
-    if (!hostVeth) log.warn('the first interface has no veth peer on the host: host neighbours and host routes are skipped', { nic: podVeth });
+    if (!hostVeth)
+      log.warn('the first interface has no veth peer on the host: host neighbours and host routes are skipped', {
+        nic: podVeth,
+      });
   }
 
   // 5-7. Interface and sysctl tuning.
@@ -63,7 +95,8 @@ export async function cmdAdd(req: AddRequest, conf: EffectiveConfig, log: Logger
     }
   }
   if (resolved.firstInvoke && hostVethMac) {
-    for (const h of hostIPs) await pod.ip(['neigh', 'replace', h, 'lladdr', hostVethMac, 'dev', podVeth, 'nud', 'permanent']);
+    for (const h of hostIPs)
+      await pod.ip(['neigh', 'replace', h, 'lladdr', hostVethMac, 'dev', podVeth, 'nud', 'permanent']);
   }
 
   // 9. The host IPs are on-link through the veth.
@@ -72,7 +105,20 @@ export async function cmdAdd(req: AddRequest, conf: EffectiveConfig, log: Logger
   for (const h of hostIPs) {
     const family = familyOf(h);
     const src = family === 4 && srcV4 ? ['src', srcV4] : [];
-    for (const table of tables) await pod.ip([`-${family}`, 'route', 'replace', `${h}/${hostLength(family)}`, 'dev', podVeth, 'scope', 'link', ...src, 'table', table]);
+    for (const table of tables)
+      await pod.ip([
+        `-${family}`,
+        'route',
+        'replace',
+        `${h}/${hostLength(family)}`,
+        'dev',
+        podVeth,
+        'scope',
+        'link',
+        ...src,
+        'table',
+        table,
+      ]);
   }
 
   // 10. The host reaches its underlay pod through the veth, ahead of the main table.
@@ -80,11 +126,25 @@ export async function cmdAdd(req: AddRequest, conf: EffectiveConfig, log: Logger
     for (const family of families) {
       const rules = await host.ip([`-${family}`, 'rule', 'show', 'priority', '1000']);
       if (!new RegExp(`lookup ${conf.hostRuleTable}\\b`).test(rules)) {
-        await host.ipTolerant([`-${family}`, 'rule', 'add', 'priority', '1000', 'lookup', String(conf.hostRuleTable)], EXISTS);
+        await host.ipTolerant(
+          [`-${family}`, 'rule', 'add', 'priority', '1000', 'lookup', String(conf.hostRuleTable)],
+          EXISTS,
+        );
       }
     }
     for (const a of curAddrs) {
-      await host.ip([`-${a.family}`, 'route', 'replace', `${a.ip}/${hostLength(a.family)}`, 'dev', hostVeth, 'scope', 'link', 'table', String(conf.hostRuleTable)]);
+      await host.ip([
+        `-${a.family}`,
+        'route',
+        'replace',
+        `${a.ip}/${hostLength(a.family)}`,
+        'dev',
+        hostVeth,
+        'scope',
+        'link',
+        'table',
+        String(conf.hostRuleTable),
+      ]);
     }
   }
 
@@ -113,11 +173,33 @@ export async function cmdAdd(req: AddRequest, conf: EffectiveConfig, log: Logger
   }
 }
 
-async function setupVeth(host: Netns, pod: Netns, netnsPath: string, hostVeth: string, conf: EffectiveConfig, families: Family[]): Promise<void> {
+async function setupVeth(
+  host: Netns,
+  pod: Netns,
+  netnsPath: string,
+  hostVeth: string,
+  conf: EffectiveConfig,
+  families: Family[],
+): Promise<void> {
   // A retried ADD finds the pair from the first attempt: start over, deleting one end removes both.
   await host.ipTolerant(['link', 'del', hostVeth], /Cannot find device|does not exist/);
   const mtu = String(conf.vethMTU);
-  await host.ip(['link', 'add', hostVeth, 'mtu', mtu, 'type', 'veth', 'peer', 'name', POD_VETH, 'mtu', mtu, 'netns', netnsPath]);
+  await host.ip([
+    'link',
+    'add',
+    hostVeth,
+    'mtu',
+    mtu,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    POD_VETH,
+    'mtu',
+    mtu,
+    'netns',
+    netnsPath,
+  ]);
   await host.ip(['link', 'set', hostVeth, 'up']);
   await pod.ip(['link', 'set', POD_VETH, 'up']);
   if (conf.vethLinkAddress && !(families.length === 1 && families[0] === 6)) {
@@ -150,8 +232,17 @@ async function collectHostIPs(host: Netns, pod: Netns): Promise<string[]> {
   return [...new Set(out)];
 }
 
-async function tuneRoutes(pod: Netns, cur: string, resolved: Resolved, conf: EffectiveConfig, families: Family[], log: Logger): Promise<void> {
-  const defaults = await Promise.all(FAMILIES.map(async (f) => (await pod.routes(f)).filter((r) => r.dst === 'default' && r.dev !== cur)));
+async function tuneRoutes(
+  pod: Netns,
+  cur: string,
+  resolved: Resolved,
+  conf: EffectiveConfig,
+  families: Family[],
+  log: Logger,
+): Promise<void> {
+  const defaults = await Promise.all(
+    FAMILIES.map(async (f) => (await pod.routes(f)).filter((r) => r.dst === 'default' && r.dev !== cur)),
+  );
   const defNic = defaults.flat()[0]?.dev;
   if (!defNic) {
     log.info('no other interface holds a default route: route tuning skipped');
@@ -161,7 +252,8 @@ async function tuneRoutes(pod: Netns, cur: string, resolved: Resolved, conf: Eff
   const wanted = conf.podDefaultRouteNic;
   let moved = cur;
   if (wanted && wanted !== defNic) {
-    if (!(await pod.link(wanted))) throw new CniError(CNI_ERROR.invalidNetworkConfig, `podDefaultRouteNIC: ${wanted} don't exist in pod`);
+    if (!(await pod.link(wanted)))
+      throw new CniError(CNI_ERROR.invalidNetworkConfig, `podDefaultRouteNIC: ${wanted} don't exist in pod`);
     moved = defNic;
   }
   for (const a of await pod.addresses(moved)) {

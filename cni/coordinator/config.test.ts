@@ -1,31 +1,60 @@
 import assert from 'node:assert/strict';
 import type { CoordinatorConfig } from '../../lib/agent-api.ts';
-import { CniError } from '../spiderpool/errors.ts';
+import { CniError } from '../skel/errors.ts';
 import { DEFAULTS, mergeConfig, normaliseCidr, parseMode, parseNadCoordinator } from './config.ts';
 
 const cluster: CoordinatorConfig = {
-  mode: 'underlay', overlayPodCIDR: ['10.233.64.0/18'], serviceCIDR: ['10.233.0.0/18'], hijackCIDR: ['169.254.0.0/16'],
-  policyRoutes: [{ dst: '172.16.0.0/16', gw: '10.6.0.1' }], podMACPrefix: '0a:1b', tunePodRoutes: false, podDefaultRouteNIC: 'net1',
-  vethLinkAddress: '169.254.100.1', vethMTU: 9000, hostRuleTable: 600, podRPFilter: 2, txQueueLen: 1000,
+  mode: 'underlay',
+  overlayPodCIDR: ['10.233.64.0/18'],
+  serviceCIDR: ['10.233.0.0/18'],
+  hijackCIDR: ['169.254.0.0/16'],
+  policyRoutes: [{ dst: '172.16.0.0/16', gw: '10.6.0.1' }],
+  podMACPrefix: '0a:1b',
+  tunePodRoutes: false,
+  podDefaultRouteNIC: 'net1',
+  vethLinkAddress: '169.254.100.1',
+  vethMTU: 9000,
+  hostRuleTable: 600,
+  podRPFilter: 2,
+  txQueueLen: 1000,
 };
 
-const invalid = (fn: () => unknown, msg: RegExp) => assert.throws(fn, (e: unknown) => e instanceof CniError && e.code === 7 && msg.test(e.message));
+const invalid = (fn: () => unknown, msg: RegExp) =>
+  assert.throws(fn, (e: unknown) => e instanceof CniError && e.code === 7 && msg.test(e.message));
 
 describe('coordinator config merge', () => {
   it('takes every value from the SpiderCoordinator when the NAD sets none', () => {
     const c = mergeConfig(parseNadCoordinator({ type: 'coordinator' }), cluster);
     assert.deepEqual(c, {
-      mode: 'underlay', overlayPodCIDR: ['10.233.64.0/18'], serviceCIDR: ['10.233.0.0/18'], hijackCIDR: ['169.254.0.0/16'],
-      policyRoutes: [{ dst: '172.16.0.0/16', gw: '10.6.0.1', family: 4 }], podMACPrefix: '0a:1b', podDefaultCniNic: 'eth0',
-      podDefaultRouteNic: 'net1', tunePodRoutes: false, hostRuleTable: 600, podRPFilter: 2, txQueueLen: 1000,
-      vethLinkAddress: '169.254.100.1', vethMTU: 9000,
+      mode: 'underlay',
+      overlayPodCIDR: ['10.233.64.0/18'],
+      serviceCIDR: ['10.233.0.0/18'],
+      hijackCIDR: ['169.254.0.0/16'],
+      policyRoutes: [{ dst: '172.16.0.0/16', gw: '10.6.0.1', family: 4 }],
+      podMACPrefix: '0a:1b',
+      podDefaultCniNic: 'eth0',
+      podDefaultRouteNic: 'net1',
+      tunePodRoutes: false,
+      hostRuleTable: 600,
+      podRPFilter: 2,
+      txQueueLen: 1000,
+      vethLinkAddress: '169.254.100.1',
+      vethMTU: 9000,
     });
   });
 
   it('lets NAD values win, including false and 0', () => {
     const nad = parseNadCoordinator({
-      type: 'coordinator', mode: 'auto', tunePodRoutes: true, podRPFilter: 0, serviceCIDR: ['10.96.0.0/12'], hostRuleTable: 700,
-      podDefaultRouteNic: 'eth0', vethMTU: 1400, txQueueLen: 0, policyRoutes: [{ dst: 'fd00::5', gw: 'fd00::1' }],
+      type: 'coordinator',
+      mode: 'auto',
+      tunePodRoutes: true,
+      podRPFilter: 0,
+      serviceCIDR: ['10.96.0.0/12'],
+      hostRuleTable: 700,
+      podDefaultRouteNic: 'eth0',
+      vethMTU: 1400,
+      txQueueLen: 0,
+      policyRoutes: [{ dst: 'fd00::5', gw: 'fd00::1' }],
     });
     const c = mergeConfig(nad, cluster);
     assert.equal(c.mode, 'auto');
@@ -63,8 +92,14 @@ describe('coordinator config merge', () => {
     assert.equal(normaliseCidr('10.6.1.7', 'f'), '10.6.1.7/32');
     assert.equal(normaliseCidr('fd00:0:0::1:2/64', 'f'), 'fd00::/64');
     invalid(() => mergeConfig(parseNadCoordinator({ serviceCIDR: ['10.96.0.0/33'] }), undefined), /"serviceCIDR"/);
-    invalid(() => mergeConfig(parseNadCoordinator({ policyRoutes: [{ dst: '10.0.0.0/8', gw: 'fd00::1' }] }), undefined), /policyRoutes\[0\]\.gw.*IPv4/);
-    invalid(() => mergeConfig(parseNadCoordinator({ podRPFilter: 3 }), undefined), /"podRPFilter" must be -1, 0, 1 or 2/);
+    invalid(
+      () => mergeConfig(parseNadCoordinator({ policyRoutes: [{ dst: '10.0.0.0/8', gw: 'fd00::1' }] }), undefined),
+      /policyRoutes\[0\]\.gw.*IPv4/,
+    );
+    invalid(
+      () => mergeConfig(parseNadCoordinator({ podRPFilter: 3 }), undefined),
+      /"podRPFilter" must be -1, 0, 1 or 2/,
+    );
     invalid(() => mergeConfig(parseNadCoordinator({ podMACPrefix: '01:02' }), undefined), /"podMACPrefix"/);
     invalid(() => parseNadCoordinator({ tunePodRoutes: 'yes' }), /"tunePodRoutes" must be a boolean/);
     invalid(() => parseNadCoordinator({ hijackCIDR: '10.0.0.0/8' }), /"hijackCIDR" must be a list of strings/);

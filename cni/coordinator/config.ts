@@ -2,12 +2,15 @@
 // from the SpiderCoordinator: a value present in the NAD wins, otherwise the cluster's is used.
 import { isIP } from 'node:net';
 import type { CoordinatorConfig } from '../../lib/agent-api.ts';
-import { parseCIDR } from '../../lib/ip/index.ts';
-import { invalidConfig } from '../spiderpool/errors.ts';
+import { parseCIDR, type Family } from '../../lib/ip/index.ts';
+import { invalidConfig } from '../skel/errors.ts';
 
 export type Mode = 'auto' | 'underlay' | 'overlay' | 'disable';
-export type Family = 4 | 6;
-export interface PolicyRoute { dst: string; gw: string; family: Family }
+export interface PolicyRoute {
+  dst: string;
+  gw: string;
+  family: Family;
+}
 
 /** Keys the NAD may set; absent keys are undefined. */
 export interface NadCoordinator {
@@ -47,21 +50,43 @@ export interface EffectiveConfig {
 }
 
 /** What applies when neither the NAD nor a SpiderCoordinator sets a value (the CRD's defaults). */
-export const DEFAULTS = { podDefaultCniNic: 'eth0', hostRuleTable: 500, vethMTU: 1500, tunePodRoutes: true, podRPFilter: 0 } as const;
+export const DEFAULTS = {
+  podDefaultCniNic: 'eth0',
+  hostRuleTable: 500,
+  vethMTU: 1500,
+  tunePodRoutes: true,
+  podRPFilter: 0,
+} as const;
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Reads the plugin's keys from its NAD entry; wrong types are errors that name the field. */
 export function parseNadCoordinator(raw: Json): NadCoordinator {
-  const str = (key: string): string | undefined => typed(raw, key, 'a string', (v): v is string => typeof v === 'string') || undefined;
-  const num = (key: string): number | undefined => typed(raw, key, 'an integer', (v): v is number => Number.isInteger(v));
-  const list = (key: string): string[] | undefined => typed(raw, key, 'a list of strings', (v): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string'));
+  const str = (key: string): string | undefined =>
+    typed(raw, key, 'a string', (v): v is string => typeof v === 'string') || undefined;
+  const num = (key: string): number | undefined =>
+    typed(raw, key, 'an integer', (v): v is number => Number.isInteger(v));
+  const list = (key: string): string[] | undefined =>
+    typed(
+      raw,
+      key,
+      'a list of strings',
+      (v): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string'),
+    );
   const mode = str('mode');
   const logOptions = raw.logOptions === undefined || raw.logOptions === null ? {} : raw.logOptions;
-  if (!isObject(logOptions)) throw invalidConfig(`coordinator config field "logOptions" must be an object, got ${JSON.stringify(raw.logOptions)}`);
-  const routes = typed(raw, 'policyRoutes', 'a list of {dst, gw}', (v): v is { dst: string; gw: string }[] =>
-    Array.isArray(v) && v.every((r) => isObject(r) && typeof r.dst === 'string' && typeof r.gw === 'string'));
+  if (!isObject(logOptions))
+    throw invalidConfig(
+      `coordinator config field "logOptions" must be an object, got ${JSON.stringify(raw.logOptions)}`,
+    );
+  const routes = typed(
+    raw,
+    'policyRoutes',
+    'a list of {dst, gw}',
+    (v): v is { dst: string; gw: string }[] =>
+      Array.isArray(v) && v.every((r) => isObject(r) && typeof r.dst === 'string' && typeof r.gw === 'string'),
+  );
   return {
     mode: mode === undefined ? undefined : parseMode(mode),
     overlayPodCIDR: list('overlayPodCIDR'),
@@ -93,7 +118,9 @@ function typed<T>(raw: Json, key: string, what: string, valid: (v: unknown) => v
 export function parseMode(mode: string): Mode {
   if (mode === 'disabled') return 'disable';
   if (mode === 'auto' || mode === 'underlay' || mode === 'overlay' || mode === 'disable') return mode;
-  throw invalidConfig(`coordinator config field "mode": unknown mode "${mode}", expected auto, underlay, overlay or disable(d)`);
+  throw invalidConfig(
+    `coordinator config field "mode": unknown mode "${mode}", expected auto, underlay, overlay or disable(d)`,
+  );
 }
 
 const MAC_PREFIX = /^[a-fA-F0-9][a-fA-F,0,2-9][:-][a-fA-F0-9]{2}$/;
@@ -103,23 +130,37 @@ const MAC_PREFIX = /^[a-fA-F0-9][a-fA-F,0,2-9][:-][a-fA-F0-9]{2}$/;
  * the cluster has no SpiderCoordinator, and then the CRD defaults apply.
  */
 export function mergeConfig(nad: NadCoordinator, cluster: CoordinatorConfig | undefined): EffectiveConfig {
-  const pick = (own: string[] | undefined, theirs: string[] | undefined): string[] => (own?.length ? own : theirs ?? []);
+  const pick = (own: string[] | undefined, theirs: string[] | undefined): string[] =>
+    own?.length ? own : (theirs ?? []);
   const cidrs = (field: string, values: string[]): string[] => values.map((c) => normaliseCidr(c, field));
   const podMACPrefix = nad.podMACPrefix || cluster?.podMACPrefix || '';
-  if (podMACPrefix && !MAC_PREFIX.test(podMACPrefix)) throw invalidConfig(`coordinator config field "podMACPrefix": "${podMACPrefix}" is not a two-byte unicast MAC prefix like "0a:1b"`);
+  if (podMACPrefix && !MAC_PREFIX.test(podMACPrefix))
+    throw invalidConfig(
+      `coordinator config field "podMACPrefix": "${podMACPrefix}" is not a two-byte unicast MAC prefix like "0a:1b"`,
+    );
   const podRPFilter = nad.podRPFilter ?? cluster?.podRPFilter ?? DEFAULTS.podRPFilter;
-  if (![-1, 0, 1, 2].includes(podRPFilter)) throw invalidConfig(`coordinator config field "podRPFilter" must be -1, 0, 1 or 2, got ${podRPFilter}`);
-  const vethMTU = nad.vethMTU !== undefined && nad.vethMTU > 0 ? nad.vethMTU : cluster?.vethMTU && cluster.vethMTU > 0 ? cluster.vethMTU : DEFAULTS.vethMTU;
+  if (![-1, 0, 1, 2].includes(podRPFilter))
+    throw invalidConfig(`coordinator config field "podRPFilter" must be -1, 0, 1 or 2, got ${podRPFilter}`);
+  const vethMTU =
+    nad.vethMTU !== undefined && nad.vethMTU > 0
+      ? nad.vethMTU
+      : cluster?.vethMTU && cluster.vethMTU > 0
+        ? cluster.vethMTU
+        : DEFAULTS.vethMTU;
   const hostRuleTable = nad.hostRuleTable ?? cluster?.hostRuleTable ?? DEFAULTS.hostRuleTable;
-  if (hostRuleTable <= 0) throw invalidConfig(`coordinator config field "hostRuleTable" must be a positive table number, got ${hostRuleTable}`);
+  if (hostRuleTable <= 0)
+    throw invalidConfig(
+      `coordinator config field "hostRuleTable" must be a positive table number, got ${hostRuleTable}`,
+    );
   const vethLinkAddress = nad.vethLinkAddress || cluster?.vethLinkAddress || '';
-  if (vethLinkAddress && isIP(vethLinkAddress) === 0) throw invalidConfig(`coordinator config field "vethLinkAddress": "${vethLinkAddress}" is not an IP address`);
+  if (vethLinkAddress && isIP(vethLinkAddress) === 0)
+    throw invalidConfig(`coordinator config field "vethLinkAddress": "${vethLinkAddress}" is not an IP address`);
   return {
     mode: nad.mode ?? (cluster ? parseMode(cluster.mode) : 'auto'),
     overlayPodCIDR: cidrs('overlayPodCIDR', pick(nad.overlayPodCIDR, cluster?.overlayPodCIDR)),
     serviceCIDR: cidrs('serviceCIDR', pick(nad.serviceCIDR, cluster?.serviceCIDR)),
     hijackCIDR: cidrs('hijackCIDR', pick(nad.hijackCIDR, cluster?.hijackCIDR)),
-    policyRoutes: (nad.policyRoutes?.length ? nad.policyRoutes : cluster?.policyRoutes ?? []).map(policyRoute),
+    policyRoutes: (nad.policyRoutes?.length ? nad.policyRoutes : (cluster?.policyRoutes ?? [])).map(policyRoute),
     podMACPrefix,
     podDefaultCniNic: nad.podDefaultCniNic || DEFAULTS.podDefaultCniNic,
     podDefaultRouteNic: nad.podDefaultRouteNic || cluster?.podDefaultRouteNIC || '',
@@ -132,7 +173,9 @@ export function mergeConfig(nad: NadCoordinator, cluster: CoordinatorConfig | un
   };
 }
 
-/** `a.b.c.d/n` with the host bits cleared (what iproute2 requires of a route destination); a bare IP is a host route. */
+/**
+ * `a.b.c.d/n` with the host bits cleared (what iproute2 requires of a route destination); a bare IP is a host route.
+ */
 export function normaliseCidr(value: string, field: string): string {
   try {
     return parseCIDR(value.includes('/') ? value : `${value}/${value.includes(':') ? 128 : 32}`).canonical;
@@ -146,6 +189,9 @@ export const familyOf = (address: string): Family => (address.includes(':') ? 6 
 function policyRoute(route: { dst: string; gw: string }, i: number): PolicyRoute {
   const dst = normaliseCidr(route.dst, `policyRoutes[${i}].dst`);
   const family = familyOf(dst);
-  if (isIP(route.gw) !== family) throw invalidConfig(`coordinator config field "policyRoutes[${i}].gw": "${route.gw}" is not an IPv${family} address like its dst ${dst}`);
+  if (isIP(route.gw) !== family)
+    throw invalidConfig(
+      `coordinator config field "policyRoutes[${i}].gw": "${route.gw}" is not an IPv${family} address like its dst ${dst}`,
+    );
   return { dst, gw: route.gw, family };
 }

@@ -1,11 +1,15 @@
-// DEL (spec §7.4): removes what ADD put on the host. Pod-side state dies with the pod's netns.
+// DEL (docs/coordinator.md#del): removes what ADD put on the host. Pod-side state dies with the pod's netns.
 import { existsSync } from 'node:fs';
-import type { Logger } from '../spiderpool/log.ts';
+import type { Logger } from '../skel/log.ts';
 import { hostVethName } from './add.ts';
 import { familyOf, type EffectiveConfig } from './config.ts';
 import { hostLength, Netns } from './iproute.ts';
 
-export interface DelRequest { containerId: string; netns: string; ifName: string }
+export interface DelRequest {
+  containerId: string;
+  netns: string;
+  ifName: string;
+}
 
 const GONE = /Cannot find device|does not exist|No such process|Cannot open network namespace|No such file/;
 
@@ -21,7 +25,10 @@ export async function cmdDel(req: DelRequest, conf: EffectiveConfig, log: Logger
   const addrs = await pod.addresses(req.ifName).catch(() => []);
   for (const a of addrs) {
     const family = familyOf(a.local);
-    await host.ipTolerant([`-${family}`, 'route', 'del', `${a.local}/${hostLength(family)}`, 'table', String(conf.hostRuleTable)], GONE);
+    await host.ipTolerant(
+      [`-${family}`, 'route', 'del', `${a.local}/${hostLength(family)}`, 'table', String(conf.hostRuleTable)],
+      GONE,
+    );
   }
   await host.ipTolerant(['link', 'del', hostVethName(req.containerId)], GONE);
 }

@@ -1,13 +1,16 @@
 // iproute2 and sysctl, in the netns the plugin runs in (the host) or in the pod's, entered by path
 // with nsenter: `ip -n` only knows names under /var/run/netns, CNI_NETNS may be any path.
 import { execFile } from 'node:child_process';
-import type { Family } from './config.ts';
+import type { Family } from '../../lib/ip/index.ts';
 
 // Runtimes may pass a bare environment; iproute2 lives in the sbin directories.
 const PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export class CommandError extends Error {
-  constructor(message: string, readonly stderr: string) {
+class CommandError extends Error {
+  constructor(
+    message: string,
+    readonly stderr: string,
+  ) {
     super(message);
   }
 }
@@ -21,9 +24,32 @@ function exec(file: string, args: string[]): Promise<string> {
   });
 }
 
-export interface Link { ifname: string; ifindex: number; flags: string[]; address?: string; link_index?: number; link_netnsid?: number; linkinfo?: { info_kind?: string } }
-export interface Addr { family: 'inet' | 'inet6'; local: string; prefixlen: number; scope: string }
-export interface Route { dst: string; gateway?: string; dev?: string; protocol?: string; scope?: string; prefsrc?: string; metric?: number; nexthops?: unknown[]; flags?: string[] }
+export interface Link {
+  ifname: string;
+  ifindex: number;
+  flags: string[];
+  address?: string;
+  link_index?: number;
+  link_netnsid?: number;
+  linkinfo?: { info_kind?: string };
+}
+export interface Addr {
+  family: 'inet' | 'inet6';
+  local: string;
+  prefixlen: number;
+  scope: string;
+}
+export interface Route {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  scope?: string;
+  prefsrc?: string;
+  metric?: number;
+  nexthops?: unknown[];
+  flags?: string[];
+}
 
 /** One network namespace: `path` undefined is the one this process runs in. */
 export class Netns {
@@ -44,7 +70,7 @@ export class Netns {
 
   async json<T>(args: string[]): Promise<T[]> {
     const out = await this.ip(['-j', ...args]);
-    return out.trim() ? JSON.parse(out) as T[] : [];
+    return out.trim() ? (JSON.parse(out) as T[]) : [];
   }
 
   links(): Promise<Link[]> {
@@ -57,8 +83,14 @@ export class Netns {
 
   /** Global (non link-local) addresses of one interface, or of all when `dev` is omitted. */
   async addresses(dev?: string): Promise<(Addr & { dev: string })[]> {
-    const rows = await this.json<{ ifname: string; addr_info?: Addr[] }>(['addr', 'show', ...(dev ? ['dev', dev] : [])]);
-    return rows.flatMap((r) => (r.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => ({ ...a, dev: r.ifname })));
+    const rows = await this.json<{ ifname: string; addr_info?: Addr[] }>([
+      'addr',
+      'show',
+      ...(dev ? ['dev', dev] : []),
+    ]);
+    return rows.flatMap((r) =>
+      (r.addr_info ?? []).filter((a) => a.scope === 'global').map((a) => ({ ...a, dev: r.ifname })),
+    );
   }
 
   routes(family: Family, table: string | number = 'main'): Promise<Route[]> {
@@ -66,7 +98,9 @@ export class Netns {
   }
 
   sysctl(key: string, value: string): Promise<string> {
-    return this.path ? exec('nsenter', [`--net=${this.path}`, 'sysctl', '-q', '-w', `${key}=${value}`]) : exec('sysctl', ['-q', '-w', `${key}=${value}`]);
+    return this.path
+      ? exec('nsenter', [`--net=${this.path}`, 'sysctl', '-q', '-w', `${key}=${value}`])
+      : exec('sysctl', ['-q', '-w', `${key}=${value}`]);
   }
 
   iptables(family: Family, args: string[]): Promise<string> {
@@ -75,5 +109,4 @@ export class Netns {
   }
 }
 
-export const familyFlag = (family: Family): string => `-${family}`;
 export const hostLength = (family: Family): number => (family === 4 ? 32 : 128);

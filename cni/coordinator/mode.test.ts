@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { CniError } from '../spiderpool/errors.ts';
+import { CniError } from '../skel/errors.ts';
 import { resolveMode } from './mode.ts';
 
 const pod = (cur: string, vethExists: boolean, upLinks: number) => ({ first: 'eth0', cur, vethExists, upLinks });
-const refused = (fn: () => unknown, msg: RegExp) => assert.throws(fn, (e: unknown) => e instanceof CniError && msg.test(e.message));
+const refused = (fn: () => unknown, msg: RegExp) =>
+  assert.throws(fn, (e: unknown) => e instanceof CniError && msg.test(e.message));
 
 describe('coordinator mode resolution', () => {
   it('auto: the first NIC is underlay, first invoke, table 101', () => {

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { AGENT_PATHS, type CoordinatorConfig } from '../../lib/agent-api.ts';
 import { addNetns, deleteNetns, execInNetns, ip } from '../../e2e/kubelet/netns.ts';
 import { buildPlugin } from '../build.ts';
-import { FakeAgent } from '../spiderpool/fake-agent.ts';
+import { FakeAgent } from '../skel/testing/fake-agent.ts';
 
 const sfx = randomBytes(3).toString('hex');
 const NODE = `cdn-${sfx}-node`;
@@ -16,8 +16,19 @@ const HOST_VETH = `veth${CID.slice(0, 11)}`;
 const HOST_IP = '192.168.77.1';
 
 const cluster: CoordinatorConfig = {
-  mode: 'auto', overlayPodCIDR: ['10.233.64.0/18'], serviceCIDR: ['10.233.0.0/18'], hijackCIDR: ['169.254.0.0/16'], policyRoutes: [],
-  podMACPrefix: '', tunePodRoutes: true, podDefaultRouteNIC: '', vethLinkAddress: '', vethMTU: 1500, hostRuleTable: 500, podRPFilter: 0, txQueueLen: 0,
+  mode: 'auto',
+  overlayPodCIDR: ['10.233.64.0/18'],
+  serviceCIDR: ['10.233.0.0/18'],
+  hijackCIDR: ['169.254.0.0/16'],
+  policyRoutes: [],
+  podMACPrefix: '',
+  tunePodRoutes: true,
+  podDefaultRouteNIC: '',
+  vethLinkAddress: '',
+  vethMTU: 1500,
+  hostRuleTable: 500,
+  podRPFilter: 0,
+  txQueueLen: 0,
 };
 
 describe('coordinator plugin in network namespaces', function () {
@@ -27,15 +38,33 @@ describe('coordinator plugin in network namespaces', function () {
 
   const run = async (command: string, ifName: string, prevResult?: unknown) => {
     const env = {
-      PATH: process.env.PATH ?? '', CNI_COMMAND: command, CNI_CONTAINERID: CID, CNI_NETNS: `/var/run/netns/${POD}`, CNI_IFNAME: ifName,
-      CNI_PATH: '/opt/cni/bin', CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=web-0;K8S_POD_UID=uid-1',
+      PATH: process.env.PATH ?? '',
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: CID,
+      CNI_NETNS: `/var/run/netns/${POD}`,
+      CNI_IFNAME: ifName,
+      CNI_PATH: '/opt/cni/bin',
+      CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=web-0;K8S_POD_UID=uid-1',
     };
-    const stdin = JSON.stringify({ cniVersion: '1.0.0', name: 'net', type: 'coordinator', mode: 'auto', tunePodRoutes: true, podRPFilter: 0, ipam_unix_socket_path: agent.socketPath, ...(prevResult ? { prevResult } : {}) });
+    const stdin = JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'net',
+      type: 'coordinator',
+      mode: 'auto',
+      tunePodRoutes: true,
+      podRPFilter: 0,
+      ipam_unix_socket_path: agent.socketPath,
+      ...(prevResult ? { prevResult } : {}),
+    });
     return execInNetns(NODE, [bin], { env, stdin });
   };
   const inPod = async (...args: string[]) => (await execInNetns(POD, ['ip', ...args])).stdout;
   const inNode = async (...args: string[]) => (await execInNetns(NODE, ['ip', ...args])).stdout;
-  const prev = (nic: string, address: string) => ({ cniVersion: '1.0.0', interfaces: [{ name: nic, sandbox: `/var/run/netns/${POD}` }], ips: [{ address, interface: 0 }] });
+  const prev = (nic: string, address: string) => ({
+    cniVersion: '1.0.0',
+    interfaces: [{ name: nic, sandbox: `/var/run/netns/${POD}` }],
+    ips: [{ address, interface: 0 }],
+  });
   const macvlan = async (name: string, address: string, gw: string, metric: string) => {
     await ip(['-n', NODE, 'link', 'add', name, 'link', 'ens192', 'type', 'macvlan', 'mode', 'bridge']);
     await ip(['-n', NODE, 'link', 'set', name, 'netns', POD]);
@@ -71,18 +100,29 @@ describe('coordinator plugin in network namespaces', function () {
     const main = await inPod('route', 'show', 'table', 'main');
     assert.match(main, /^default via 10\.6\.0\.1 dev eth0/m);
     assert.match(main, new RegExp(`^${HOST_IP} dev veth0 scope link src 10\\.6\\.212\\.10`, 'm'));
-    for (const cidr of ['10.233.0.0/18', '10.233.64.0/18', '169.254.0.0/16']) assert.match(main, new RegExp(`^${cidr} via ${HOST_IP} dev veth0`, 'm'));
+    for (const cidr of ['10.233.0.0/18', '10.233.64.0/18', '169.254.0.0/16'])
+      assert.match(main, new RegExp(`^${cidr} via ${HOST_IP} dev veth0`, 'm'));
     assert.match(await inPod('route', 'show', 'table', '101'), new RegExp(`^${HOST_IP} dev veth0 scope link`, 'm'));
     const veth0Mac = JSON.parse(await inPod('-j', 'link', 'show', 'veth0'))[0].address as string;
     assert.match(await execInNetns(POD, ['sysctl', '-n', 'net.ipv4.conf.all.rp_filter']).then((x) => x.stdout), /^0$/m);
 
     assert.match(await inNode('link', 'show', HOST_VETH), /state UP/);
     assert.match(await inNode('rule', 'show'), /^1000:\s+from all lookup 500/m);
-    assert.match(await inNode('route', 'show', 'table', '500'), new RegExp(`^10\\.6\\.212\\.10 dev ${HOST_VETH} scope link`, 'm'));
-    assert.match(await inNode('neigh', 'show', '10.6.212.10'), new RegExp(`dev ${HOST_VETH} lladdr ${veth0Mac} PERMANENT`));
+    assert.match(
+      await inNode('route', 'show', 'table', '500'),
+      new RegExp(`^10\\.6\\.212\\.10 dev ${HOST_VETH} scope link`, 'm'),
+    );
+    assert.match(
+      await inNode('neigh', 'show', '10.6.212.10'),
+      new RegExp(`dev ${HOST_VETH} lladdr ${veth0Mac} PERMANENT`),
+    );
     const hostMac = JSON.parse(await inNode('-j', 'link', 'show', HOST_VETH))[0].address as string;
     assert.match(await inPod('neigh', 'show', HOST_IP), new RegExp(`dev veth0 lladdr ${hostMac} PERMANENT`));
-    assert.equal((await execInNetns(POD, ['ping', '-c', '1', '-W', '2', HOST_IP])).code, 0, 'the pod reaches the host over veth0');
+    assert.equal(
+      (await execInNetns(POD, ['ping', '-c', '1', '-W', '2', HOST_IP])).code,
+      0,
+      'the pod reaches the host over veth0',
+    );
   });
 
   it('eth0 + net1: net1 routes move to table 101 with `from <net1 ip> lookup 101`, main keeps eth0', async () => {
@@ -95,11 +135,18 @@ describe('coordinator plugin in network namespaces', function () {
     const t101 = await inPod('route', 'show', 'table', '101');
     assert.match(t101, /^default via 10\.7\.0\.1 dev net1/m);
     assert.match(t101, /^10\.7\.0\.0\/16 dev net1 proto kernel scope link src 10\.7\.0\.10/m);
-    assert.match(t101, /^10\.233\.0\.0\/18 via 192\.168\.77\.1 dev veth0/m, 'hijack routes of a later NIC go to its table');
+    assert.match(
+      t101,
+      /^10\.233\.0\.0\/18 via 192\.168\.77\.1 dev veth0/m,
+      'hijack routes of a later NIC go to its table',
+    );
     const main = await inPod('route', 'show', 'table', 'main');
     assert.doesNotMatch(main, /net1/, 'main has no net1 routes left');
     assert.match(main, /^default via 10\.6\.0\.1 dev eth0/m);
-    assert.match(await inNode('route', 'show', 'table', '500'), new RegExp(`^10\\.7\\.0\\.10 dev ${HOST_VETH} scope link`, 'm'));
+    assert.match(
+      await inNode('route', 'show', 'table', '500'),
+      new RegExp(`^10\\.7\\.0\\.10 dev ${HOST_VETH} scope link`, 'm'),
+    );
 
     const again = await run('ADD', 'net1', prev('net1', '10.7.0.10/16'));
     assert.equal(again.code, 0, `a retried ADD succeeds: ${again.stdout}`);
@@ -113,7 +160,10 @@ describe('coordinator plugin in network namespaces', function () {
   });
 
   it('DEL removes the host veth and host routes even while the agent answers 503, and is idempotent', async () => {
-    agent.on(`GET ${AGENT_PATHS.coordinatorConfig}`, { status: 503, body: { reason: 'Unavailable', message: 'SpiderCoordinator default is not Synced' } });
+    agent.on(`GET ${AGENT_PATHS.coordinatorConfig}`, {
+      status: 503,
+      body: { reason: 'Unavailable', message: 'SpiderCoordinator default is not Synced' },
+    });
     for (const nic of ['net1', 'eth0', 'eth0']) {
       const r = await run('DEL', nic);
       assert.equal(r.code, 0, r.stdout + r.stderr);

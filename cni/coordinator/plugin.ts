@@ -1,11 +1,11 @@
 // One plugin invocation: environment and stdin in, the text for stdout and the exit code out.
-import { success, versionAnswer, type PluginOutput } from '../spiderpool/invocation.ts';
 import { AGENT_PATHS, CNI_ERROR, DEFAULT_AGENT_SOCKET, type CoordinatorConfig } from '../../lib/agent-api.ts';
-import { AgentClient, answerError, malformed } from '../spiderpool/agent-client.ts';
-import { parseCommand, parseEnv, type CniEnv } from '../spiderpool/env.ts';
-import { CniError, errorOutput, invalidConfig } from '../spiderpool/errors.ts';
-import { fileLogger, type Logger } from '../spiderpool/log.ts';
-import { decodeStdin, isSupported, LOG_LEVELS, SUPPORTED_VERSIONS, versionForErrors, type CniVersion, type LogLevel } from '../spiderpool/netconf.ts';
+import { AgentClient, answerError, malformed } from '../skel/agent-client.ts';
+import { parseCommand, parseEnv, type CniEnv } from '../skel/env.ts';
+import { CniError, errorOutput, invalidConfig } from '../skel/errors.ts';
+import { failure, success, versionAnswer, type PluginOutput } from '../skel/invocation.ts';
+import { fileLogger, type Logger } from '../skel/log.ts';
+import { decodeStdin, LOG_LEVELS, parseVersion, versionForErrors, type LogLevel } from '../skel/netconf.ts';
 import { cmdAdd } from './add.ts';
 import { cmdCheck } from './check.ts';
 import { mergeConfig, parseNadCoordinator, type EffectiveConfig, type NadCoordinator } from './config.ts';
@@ -22,10 +22,16 @@ export async function run(env: Record<string, string | undefined>, stdin: string
     const cniVersion = parseVersion(raw.cniVersion);
     const nad = parseNadCoordinator(raw);
     const log = fileLogger(nad.logFile, logLevel(nad.logLevel), {
-      plugin: 'coordinator', command, containerID: cniEnv.containerId, ifName: cniEnv.ifName,
+      plugin: 'coordinator',
+      command,
+      containerID: cniEnv.containerId,
+      ifName: cniEnv.ifName,
       pod: cniEnv.pod ? `${cniEnv.pod.namespace}/${cniEnv.pod.name}` : undefined,
     });
-    const socket = typeof raw.ipam_unix_socket_path === 'string' && raw.ipam_unix_socket_path ? raw.ipam_unix_socket_path : DEFAULT_AGENT_SOCKET;
+    const socket =
+      typeof raw.ipam_unix_socket_path === 'string' && raw.ipam_unix_socket_path
+        ? raw.ipam_unix_socket_path
+        : DEFAULT_AGENT_SOCKET;
     try {
       if (command === 'ADD') {
         if (raw.prevResult === undefined || raw.prevResult === null) {
@@ -40,7 +46,8 @@ export async function run(env: Record<string, string | undefined>, stdin: string
       if (command === 'DEL') {
         await cmdDel(cniEnv, await delConfig(nad, socket, cniEnv, log), log);
       } else {
-        if (cniVersion === '0.3.0' || cniVersion === '0.3.1') throw new CniError(CNI_ERROR.incompatibleVersion, `CHECK needs cniVersion 0.4.0 or later, got ${cniVersion}`);
+        if (cniVersion === '0.3.0' || cniVersion === '0.3.1')
+          throw new CniError(CNI_ERROR.incompatibleVersion, `CHECK needs cniVersion 0.4.0 or later, got ${cniVersion}`);
         await cmdCheck(cniEnv, mergeConfig(nad, await clusterConfig(socket, cniEnv, log, 'strict')));
       }
       return { stdout: '', exitCode: 0 };
@@ -49,7 +56,7 @@ export async function run(env: Record<string, string | undefined>, stdin: string
       throw err;
     }
   } catch (err) {
-    return { stdout: JSON.stringify(errorOutput(versionForErrors(stdin), err)), exitCode: 1 };
+    return failure(versionForErrors(stdin), err);
   }
 }
 
@@ -61,7 +68,9 @@ async function delConfig(nad: NadCoordinator, socket: string, env: CniEnv, log: 
   try {
     return mergeConfig(nad, await clusterConfig(socket, env, log, 'lenient'));
   } catch (err) {
-    log.warn('cluster coordinator config unusable, deleting with the NAD values and defaults', { error: (err as Error).message });
+    log.warn('cluster coordinator config unusable, deleting with the NAD values and defaults', {
+      error: (err as Error).message,
+    });
     return mergeConfig(nad, undefined);
   }
 }
@@ -70,7 +79,12 @@ async function delConfig(nad: NadCoordinator, socket: string, env: CniEnv, log: 
  * The SpiderCoordinator's values from the agent. A cluster without one is not an error: the NAD values
  * and the CRD defaults apply, so pods still start. `lenient` also turns agent failures into "none".
  */
-async function clusterConfig(socket: string, env: CniEnv, log: Logger, how: 'strict' | 'lenient'): Promise<CoordinatorConfig | undefined> {
+async function clusterConfig(
+  socket: string,
+  env: CniEnv,
+  log: Logger,
+  how: 'strict' | 'lenient',
+): Promise<CoordinatorConfig | undefined> {
   if (!env.pod) return undefined;
   const query = new URLSearchParams({ podNamespace: env.pod.namespace, podName: env.pod.name });
   const path = `${AGENT_PATHS.coordinatorConfig}?${query.toString()}`;
@@ -102,13 +116,7 @@ function checkConfig(body: unknown, what: string): CoordinatorConfig {
   return body as CoordinatorConfig;
 }
 
-function parseVersion(v: unknown): CniVersion {
-  if (isSupported(v)) return v;
-  throw new CniError(CNI_ERROR.incompatibleVersion, `unsupported cniVersion ${JSON.stringify(v ?? '0.1.0')}; this plugin supports ${SUPPORTED_VERSIONS.join(', ')}`);
-}
-
 function logLevel(level: string | undefined): LogLevel {
   const upper = (level ?? 'debug').toUpperCase();
-  return (LOG_LEVELS as readonly string[]).includes(upper) ? upper as LogLevel : 'INFO';
+  return (LOG_LEVELS as readonly string[]).includes(upper) ? (upper as LogLevel) : 'INFO';
 }
-

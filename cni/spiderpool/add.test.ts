@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { AGENT_PATHS, DEFAULT_AGENT_SOCKET, type IpamAddResponse } from '../../lib/agent-api.ts';
 import { cniEnv, execPlugin, expectError, expectSuccess, netConf, withPluginAndAgent } from './exec-plugin.ts';
-import type { FakeAgent } from './fake-agent.ts';
+import type { FakeAgent } from '../skel/testing/fake-agent.ts';
 
 // The agent answers for every NIC of the pod, default routes included; the plugin prints only the
 // current NIC's.
@@ -25,7 +25,10 @@ const dualStack: IpamAddResponse = {
     { nic: 'eth0', version: 4, address: '10.6.212.145/16', ipPool: 'v4-pool', gateway: '10.6.0.1' },
     { nic: 'eth0', version: 6, address: 'fd00:10:6::91/64', ipPool: 'v6-pool', gateway: 'fd00:10:6::1' },
   ],
-  routes: [{ ifName: 'eth0', dst: '0.0.0.0/0', gw: '10.6.0.1' }, { ifName: 'eth0', dst: '::/0', gw: 'fd00:10:6::1' }],
+  routes: [
+    { ifName: 'eth0', dst: '0.0.0.0/0', gw: '10.6.0.1' },
+    { ifName: 'eth0', dst: '::/0', gw: 'fd00:10:6::1' },
+  ],
   dns: {},
 };
 
@@ -42,8 +45,15 @@ describe('spiderpool plugin: ADD', () => {
 
   it('checks health, then posts IpamAddArgs built from the environment and the ipam config', async () => {
     agent.on(`POST ${AGENT_PATHS.ip}`, { status: 200, body: multiNic });
-    expectSuccess(await add({ ipam: { default_ipv4_ippool: ['v4-pool', 'v4-*'], default_ipv6_ippool: ['v6-pool'], match_master_subnet: true } }));
-    assert.deepEqual(agent.requests.map((r) => `${r.method} ${r.path}`), [`GET ${AGENT_PATHS.healthy}`, `POST ${AGENT_PATHS.ip}`]);
+    expectSuccess(
+      await add({
+        ipam: { default_ipv4_ippool: ['v4-pool', 'v4-*'], default_ipv6_ippool: ['v6-pool'], match_master_subnet: true },
+      }),
+    );
+    assert.deepEqual(
+      agent.requests.map((r) => `${r.method} ${r.path}`),
+      [`GET ${AGENT_PATHS.healthy}`, `POST ${AGENT_PATHS.ip}`],
+    );
     assert.deepEqual(agent.requests[1]?.body, {
       containerID: 'c0ffee',
       ifName: 'eth0',
@@ -63,7 +73,10 @@ describe('spiderpool plugin: ADD', () => {
     assert.deepEqual(expectSuccess(await add()), {
       cniVersion: '1.0.0',
       ips: [{ address: '10.6.212.145/16', gateway: '10.6.0.1' }],
-      routes: [{ dst: '0.0.0.0/0', gw: '10.6.0.1' }, { dst: '10.7.0.0/16', gw: '10.6.0.254' }],
+      routes: [
+        { dst: '0.0.0.0/0', gw: '10.6.0.1' },
+        { dst: '10.7.0.0/16', gw: '10.6.0.254' },
+      ],
       dns: { nameservers: ['10.6.0.53'], search: ['svc.cluster.local'] },
     });
   });
@@ -74,7 +87,10 @@ describe('spiderpool plugin: ADD', () => {
       assert.deepEqual(expectSuccess(await add({ cniVersion })), {
         cniVersion,
         ips: [{ version: '4', address: '10.6.212.145/16', gateway: '10.6.0.1' }],
-        routes: [{ dst: '0.0.0.0/0', gw: '10.6.0.1' }, { dst: '10.7.0.0/16', gw: '10.6.0.254' }],
+        routes: [
+          { dst: '0.0.0.0/0', gw: '10.6.0.1' },
+          { dst: '10.7.0.0/16', gw: '10.6.0.254' },
+        ],
         dns: { nameservers: ['10.6.0.53'], search: ['svc.cluster.local'] },
       });
     });
@@ -84,7 +100,10 @@ describe('spiderpool plugin: ADD', () => {
     agent.on(`POST ${AGENT_PATHS.ip}`, { status: 200, body: multiNic });
     const out = expectSuccess(await add({}, { CNI_IFNAME: 'net1' }));
     assert.deepEqual(out.ips, [{ address: '172.30.0.9/24', gateway: '172.30.0.1' }]);
-    assert.deepEqual(out.routes, [{ dst: '0.0.0.0/0', gw: '172.30.0.1' }, { dst: '172.31.0.0/16', gw: '172.30.0.254' }]);
+    assert.deepEqual(out.routes, [
+      { dst: '0.0.0.0/0', gw: '172.30.0.1' },
+      { dst: '172.31.0.0/16', gw: '172.30.0.254' },
+    ]);
   });
 
   it('clean_gateway: the agent is told so, and a default route it sends anyway is dropped', async () => {
@@ -103,7 +122,10 @@ describe('spiderpool plugin: ADD', () => {
         { version: '4', address: '10.6.212.145/16', gateway: '10.6.0.1' },
         { version: '6', address: 'fd00:10:6::91/64', gateway: 'fd00:10:6::1' },
       ],
-      routes: [{ dst: '0.0.0.0/0', gw: '10.6.0.1' }, { dst: '::/0', gw: 'fd00:10:6::1' }],
+      routes: [
+        { dst: '0.0.0.0/0', gw: '10.6.0.1' },
+        { dst: '::/0', gw: 'fd00:10:6::1' },
+      ],
       dns: {},
     });
   });
@@ -137,7 +159,11 @@ describe('spiderpool plugin: ADD', () => {
 
   it('uses the default agent socket when ipam_unix_socket_path is empty', async function () {
     if (existsSync(DEFAULT_AGENT_SOCKET)) this.skip();
-    const run = await execPlugin(bin, cniEnv('ADD'), JSON.stringify({ cniVersion: '1.0.0', name: 'n', ipam: { type: 'spiderpool', ipam_unix_socket_path: '' } }));
+    const run = await execPlugin(
+      bin,
+      cniEnv('ADD'),
+      JSON.stringify({ cniVersion: '1.0.0', name: 'n', ipam: { type: 'spiderpool', ipam_unix_socket_path: '' } }),
+    );
     expectError(run, 101, DEFAULT_AGENT_SOCKET);
   });
 

@@ -1,10 +1,12 @@
 // CNI ADD: ask the agent for this pod's addresses and print the ones of the interface being added.
 import { AGENT_PATHS, type IpamAddArgs } from '../../lib/agent-api.ts';
-import { AgentClient, answerError, ensureHealthy, TIMEOUT_MS } from './agent-client.ts';
-import { requirePod, type CniEnv } from './env.ts';
-import type { Logger } from './log.ts';
+import { AgentClient, answerError, ensureHealthy } from '../skel/agent-client.ts';
+import { requirePod, type CniEnv } from '../skel/env.ts';
+import type { Logger } from '../skel/log.ts';
 import type { NetConf } from './netconf.ts';
 import { buildIpamResult, parseAddResponse, type IpamResult } from './result.ts';
+
+const ADD_TIMEOUT_MS = 60_000;
 
 export async function cmdAdd(env: CniEnv, conf: NetConf, log: Logger): Promise<IpamResult> {
   const pod = requirePod(env);
@@ -24,9 +26,13 @@ export async function cmdAdd(env: CniEnv, conf: NetConf, log: Logger): Promise<I
     matchMasterSubnet: ipam.matchMasterSubnet,
   };
   log.debug('requesting allocation', { args });
-  const answer = await client.call({ method: 'POST', path: AGENT_PATHS.ip, body: args, timeoutMs: TIMEOUT_MS.add });
+  const answer = await client.call({ method: 'POST', path: AGENT_PATHS.ip, body: args, timeoutMs: ADD_TIMEOUT_MS });
   if (!answer.ok) {
-    throw answerError(answer, `failed to allocate an IP for pod ${pod.namespace}/${pod.name} interface ${env.ifName}`, `POST ${AGENT_PATHS.ip}`);
+    throw answerError(
+      answer,
+      `failed to allocate an IP for pod ${pod.namespace}/${pod.name} interface ${env.ifName}`,
+      `POST ${AGENT_PATHS.ip}`,
+    );
   }
   const result = buildIpamResult(conf.cniVersion, env.ifName, parseAddResponse(answer.body), ipam.cleanGateway);
   log.info('allocated', { ips: result.ips.map((ip) => ip.address) });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { AGENT_PATHS, type WorkloadEndpointStatus } from '../../lib/agent-api.ts';
 import { cniEnv, execPlugin, expectError, expectSilentSuccess, netConf, withPluginAndAgent } from './exec-plugin.ts';
-import type { FakeAgent } from './fake-agent.ts';
+import type { FakeAgent } from '../skel/testing/fake-agent.ts';
 
 const endpoint: WorkloadEndpointStatus = {
   podNamespace: 'ns1',
@@ -18,7 +18,10 @@ const endpoint: WorkloadEndpointStatus = {
 const prevResult = {
   cniVersion: '1.0.0',
   interfaces: [{ name: 'eth0', sandbox: '/var/run/netns/cni-1234' }],
-  ips: [{ address: '10.6.212.145/16', interface: 0 }, { address: 'fd00:10:6:0::0091/64', interface: 0 }],
+  ips: [
+    { address: '10.6.212.145/16', interface: 0 },
+    { address: 'fd00:10:6:0::0091/64', interface: 0 },
+  ],
 };
 
 describe('spiderpool plugin: CHECK', () => {
@@ -36,7 +39,10 @@ describe('spiderpool plugin: CHECK', () => {
   it('passes silently when the agent holds the addresses of prevResult', async () => {
     answer(endpoint);
     expectSilentSuccess(await check());
-    assert.deepEqual(agent.requests.map((r) => `${r.method} ${r.path}`), [`GET ${AGENT_PATHS.healthy}`, `GET ${AGENT_PATHS.workloadEndpoint}`]);
+    assert.deepEqual(
+      agent.requests.map((r) => `${r.method} ${r.path}`),
+      [`GET ${AGENT_PATHS.healthy}`, `GET ${AGENT_PATHS.workloadEndpoint}`],
+    );
     assert.deepEqual(agent.requests[1]?.query, { podNamespace: 'ns1', podName: 'web-0' });
   });
 
@@ -63,11 +69,19 @@ describe('spiderpool plugin: CHECK', () => {
   it('code 3 when prevResult holds an address the agent does not', async () => {
     answer(endpoint);
     const stale = { ...prevResult, ips: [{ address: '10.6.212.146/16', interface: 0 }] };
-    expectError(await check({ prevResult: stale }), 3, 'prevResult address 10.6.212.146/16', 'holds 10.6.212.145, fd00:10:6::91');
+    expectError(
+      await check({ prevResult: stale }),
+      3,
+      'prevResult address 10.6.212.146/16',
+      'holds 10.6.212.145, fd00:10:6::91',
+    );
   });
 
   it('code 11 when the agent is unhealthy', async () => {
-    agent.on(`GET ${AGENT_PATHS.healthy}`, { status: 503, body: { reason: 'Unavailable', message: 'apiserver unreachable' } });
+    agent.on(`GET ${AGENT_PATHS.healthy}`, {
+      status: 503,
+      body: { reason: 'Unavailable', message: 'apiserver unreachable' },
+    });
     expectError(await check(), 11, 'unhealthy spiderpool-agent backend', 'apiserver unreachable');
   });
 

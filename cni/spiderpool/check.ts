@@ -1,39 +1,54 @@
 // CNI CHECK: the agent must be healthy and still record an address for this pod on this interface,
 // and the addresses the runtime remembers from ADD (prevResult, when given) must be among them.
 import { AGENT_PATHS, CNI_ERROR, type WorkloadEndpointStatus } from '../../lib/agent-api.ts';
-import { AgentClient, answerError, ensureHealthy, malformed, TIMEOUT_MS } from './agent-client.ts';
-import { requirePod, type CniEnv } from './env.ts';
-import { CniError } from './errors.ts';
-import type { Logger } from './log.ts';
+import { AgentClient, answerError, ensureHealthy, malformed } from '../skel/agent-client.ts';
+import { requirePod, type CniEnv } from '../skel/env.ts';
+import { CniError } from '../skel/errors.ts';
+import type { Logger } from '../skel/log.ts';
 import type { NetConf } from './netconf.ts';
 
 type EndpointInterface = WorkloadEndpointStatus['interfaces'][number];
 
+const CHECK_TIMEOUT_MS = 10_000;
+
 export async function cmdCheck(env: CniEnv, conf: NetConf, log: Logger): Promise<void> {
   if (conf.cniVersion === '0.3.0' || conf.cniVersion === '0.3.1') {
-    throw new CniError(CNI_ERROR.incompatibleVersion, `cniVersion ${conf.cniVersion} does not allow CHECK (it needs 0.4.0 or later)`);
+    throw new CniError(
+      CNI_ERROR.incompatibleVersion,
+      `cniVersion ${conf.cniVersion} does not allow CHECK (it needs 0.4.0 or later)`,
+    );
   }
   const pod = requirePod(env);
   const client = new AgentClient(conf.ipam.socketPath);
   await ensureHealthy(client);
   const path = `${AGENT_PATHS.workloadEndpoint}?${new URLSearchParams({ podNamespace: pod.namespace, podName: pod.name })}`;
   const what = `GET ${AGENT_PATHS.workloadEndpoint}`;
-  const answer = await client.call({ method: 'GET', path, timeoutMs: TIMEOUT_MS.check });
+  const answer = await client.call({ method: 'GET', path, timeoutMs: CHECK_TIMEOUT_MS });
   const subject = `pod ${pod.namespace}/${pod.name} interface ${env.ifName}`;
   if (!answer.ok && answer.status === 404) {
-    throw new CniError(CNI_ERROR.unknownContainer, `spiderpool-agent records no endpoint for ${subject}`, answer.error?.message ?? '');
+    throw new CniError(
+      CNI_ERROR.unknownContainer,
+      `spiderpool-agent records no endpoint for ${subject}`,
+      answer.error?.message ?? '',
+    );
   }
   if (!answer.ok) throw answerError(answer, `failed to check the IPs of ${subject}`, what);
   const endpoint = parseEndpoint(answer.body, what);
   if (pod.uid && endpoint.podUID && endpoint.podUID !== pod.uid) {
-    throw new CniError(CNI_ERROR.unknownContainer, `the endpoint of ${subject} belongs to pod UID ${endpoint.podUID}, not ${pod.uid}`);
+    throw new CniError(
+      CNI_ERROR.unknownContainer,
+      `the endpoint of ${subject} belongs to pod UID ${endpoint.podUID}, not ${pod.uid}`,
+    );
   }
   const nic = endpoint.interfaces.find((i) => i.interface === env.ifName);
   const held = nic ? [nic.ipv4, nic.ipv6].filter((a): a is string => !!a).map(hostPart) : [];
   if (held.length === 0) throw new CniError(CNI_ERROR.unknownContainer, `spiderpool-agent holds no IP for ${subject}`);
   for (const address of remembered(conf.prevResult, env.ifName)) {
     if (!held.includes(hostPart(address))) {
-      throw new CniError(CNI_ERROR.unknownContainer, `prevResult address ${address} is not held by spiderpool-agent for ${subject} (it holds ${held.join(', ')})`);
+      throw new CniError(
+        CNI_ERROR.unknownContainer,
+        `prevResult address ${address} is not held by spiderpool-agent for ${subject} (it holds ${held.join(', ')})`,
+      );
     }
   }
   log.info('check passed', { ips: held });

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { AGENT_PATHS } from '../../lib/agent-api.ts';
 import { cniEnv, execPlugin, expectError, expectSilentSuccess, netConf, withPluginAndAgent } from './exec-plugin.ts';
-import type { FakeAgent } from './fake-agent.ts';
+import type { FakeAgent } from '../skel/testing/fake-agent.ts';
 
-const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: '/var/run/netns/cni-1234' }], ips: [{ address: '10.6.212.145/16', interface: 0 }] };
+const prevResult = {
+  cniVersion: '1.0.0',
+  interfaces: [{ name: 'eth0', sandbox: '/var/run/netns/cni-1234' }],
+  ips: [{ address: '10.6.212.145/16', interface: 0 }],
+};
 
 describe('spiderpool plugin: DEL', () => {
   let bin: string;
@@ -19,9 +23,17 @@ describe('spiderpool plugin: DEL', () => {
   it('checks health, then sends IpamDelArgs and prints nothing', async () => {
     agent.on(`DELETE ${AGENT_PATHS.ip}`, { status: 200 });
     expectSilentSuccess(await del());
-    assert.deepEqual(agent.requests.map((r) => `${r.method} ${r.path}`), [`GET ${AGENT_PATHS.healthy}`, `DELETE ${AGENT_PATHS.ip}`]);
+    assert.deepEqual(
+      agent.requests.map((r) => `${r.method} ${r.path}`),
+      [`GET ${AGENT_PATHS.healthy}`, `DELETE ${AGENT_PATHS.ip}`],
+    );
     assert.deepEqual(agent.requests[1]?.body, {
-      containerID: 'c0ffee', ifName: 'eth0', netNamespace: '/var/run/netns/cni-1234', podNamespace: 'ns1', podName: 'web-0', podUID: 'uid-1',
+      containerID: 'c0ffee',
+      ifName: 'eth0',
+      netNamespace: '/var/run/netns/cni-1234',
+      podNamespace: 'ns1',
+      podName: 'web-0',
+      podUID: 'uid-1',
     });
   });
 
@@ -49,23 +61,49 @@ describe('spiderpool plugin: DEL', () => {
   });
 
   it('fails when the agent is unhealthy, so that kubelet retries', async () => {
-    agent.on(`GET ${AGENT_PATHS.healthy}`, { status: 503, body: { reason: 'Unavailable', message: 'informers not synced' } });
-    expectError(await del(), 11, 'unhealthy spiderpool-agent backend', agent.socketPath, 'Unavailable', 'informers not synced');
+    agent.on(`GET ${AGENT_PATHS.healthy}`, {
+      status: 503,
+      body: { reason: 'Unavailable', message: 'informers not synced' },
+    });
+    expectError(
+      await del(),
+      11,
+      'unhealthy spiderpool-agent backend',
+      agent.socketPath,
+      'Unavailable',
+      'informers not synced',
+    );
     assert.equal(agent.requests.length, 1);
   });
 
   it('fails with code 11 when the release fails on the agent side', async () => {
-    agent.on(`DELETE ${AGENT_PATHS.ip}`, { status: 503, body: { reason: 'RetriesExhausted', message: 'pool v4-pool: 5 conflicting updates' } });
-    const out = expectError(await del(), 11, 'failed to release the IPs of pod ns1/web-0 interface eth0', 'RetriesExhausted', 'pool v4-pool');
+    agent.on(`DELETE ${AGENT_PATHS.ip}`, {
+      status: 503,
+      body: { reason: 'RetriesExhausted', message: 'pool v4-pool: 5 conflicting updates' },
+    });
+    const out = expectError(
+      await del(),
+      11,
+      'failed to release the IPs of pod ns1/web-0 interface eth0',
+      'RetriesExhausted',
+      'pool v4-pool',
+    );
     assert.equal(out.details, `HTTP 503 from DELETE ${AGENT_PATHS.ip}`);
   });
 
   it('fails with code 11 on a 4xx that is not "nothing to release"', async () => {
-    agent.on(`DELETE ${AGENT_PATHS.ip}`, { status: 400, body: { reason: 'WrongInput', message: 'podName is required' } });
+    agent.on(`DELETE ${AGENT_PATHS.ip}`, {
+      status: 400,
+      body: { reason: 'WrongInput', message: 'podName is required' },
+    });
     expectError(await del(), 11, 'WrongInput', 'podName is required');
   });
 
   it('fails with code 101 when no agent listens on the socket', async () => {
-    expectError(await execPlugin(bin, cniEnv('DEL'), netConf('/nonexistent/agent.sock')), 101, '/nonexistent/agent.sock');
+    expectError(
+      await execPlugin(bin, cniEnv('DEL'), netConf('/nonexistent/agent.sock')),
+      101,
+      '/nonexistent/agent.sock',
+    );
   });
 });

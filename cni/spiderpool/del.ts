@@ -10,13 +10,14 @@
 //   address as soon as the agent can, instead of holding it for a GC cycle, and the agent's release is
 //   idempotent so a repeated DEL is harmless.
 import { AGENT_PATHS, CNI_ERROR, type IpamDelArgs } from '../../lib/agent-api.ts';
-import { AgentClient, answerError, ensureHealthy, TIMEOUT_MS } from './agent-client.ts';
-import { CniError } from './errors.ts';
-import type { CniEnv } from './env.ts';
-import type { Logger } from './log.ts';
+import { AgentClient, answerError, ensureHealthy } from '../skel/agent-client.ts';
+import type { CniEnv } from '../skel/env.ts';
+import { CniError } from '../skel/errors.ts';
+import type { Logger } from '../skel/log.ts';
 import type { NetConf } from './netconf.ts';
 
 const NOTHING_TO_RELEASE = 404;
+const DEL_TIMEOUT_MS = 30_000;
 
 export async function cmdDel(env: CniEnv, conf: NetConf, log: Logger): Promise<void> {
   const { pod } = env;
@@ -35,9 +36,11 @@ export async function cmdDel(env: CniEnv, conf: NetConf, log: Logger): Promise<v
     podUID: pod.uid,
   };
   const what = `DELETE ${AGENT_PATHS.ip}`;
-  const answer = await client.call({ method: 'DELETE', path: AGENT_PATHS.ip, body: args, timeoutMs: TIMEOUT_MS.del }).catch((err: unknown) => {
-    throw err instanceof CniError ? retry(err) : err;
-  });
+  const answer = await client
+    .call({ method: 'DELETE', path: AGENT_PATHS.ip, body: args, timeoutMs: DEL_TIMEOUT_MS })
+    .catch((err: unknown) => {
+      throw err instanceof CniError ? retry(err) : err;
+    });
   if (answer.ok) {
     log.info('released');
     return;
@@ -46,7 +49,9 @@ export async function cmdDel(env: CniEnv, conf: NetConf, log: Logger): Promise<v
     log.info('nothing to release', { reason: answer.error?.reason, message: answer.error?.message });
     return;
   }
-  throw retry(answerError(answer, `failed to release the IPs of pod ${pod.namespace}/${pod.name} interface ${env.ifName}`, what));
+  throw retry(
+    answerError(answer, `failed to release the IPs of pod ${pod.namespace}/${pod.name} interface ${env.ifName}`, what),
+  );
 }
 
 const retry = (err: CniError): CniError => new CniError(CNI_ERROR.tryAgainLater, err.message, err.details);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_PATHS, CNI_CODE_FOR_REASON, HTTP_STATUS, type AgentErrorReason } from '../../lib/agent-api.ts';
 import { cniEnv, execPlugin, expectError, netConf, withPluginAndAgent } from './exec-plugin.ts';
-import type { FakeAgent } from './fake-agent.ts';
+import type { FakeAgent } from '../skel/testing/fake-agent.ts';
 
 describe('spiderpool plugin: errors', () => {
   let bin: string;
@@ -15,7 +15,8 @@ describe('spiderpool plugin: errors', () => {
     agent = a;
   });
 
-  const add = (stdin: string, env: Record<string, string | undefined> = {}) => execPlugin(bin, cniEnv('ADD', env), stdin);
+  const add = (stdin: string, env: Record<string, string | undefined> = {}) =>
+    execPlugin(bin, cniEnv('ADD', env), stdin);
   const conf = (c: Parameters<typeof netConf>[1] = {}) => netConf(agent.socketPath, c);
 
   describe('code 4: environment', () => {
@@ -25,12 +26,24 @@ describe('spiderpool plugin: errors', () => {
       ['GC (spec 1.1.0 only)', { CNI_COMMAND: 'GC' }, ['unsupported CNI_COMMAND "GC"', '1.1.0']],
       ['STATUS (spec 1.1.0 only)', { CNI_COMMAND: 'STATUS' }, ['unsupported CNI_COMMAND "STATUS"', '1.1.0']],
       ['CNI_NETNS missing on ADD', { CNI_NETNS: undefined }, ['missing for ADD: CNI_NETNS']],
-      ['CNI_CONTAINERID and CNI_PATH missing', { CNI_CONTAINERID: undefined, CNI_PATH: undefined }, ['CNI_CONTAINERID, CNI_PATH']],
+      [
+        'CNI_CONTAINERID and CNI_PATH missing',
+        { CNI_CONTAINERID: undefined, CNI_PATH: undefined },
+        ['CNI_CONTAINERID, CNI_PATH'],
+      ],
       ['CNI_CONTAINERID with a slash', { CNI_CONTAINERID: '../etc' }, ['invalid CNI_CONTAINERID "../etc"']],
       ['CNI_IFNAME too long', { CNI_IFNAME: 'a-very-long-ifname' }, ['invalid CNI_IFNAME "a-very-long-ifname"', '15']],
       ['CNI_IFNAME with a slash', { CNI_IFNAME: 'eth/0' }, ['invalid CNI_IFNAME "eth/0"']],
-      ['CNI_ARGS pair without "="', { CNI_ARGS: 'K8S_POD_NAMESPACE=ns1;K8S_POD_NAME' }, ['invalid CNI_ARGS pair "K8S_POD_NAME"']],
-      ['CNI_ARGS with a namespace only', { CNI_ARGS: 'K8S_POD_NAMESPACE=ns1' }, ['both K8S_POD_NAMESPACE and K8S_POD_NAME']],
+      [
+        'CNI_ARGS pair without "="',
+        { CNI_ARGS: 'K8S_POD_NAMESPACE=ns1;K8S_POD_NAME' },
+        ['invalid CNI_ARGS pair "K8S_POD_NAME"'],
+      ],
+      [
+        'CNI_ARGS with a namespace only',
+        { CNI_ARGS: 'K8S_POD_NAMESPACE=ns1' },
+        ['both K8S_POD_NAMESPACE and K8S_POD_NAME'],
+      ],
     ];
     for (const [what, env, msg] of cases) {
       it(what, async () => {
@@ -40,7 +53,11 @@ describe('spiderpool plugin: errors', () => {
     }
 
     it('DEL does not need CNI_NETNS but does need CNI_IFNAME', async () => {
-      expectError(await execPlugin(bin, cniEnv('DEL', { CNI_NETNS: undefined, CNI_IFNAME: undefined }), conf()), 4, 'missing for DEL: CNI_IFNAME');
+      expectError(
+        await execPlugin(bin, cniEnv('DEL', { CNI_NETNS: undefined, CNI_IFNAME: undefined }), conf()),
+        4,
+        'missing for DEL: CNI_IFNAME',
+      );
     });
   });
 
@@ -62,7 +79,12 @@ describe('spiderpool plugin: errors', () => {
   describe('code 1: cniVersion', () => {
     for (const v of ['0.2.0', '1.1.0']) {
       it(`rejects ${v}`, async () => {
-        const out = expectError(await add(conf({ cniVersion: v })), 1, `unsupported cniVersion "${v}"`, '0.3.0, 0.3.1, 0.4.0, 1.0.0');
+        const out = expectError(
+          await add(conf({ cniVersion: v })),
+          1,
+          `unsupported cniVersion "${v}"`,
+          '0.3.0, 0.3.1, 0.4.0, 1.0.0',
+        );
         assert.equal(out.cniVersion, '1.0.0');
       });
     }
@@ -103,14 +125,21 @@ describe('spiderpool plugin: errors', () => {
 
     it('ENOENT: no socket file', async () => {
       const socket = join(dir, 'missing.sock');
-      const out = expectError(await add(netConf(socket)), 101, `spiderpool-agent is unreachable on unix socket ${socket}`);
+      const out = expectError(
+        await add(netConf(socket)),
+        101,
+        `spiderpool-agent is unreachable on unix socket ${socket}`,
+      );
       assert.equal(out.details, 'ENOENT');
     });
 
     it('ECONNREFUSED: a socket file nobody listens on', async () => {
       const socket = join(dir, 'stale.sock');
       // A listener killed without cleanup leaves its socket file behind, like a crashed agent.
-      spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socket)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+      spawnSync(process.execPath, [
+        '-e',
+        `require('net').createServer().listen(${JSON.stringify(socket)}, () => process.kill(process.pid, 'SIGKILL'))`,
+      ]);
       assert.ok(existsSync(socket));
       const out = expectError(await add(netConf(socket)), 101, socket);
       assert.equal(out.details, 'ECONNREFUSED');
@@ -120,9 +149,15 @@ describe('spiderpool plugin: errors', () => {
   describe('agent error answers map through CNI_CODE_FOR_REASON', () => {
     for (const reason of Object.keys(HTTP_STATUS) as AgentErrorReason[]) {
       it(`${reason} → ${CNI_CODE_FOR_REASON[reason]}`, async () => {
-        agent.on(`POST ${AGENT_PATHS.ip}`, { status: HTTP_STATUS[reason], body: { reason, message: `pool v4-pool: ${reason} detail` } });
-        const out = expectError(await add(conf()), CNI_CODE_FOR_REASON[reason],
-          `failed to allocate an IP for pod ns1/web-0 interface eth0: ${reason}: pool v4-pool: ${reason} detail`);
+        agent.on(`POST ${AGENT_PATHS.ip}`, {
+          status: HTTP_STATUS[reason],
+          body: { reason, message: `pool v4-pool: ${reason} detail` },
+        });
+        const out = expectError(
+          await add(conf()),
+          CNI_CODE_FOR_REASON[reason],
+          `failed to allocate an IP for pod ns1/web-0 interface eth0: ${reason}: pool v4-pool: ${reason} detail`,
+        );
         assert.equal(out.details, `HTTP ${HTTP_STATUS[reason]} from POST ${AGENT_PATHS.ip}`);
       });
     }
@@ -143,8 +178,16 @@ describe('spiderpool plugin: errors', () => {
     const cases: [string, string, string][] = [
       ['not JSON', 'ok', 'not a JSON object'],
       ['ips not an array', '{"ips": {}, "routes": [], "dns": {}}', '"ips" is not an array'],
-      ['address without prefix', '{"ips": [{"nic": "eth0", "version": 4, "address": "10.0.0.1", "ipPool": "p"}], "routes": []}', 'ips[0].address "10.0.0.1" is not in CIDR form'],
-      ['family mismatch', '{"ips": [{"nic": "eth0", "version": 6, "address": "10.0.0.1/8", "ipPool": "p"}], "routes": []}', 'not an IPv6 address'],
+      [
+        'address without prefix',
+        '{"ips": [{"nic": "eth0", "version": 4, "address": "10.0.0.1", "ipPool": "p"}], "routes": []}',
+        'ips[0].address "10.0.0.1" is not in CIDR form',
+      ],
+      [
+        'family mismatch',
+        '{"ips": [{"nic": "eth0", "version": 6, "address": "10.0.0.1/8", "ipPool": "p"}], "routes": []}',
+        'not an IPv6 address',
+      ],
     ];
     for (const [what, raw, msg] of cases) {
       it(`${what} → 110`, async () => {

@@ -3,14 +3,18 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { buildPlugin } from '../build.ts';
-import { FakeAgent } from './fake-agent.ts';
+import { FakeAgent } from '../skel/testing/fake-agent.ts';
 
 /** Builds (or finds up to date) the executable; call from a `before` hook with a generous timeout. */
 export async function pluginExecutable(): Promise<string> {
   return (await buildPlugin()).executable;
 }
 
-export interface PluginRun { status: number | null; stdout: string; stderr: string }
+export interface PluginRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 export function execPlugin(executable: string, env: Record<string, string>, stdin: string): Promise<PluginRun> {
   return new Promise((resolve, reject) => {
@@ -45,20 +49,26 @@ export function expectSilentSuccess(run: PluginRun): void {
 }
 
 /** Exit 1 and the CNI error object with `code`; every pattern must match `msg`. */
-export function expectError(run: PluginRun, code: number, ...msg: (string | RegExp)[]): { cniVersion: string; msg: string; details: string } {
+export function expectError(
+  run: PluginRun,
+  code: number,
+  ...msg: (string | RegExp)[]
+): { cniVersion: string; msg: string; details: string } {
   assert.equal(run.status, 1, `expected exit 1, got ${run.status}: ${run.stdout}`);
   const out = soleJson(run);
   assert.deepEqual(Object.keys(out).sort(), ['cniVersion', 'code', 'details', 'msg']);
   assert.equal(out.code, code, `code: ${run.stdout}`);
   assert.equal(typeof out.details, 'string');
   for (const m of msg) {
-    if (typeof m === 'string') assert.ok((out.msg as string).includes(m), `msg ${JSON.stringify(out.msg)} lacks ${JSON.stringify(m)}`);
+    if (typeof m === 'string')
+      assert.ok((out.msg as string).includes(m), `msg ${JSON.stringify(out.msg)} lacks ${JSON.stringify(m)}`);
     else assert.match(out.msg as string, m);
   }
   return out as { cniVersion: string; msg: string; details: string };
 }
 
-export const POD_ARGS = 'IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=c0ffee;K8S_POD_UID=uid-1';
+const POD_ARGS =
+  'IgnoreUnknown=1;K8S_POD_NAMESPACE=ns1;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=c0ffee;K8S_POD_UID=uid-1';
 
 export function cniEnv(command: string, overrides: Record<string, string | undefined> = {}): Record<string, string> {
   const env: Record<string, string | undefined> = {
@@ -74,7 +84,14 @@ export function cniEnv(command: string, overrides: Record<string, string | undef
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
 }
 
-export function netConf(socketPath: string, { cniVersion = '1.0.0', ipam = {}, ...rest }: { cniVersion?: string; ipam?: Record<string, unknown>; [k: string]: unknown } = {}): string {
+export function netConf(
+  socketPath: string,
+  {
+    cniVersion = '1.0.0',
+    ipam = {},
+    ...rest
+  }: { cniVersion?: string; ipam?: Record<string, unknown>; [k: string]: unknown } = {},
+): string {
   return JSON.stringify({
     cniVersion,
     name: 'macvlan-ens192',

@@ -1,13 +1,14 @@
 // One plugin invocation: environment and stdin in, the text for stdout and the exit code out. main.ts
 // owns the process (reading stdin, writing stdout, setting the exit code); everything else is here.
-import { success, versionAnswer, type PluginOutput } from './invocation.ts';
+import { parseCommand, parseEnv } from '../skel/env.ts';
+import { errorOutput } from '../skel/errors.ts';
+import { failure, success, versionAnswer, type PluginOutput } from '../skel/invocation.ts';
+import { fileLogger } from '../skel/log.ts';
+import { decodeStdin, versionForErrors } from '../skel/netconf.ts';
 import { cmdAdd } from './add.ts';
 import { cmdCheck } from './check.ts';
 import { cmdDel } from './del.ts';
-import { parseCommand, parseEnv } from './env.ts';
-import { errorOutput } from './errors.ts';
-import { fileLogger } from './log.ts';
-import { decodeStdin, parseNetConf, versionForErrors } from './netconf.ts';
+import { parseNetConf } from './netconf.ts';
 
 export async function run(env: Record<string, string | undefined>, stdin: string): Promise<PluginOutput> {
   try {
@@ -33,7 +34,6 @@ export async function run(env: Record<string, string | undefined>, stdin: string
       throw err;
     }
   } catch (err) {
-    return { stdout: JSON.stringify(errorOutput(versionForErrors(stdin), err)), exitCode: 1 };
+    return failure(versionForErrors(stdin), err);
   }
 }
-

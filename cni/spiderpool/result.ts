@@ -1,22 +1,49 @@
 // Turns the agent's allocation (every NIC of the pod) into the abbreviated IPAM result for the one
 // interface being configured, in the shape of the requested CNI version.
-import { AGENT_PATHS, CNI_ERROR, type IpamAddResponse, type IpamDns, type IpamRoute, type IpConfig } from '../../lib/agent-api.ts';
-import { CniError } from './errors.ts';
-import { malformed } from './agent-client.ts';
-import type { CniVersion } from './netconf.ts';
+import {
+  AGENT_PATHS,
+  CNI_ERROR,
+  type IpamAddResponse,
+  type IpamDns,
+  type IpamRoute,
+  type IpConfig,
+} from '../../lib/agent-api.ts';
+import { malformed } from '../skel/agent-client.ts';
+import { CniError } from '../skel/errors.ts';
+import type { CniVersion } from '../skel/netconf.ts';
 
-export interface ResultIp { version?: '4' | '6'; address: string; gateway?: string }
-export interface ResultRoute { dst: string; gw?: string }
-export interface IpamResult { cniVersion: CniVersion; ips: ResultIp[]; routes: ResultRoute[]; dns: IpamDns }
+export interface ResultIp {
+  version?: '4' | '6';
+  address: string;
+  gateway?: string;
+}
+export interface ResultRoute {
+  dst: string;
+  gw?: string;
+}
+export interface IpamResult {
+  cniVersion: CniVersion;
+  ips: ResultIp[];
+  routes: ResultRoute[];
+  dns: IpamDns;
+}
 
 const DEFAULT_DST = { 4: '0.0.0.0/0', 6: '::/0' } as const;
 const WHAT = `POST ${AGENT_PATHS.ip}`;
 
-export function buildIpamResult(cniVersion: CniVersion, ifName: string, answer: IpamAddResponse, cleanGateway: boolean): IpamResult {
+export function buildIpamResult(
+  cniVersion: CniVersion,
+  ifName: string,
+  answer: IpamAddResponse,
+  cleanGateway: boolean,
+): IpamResult {
   const ips = answer.ips.filter((ip) => ip.nic === ifName);
   if (ips.length === 0) {
     const nics = [...new Set(answer.ips.map((ip) => ip.nic))].join(', ') || 'none';
-    throw new CniError(CNI_ERROR.agentInternal, `no Interface ${ifName} IP allocation found in the spiderpool-agent answer (interfaces allocated: ${nics})`);
+    throw new CniError(
+      CNI_ERROR.agentInternal,
+      `no Interface ${ifName} IP allocation found in the spiderpool-agent answer (interfaces allocated: ${nics})`,
+    );
   }
   // The agent adds the default routes itself, since only it knows a NIC's `cleangateway` annotation;
   // clean_gateway in this config still wins over whatever it sends.
@@ -53,26 +80,35 @@ export function parseAddResponse(body: unknown): IpamAddResponse {
   if (typeof body !== 'object' || body === null) throw malformed(WHAT, 'not a JSON object');
   const { ips, routes, dns } = body as Partial<Record<keyof IpamAddResponse, unknown>>;
   if (!Array.isArray(ips)) throw malformed(WHAT, '"ips" is not an array');
-  if (routes !== undefined && routes !== null && !Array.isArray(routes)) throw malformed(WHAT, '"routes" is not an array');
+  if (routes !== undefined && routes !== null && !Array.isArray(routes))
+    throw malformed(WHAT, '"routes" is not an array');
   ips.forEach((ip, i) => checkIp(ip, i));
   const routeList = (routes ?? []) as unknown[];
   routeList.forEach((r, i) => checkRoute(r, i));
-  return { ips: ips as IpConfig[], routes: routeList as IpamRoute[], dns: typeof dns === 'object' && dns !== null ? (dns as IpamDns) : {} };
+  return {
+    ips: ips as IpConfig[],
+    routes: routeList as IpamRoute[],
+    dns: typeof dns === 'object' && dns !== null ? (dns as IpamDns) : {},
+  };
 }
 
 function checkIp(ip: unknown, i: number): void {
   const v = (ip ?? {}) as Partial<Record<keyof IpConfig, unknown>>;
   if (typeof v.nic !== 'string') throw malformed(WHAT, `ips[${i}].nic is not a string`);
-  if (v.version !== 4 && v.version !== 6) throw malformed(WHAT, `ips[${i}].version is ${JSON.stringify(v.version)}, expected 4 or 6`);
+  if (v.version !== 4 && v.version !== 6)
+    throw malformed(WHAT, `ips[${i}].version is ${JSON.stringify(v.version)}, expected 4 or 6`);
   if (typeof v.address !== 'string' || !/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(v.address)) {
     throw malformed(WHAT, `ips[${i}].address ${JSON.stringify(v.address)} is not in CIDR form`);
   }
-  if (v.address.includes(':') !== (v.version === 6)) throw malformed(WHAT, `ips[${i}].address ${v.address} is not an IPv${v.version} address`);
-  if (v.gateway !== undefined && typeof v.gateway !== 'string') throw malformed(WHAT, `ips[${i}].gateway is not a string`);
+  if (v.address.includes(':') !== (v.version === 6))
+    throw malformed(WHAT, `ips[${i}].address ${v.address} is not an IPv${v.version} address`);
+  if (v.gateway !== undefined && typeof v.gateway !== 'string')
+    throw malformed(WHAT, `ips[${i}].gateway is not a string`);
 }
 
 function checkRoute(r: unknown, i: number): void {
   const v = (r ?? {}) as Partial<Record<keyof IpamRoute, unknown>>;
-  if (typeof v.ifName !== 'string' || typeof v.dst !== 'string') throw malformed(WHAT, `routes[${i}] lacks ifName or dst`);
+  if (typeof v.ifName !== 'string' || typeof v.dst !== 'string')
+    throw malformed(WHAT, `routes[${i}] lacks ifName or dst`);
   if (v.gw !== undefined && typeof v.gw !== 'string') throw malformed(WHAT, `routes[${i}].gw is not a string`);
 }

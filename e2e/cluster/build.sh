@@ -1,25 +1,27 @@
 #!/usr/bin/env bash
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler and kubectl from Debian's
 # `kubernetes` source package and caches them outside the repository, keyed by the source version.
-# Prints the cache directory on its last line. Safe to run repeatedly: a complete cache is reused.
+# With --node it also provides what a real node runs: kubelet and kube-proxy from the same tree, the
+# static pause binary from its build/pause/linux/pause.c, and Debian's containerd, runc, busybox-static
+# and conntrack. Prints the cache directory on its last line. Safe to run repeatedly and concurrently:
+# a complete cache is reused, and one build runs at a time.
 set -euo pipefail
 
 SRC_VERSION="1.20.5+really1.20.2"
 CACHE_ROOT="${SPIDERPOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/spiderpool-ts}"
 BIN_DIR="$CACHE_ROOT/kubernetes-$SRC_VERSION/bin"
-BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+CONTROL_PLANE=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+NODE=(kubelet kube-proxy pause)
 
 log() { echo "[build-control-plane] $*" >&2; }
 
-have_all() { for b in "${BINARIES[@]}"; do [ -x "$BIN_DIR/$b" ] || return 1; done; }
+missing_of() { for b in "$@"; do [ -x "$BIN_DIR/$b" ] || echo "$b"; done; }
 
 sudo_if_needed() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 install_debs() {
-  local pkgs=(etcd-server golang-go golang-github-modern-go-reflect2-dev rsync make gcc
-              containernetworking-plugins iproute2 iputils-ping arping dpkg-dev openssl)
   local missing=()
-  for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
     sudo_if_needed apt-get update -qq
@@ -40,12 +42,9 @@ ensure_deb_src() {
   fi
 }
 
-main() {
-  install_debs
-  if have_all; then log "cached binaries found"; echo "$BIN_DIR"; return; fi
-  ensure_deb_src
-  local work="$CACHE_ROOT/build"
-  rm -rf "$work"; mkdir -p "$work"
+# Unpacks and prepares the source tree in $1 and prints its path.
+prepare_tree() {
+  local work=$1
   cd "$work"
   log "downloading Debian source package kubernetes"
   apt-get source --download-only "kubernetes=$SRC_VERSION" >/dev/null 2>&1 || apt-get source --download-only kubernetes >/dev/null
@@ -62,13 +61,44 @@ main() {
   cd "$tree"
   log "generating files (about 2 minutes)"
   make generated_files >"$work/generate.log" 2>&1 || { tail -30 "$work/generate.log" >&2; exit 1; }
+  echo "$tree"
+}
+
+main() {
+  local want=("${CONTROL_PLANE[@]}")
+  local debs=(etcd-server golang-go golang-github-modern-go-reflect2-dev rsync make gcc libc6-dev
+              containernetworking-plugins iproute2 iputils-ping arping dpkg-dev openssl)
+  if [ "${1:-}" = --node ]; then
+    want+=("${NODE[@]}")
+    debs+=(containerd runc busybox-static conntrack iptables)
+  fi
+  install_debs "${debs[@]}"
+  if [ -z "$(missing_of "${want[@]}")" ]; then echo "$BIN_DIR"; return; fi
+  # A concurrent build may be providing them: wait for it, then look again.
+  mkdir -p "$CACHE_ROOT"
+  exec 9>"$CACHE_ROOT/build.lock"
+  flock 9
+  if [ -z "$(missing_of "${want[@]}")" ]; then echo "$BIN_DIR"; return; fi
+  # One prepared tree serves every binary, so a build makes all that are missing, not only those asked for.
+  local build=()
+  mapfile -t build < <(missing_of "${CONTROL_PLANE[@]}" "${NODE[@]}")
+  ensure_deb_src
+  local work="$CACHE_ROOT/build"
+  rm -rf "$work"; mkdir -p "$work" "$BIN_DIR"
+  local tree
+  tree=$(prepare_tree "$work")
+  cd "$tree"
   export GOPATH="$work/gopath" GO111MODULE=off GOFLAGS= GOCACHE="$CACHE_ROOT/gocache"
-  mkdir -p "$BIN_DIR.partial"
-  for b in "${BINARIES[@]}"; do
+  # Each binary appears under its name only when complete, so an interrupted build resumes where it stopped.
+  for b in "${build[@]}"; do
     log "building $b"
-    go build -o "$BIN_DIR.partial/$b" "./cmd/$b"
+    if [ "$b" = pause ]; then
+      gcc -Os -Wall -Werror -static "-DVERSION=v$(sed -n 's/^TAG = //p' build/pause/Makefile)" -o "$BIN_DIR/$b.partial" build/pause/linux/pause.c
+    else
+      go build -o "$BIN_DIR/$b.partial" "./cmd/$b"
+    fi
+    mv "$BIN_DIR/$b.partial" "$BIN_DIR/$b"
   done
-  rm -rf "$BIN_DIR"; mv "$BIN_DIR.partial" "$BIN_DIR"
   cd /; rm -rf "$work" "$CACHE_ROOT/gocache"
   log "binaries cached in $BIN_DIR"
   echo "$BIN_DIR"

@@ -16,6 +16,8 @@ const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 
 export const SERVICE_CIDR = '10.233.0.0/18';
+/** The `kubernetes` Service's ClusterIP, the first address of SERVICE_CIDR: pods reach the apiserver there. */
+export const KUBERNETES_SERVICE_IP = '10.233.0.1';
 
 export interface ControlPlane {
   /** The temporary directory holding certificates, etcd data, logs and the kubeconfig. */
@@ -64,6 +66,18 @@ export async function restartComponent(cp: ControlPlane, name: Component, option
 export interface StartOptions {
   /** Also run kube-controller-manager and kube-scheduler (default true). */
   controllers?: boolean;
+  /**
+   * An address of this host for kube-apiserver to listen on and advertise instead of 127.0.0.1, so that
+   * a real node in its own network namespace reaches it (e2e/realnode). The apiserver then reaches
+   * kubelets at their InternalIP (node names resolve nowhere) and webhooks at their endpoints' pod
+   * addresses (this host has no Service routes).
+   */
+  address?: string;
+  /**
+   * Run the node lifecycle controller (default false). Real kubelets need it: it lifts the not-ready
+   * taint admission puts on every new Node. Simulated nodes that renew no Lease would be evicted by it.
+   */
+  nodeLifecycle?: boolean;
   log?: (message: string) => void;
 }
 
@@ -83,7 +97,9 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -92,11 +108,65 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   await run('openssl', args, { cwd });
 }
 
-async function makeCertificates(dir: string): Promise<void> {
-  await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=spiderpool-ts-local-ca'], dir);
-  writeFileSync(join(dir, 'serving.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n');
-  await openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'apiserver.key', '-out', 'apiserver.csr', '-subj', '/CN=kube-apiserver'], dir);
-  await openssl(['x509', '-req', '-in', 'apiserver.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'apiserver.crt', '-days', '3650', '-extfile', 'serving.ext'], dir);
+async function makeCertificates(dir: string, address: string): Promise<void> {
+  await openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=spiderpool-ts-local-ca',
+    ],
+    dir,
+  );
+  const ips = [...new Set(['127.0.0.1', address, KUBERNETES_SERVICE_IP])].map((ip) => `IP:${ip}`).join(',');
+  writeFileSync(
+    join(dir, 'serving.ext'),
+    `subjectAltName=${ips},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n`,
+  );
+  await openssl(
+    [
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'apiserver.key',
+      '-out',
+      'apiserver.csr',
+      '-subj',
+      '/CN=kube-apiserver',
+    ],
+    dir,
+  );
+  await openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'apiserver.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'apiserver.crt',
+      '-days',
+      '3650',
+      '-extfile',
+      'serving.ext',
+    ],
+    dir,
+  );
   await openssl(['genrsa', '-out', 'sa.key', '2048'], dir);
   await openssl(['rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub'], dir);
 }
@@ -105,14 +175,21 @@ function kubeconfigYaml(server: string, ca: string, token: string): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: 'spiderpool-ts', cluster: { server, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
+    clusters: [
+      { name: 'spiderpool-ts', cluster: { server, 'certificate-authority-data': Buffer.from(ca).toString('base64') } },
+    ],
     users: [{ name: 'admin', user: { token } }],
     contexts: [{ name: 'spiderpool-ts', context: { cluster: 'spiderpool-ts', user: 'admin', namespace: 'default' } }],
     'current-context': 'spiderpool-ts',
   });
 }
 
-async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>, exited: () => string | undefined): Promise<void> {
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<boolean>,
+  exited: () => string | undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const died = exited();
@@ -142,6 +219,7 @@ async function httpOk(url: string): Promise<boolean> {
 
 export async function startControlPlane(options: StartOptions = {}): Promise<ControlPlane> {
   const log = options.log ?? (() => undefined);
+  const address = options.address ?? '127.0.0.1';
   const binDir = await controlPlaneBinaries();
   const dir = mkdtempSync(join(tmpdir(), 'spiderpool-cp-'));
   const logs = join(dir, 'logs');
@@ -153,11 +231,17 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     const proc = spawn(command, args, { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     const entry: Child = { name, proc, command, args };
-    proc.on('exit', (code, signal) => { entry.exit = `code ${code} signal ${signal}`; });
+    proc.on('exit', (code, signal) => {
+      entry.exit = `code ${code} signal ${signal}`;
+    });
     children.push(entry);
     return entry;
   };
-  const lastLog = (name: string) => readFileSync(join(logs, `${name}.log`), 'utf8').split('\n').slice(-15).join('\n');
+  const lastLog = (name: string) =>
+    readFileSync(join(logs, `${name}.log`), 'utf8')
+      .split('\n')
+      .slice(-15)
+      .join('\n');
   // Last resort when the process ends without stop(): nothing may outlive it, files included.
   const killAll = () => {
     for (const c of children) if (c.exit === undefined) c.proc.kill('SIGKILL');
@@ -180,7 +264,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   };
 
   try {
-    await makeCertificates(dir);
+    await makeCertificates(dir, address);
     const ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
     const token = randomBytes(24).toString('hex');
     writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin,system:masters\n`);
@@ -201,11 +285,23 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
       const [port, peerPort] = [await freePort(), await freePort()];
       rmSync(join(dir, 'etcd'), { recursive: true, force: true });
       const etcd = startProcess('etcd', 'etcd', [
-        '--name', 'spiderpool-ts', '--data-dir', join(dir, 'etcd'),
-        '--listen-client-urls', `http://127.0.0.1:${port}`, '--advertise-client-urls', `http://127.0.0.1:${port}`,
-        '--listen-peer-urls', `http://127.0.0.1:${peerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peerPort}`,
-        '--initial-cluster', `spiderpool-ts=http://127.0.0.1:${peerPort}`,
-        '--unsafe-no-fsync', '--log-level', 'warn',
+        '--name',
+        'spiderpool-ts',
+        '--data-dir',
+        join(dir, 'etcd'),
+        '--listen-client-urls',
+        `http://127.0.0.1:${port}`,
+        '--advertise-client-urls',
+        `http://127.0.0.1:${port}`,
+        '--listen-peer-urls',
+        `http://127.0.0.1:${peerPort}`,
+        '--initial-advertise-peer-urls',
+        `http://127.0.0.1:${peerPort}`,
+        '--initial-cluster',
+        `spiderpool-ts=http://127.0.0.1:${peerPort}`,
+        '--unsafe-no-fsync',
+        '--log-level',
+        'warn',
       ]);
       etcd.ready = () => httpOk(`http://127.0.0.1:${port}/health`);
       await waitFor('etcd', 30_000, etcd.ready, () => etcd.exit && `${etcd.exit}\n${lastLog('etcd')}`);
@@ -215,18 +311,47 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
 
     const server = await startOnFreePorts('kube-apiserver', async () => {
       const port = await freePort();
-      const url = `https://127.0.0.1:${port}`;
+      const url = `https://${address}:${port}`;
       const apiserver = startProcess('kube-apiserver', join(binDir, 'kube-apiserver'), [
-        '--etcd-servers', `http://127.0.0.1:${etcdPort}`,
-        '--advertise-address', '127.0.0.1', '--bind-address', '127.0.0.1', '--secure-port', String(port), '--insecure-port', '0',
-        '--tls-cert-file', join(dir, 'apiserver.crt'), '--tls-private-key-file', join(dir, 'apiserver.key'),
-        '--token-auth-file', join(dir, 'tokens.csv'), '--authorization-mode', 'RBAC',
-        '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
-        '--service-account-key-file', join(dir, 'sa.pub'), '--service-account-signing-key-file', join(dir, 'sa.key'),
-        '--service-cluster-ip-range', SERVICE_CIDR, '--allow-privileged=true', '--profiling=false',
+        '--etcd-servers',
+        `http://127.0.0.1:${etcdPort}`,
+        '--advertise-address',
+        address,
+        '--bind-address',
+        address,
+        '--secure-port',
+        String(port),
+        '--insecure-port',
+        '0',
+        '--tls-cert-file',
+        join(dir, 'apiserver.crt'),
+        '--tls-private-key-file',
+        join(dir, 'apiserver.key'),
+        '--token-auth-file',
+        join(dir, 'tokens.csv'),
+        '--authorization-mode',
+        'RBAC',
+        '--service-account-issuer',
+        'https://kubernetes.default.svc.cluster.local',
+        '--service-account-key-file',
+        join(dir, 'sa.pub'),
+        '--service-account-signing-key-file',
+        join(dir, 'sa.key'),
+        '--service-cluster-ip-range',
+        SERVICE_CIDR,
+        '--allow-privileged=true',
+        '--profiling=false',
+        ...(options.address
+          ? ['--kubelet-preferred-address-types', 'InternalIP', '--enable-aggregator-routing=true']
+          : []),
       ]);
       apiserver.ready = () => httpsOk(`${url}/readyz`, ca, token);
-      await waitFor('kube-apiserver', 90_000, apiserver.ready, () => apiserver.exit && `${apiserver.exit}\n${lastLog('kube-apiserver')}`);
+      await waitFor(
+        'kube-apiserver',
+        90_000,
+        apiserver.ready,
+        () => apiserver.exit && `${apiserver.exit}\n${lastLog('kube-apiserver')}`,
+      );
       return url;
     });
     log(`kube-apiserver ready at ${server}`);
@@ -236,19 +361,42 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
 
     if (options.controllers ?? true) {
       startProcess('kube-controller-manager', join(binDir, 'kube-controller-manager'), [
-        '--kubeconfig', kubeconfig, '--leader-elect=false', '--port', '0', '--secure-port', '0',
-        '--service-account-private-key-file', join(dir, 'sa.key'), '--root-ca-file', join(dir, 'ca.crt'),
+        '--kubeconfig',
+        kubeconfig,
+        '--leader-elect=false',
+        '--port',
+        '0',
+        '--secure-port',
+        '0',
+        '--service-account-private-key-file',
+        join(dir, 'sa.key'),
+        '--root-ca-file',
+        join(dir, 'ca.crt'),
         // nodeipam needs a cluster CIDR and nodelifecycle would evict pods of nodes without a real kubelet.
-        '--controllers', '*,-nodeipam,-nodelifecycle', '--use-service-account-credentials=false',
+        '--controllers',
+        options.nodeLifecycle ? '*,-nodeipam' : '*,-nodeipam,-nodelifecycle',
+        '--use-service-account-credentials=false',
       ]);
       startProcess('kube-scheduler', join(binDir, 'kube-scheduler'), [
-        '--kubeconfig', kubeconfig, '--leader-elect=false', '--port', '0', '--secure-port', '0',
+        '--kubeconfig',
+        kubeconfig,
+        '--leader-elect=false',
+        '--port',
+        '0',
+        '--secure-port',
+        '0',
       ]);
     }
 
     const cp: ControlPlane = {
-      dir, kubeconfig, server, token, binDir, caFile: join(dir, 'ca.crt'),
-      pids: () => children.filter((c) => c.exit === undefined && c.proc.pid !== undefined).map((c) => c.proc.pid as number),
+      dir,
+      kubeconfig,
+      server,
+      token,
+      binDir,
+      caFile: join(dir, 'ca.crt'),
+      pids: () =>
+        children.filter((c) => c.exit === undefined && c.proc.pid !== undefined).map((c) => c.proc.pid as number),
       stop,
     };
     restarters.set(cp, async (name, { signal = 'SIGTERM', downMs = 0 } = {}) => {

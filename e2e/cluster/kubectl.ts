@@ -2,7 +2,11 @@ import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-export interface KubectlResult { code: number; stdout: string; stderr: string }
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 export type Kubectl = (args: string[], options?: { stdin?: string }) => Promise<KubectlResult>;
 
 /**
@@ -12,16 +16,23 @@ export type Kubectl = (args: string[], options?: { stdin?: string }) => Promise<
  */
 export function kubectlFor(binDir: string, kubeconfig: string): Kubectl {
   const cacheDir = join(dirname(kubeconfig), 'kubectl-cache');
-  const run: Kubectl = (args, options = {}) => new Promise((resolve, reject) => {
-    const child = spawn(join(binDir, 'kubectl'), ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(options.stdin ?? '');
-  });
+  const run: Kubectl = (args, options = {}) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(join(binDir, 'kubectl'), ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      child.stdin.end(options.stdin ?? '');
+    });
   // Discovery read while a restarted apiserver was still loading its CRDs stays cached for minutes.
   return async (args, options) => {
     const result = await run(args, options);

@@ -8,21 +8,52 @@ import { freePort } from '../cluster/control-plane.ts';
 import { repoRoot } from '../cluster/install.ts';
 
 /** `runDir` is what the node sees as /var/run/spidernet: the agent's socket is spiderpool.sock in it. */
-export interface RunningAgent { node: string; runDir: string; socket: string; metricsPort: number; logFile: string; process: ChildProcess }
-export interface Agents { dir: string; agents: RunningAgent[]; stop(): Promise<void> }
+export interface RunningAgent {
+  node: string;
+  runDir: string;
+  socket: string;
+  metricsPort: number;
+  logFile: string;
+  process: ChildProcess;
+}
+export interface Agents {
+  dir: string;
+  agents: RunningAgent[];
+  stop(): Promise<void>;
+}
 
-export interface AgentCall { status: number; body: unknown }
+export interface AgentCall {
+  status: number;
+  body: unknown;
+}
 
 /** Sends one request to an agent socket exactly as the IPAM plugin does. */
-export function callAgent(socket: string, method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<AgentCall> {
+export function callAgent(
+  socket: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs = 60_000,
+): Promise<AgentCall> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? '' : JSON.stringify(body);
-    const req = request({ socketPath: socket, method, path, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) }, timeout: timeoutMs }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { text += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
-    });
+    const req = request(
+      {
+        socketPath: socket,
+        method,
+        path,
+        headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          text += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`agent call ${method} ${path} timed out`)));
     req.on('error', reject);
     req.end(payload);
@@ -32,15 +63,23 @@ export function callAgent(socket: string, method: string, path: string, body?: u
 async function waitHealthy(agent: RunningAgent): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (agent.process.exitCode !== null) throw new Error(`agent of ${agent.node} exited: ${readFileSync(agent.logFile, 'utf8').slice(-2000)}`);
-    const ok = await callAgent(agent.socket, 'GET', '/v1/ipam/healthy', undefined, 1000).then((r) => r.status === 200, () => false);
+    if (agent.process.exitCode !== null)
+      throw new Error(`agent of ${agent.node} exited: ${readFileSync(agent.logFile, 'utf8').slice(-2000)}`);
+    const ok = await callAgent(agent.socket, 'GET', '/v1/ipam/healthy', undefined, 1000).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`agent of ${agent.node} not healthy after 60 s`);
 }
 
-export async function startAgents(kubeconfig: string, nodes: string[], env: Record<string, string> = {}): Promise<Agents> {
+export async function startAgents(
+  kubeconfig: string,
+  nodes: string[],
+  env: Record<string, string> = {},
+): Promise<Agents> {
   const dir = mkdtempSync(join(tmpdir(), 'spiderpool-agents-'));
   const agents: RunningAgent[] = [];
   for (const node of nodes) {
@@ -52,12 +91,22 @@ export async function startAgents(kubeconfig: string, nodes: string[], env: Reco
     const fd = openSync(logFile, 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'agent', 'main.ts')], {
       stdio: ['ignore', fd, fd],
-      env: { ...process.env, KUBECONFIG: kubeconfig, NODE_NAME: node, SPIDERPOOL_AGENT_SOCKET: socket, SPIDERPOOL_AGENT_METRICS_PORT: String(metricsPort), LOG_LEVEL: 'warn', ...env },
+      env: {
+        ...process.env,
+        KUBECONFIG: kubeconfig,
+        NODE_NAME: node,
+        SPIDERPOOL_AGENT_SOCKET: socket,
+        SPIDERPOOL_AGENT_METRICS_PORT: String(metricsPort),
+        LOG_LEVEL: 'warn',
+        ...env,
+      },
     });
     closeSync(fd);
     agents.push({ node, runDir, socket, metricsPort, logFile, process: child });
   }
-  const kill = () => { for (const a of agents) a.process.kill('SIGKILL'); };
+  const kill = () => {
+    for (const a of agents) a.process.kill('SIGKILL');
+  };
   process.on('exit', kill);
   try {
     await Promise.all(agents.map(waitHealthy));
@@ -70,12 +119,17 @@ export async function startAgents(kubeconfig: string, nodes: string[], env: Reco
     agents,
     stop: async () => {
       process.off('exit', kill);
-      await Promise.all(agents.map((a) => new Promise<void>((resolve) => {
-        if (a.process.exitCode !== null) return resolve();
-        a.process.once('exit', () => resolve());
-        a.process.kill('SIGTERM');
-        setTimeout(() => a.process.kill('SIGKILL'), 10_000).unref();
-      })));
+      await Promise.all(
+        agents.map(
+          (a) =>
+            new Promise<void>((resolve) => {
+              if (a.process.exitCode !== null) return resolve();
+              a.process.once('exit', () => resolve());
+              a.process.kill('SIGTERM');
+              setTimeout(() => a.process.kill('SIGKILL'), 10_000).unref();
+            }),
+        ),
+      );
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -6,14 +6,25 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { GROUP, VERSION } from '../../api/v2beta1/types.ts';
+import { GROUP, INSTALL_NAMESPACE, VERSION } from '../../api/v2beta1/constants.ts';
+import { KINDS } from '../../api/v2beta1/kinds.ts';
 import { isAlreadyExists } from '../../lib/kube.ts';
 import { freePort } from '../cluster/control-plane.ts';
 import { repoRoot } from '../cluster/install.ts';
 import { eventually } from './wait.ts';
 
-export interface ProductProcess { name: string; process: ChildProcess; logFile: string; port: number }
-export interface Controllers { dir: string; webhooks: ProductProcess; operators: ProductProcess[]; stop(): Promise<void> }
+export interface ProductProcess {
+  name: string;
+  process: ChildProcess;
+  logFile: string;
+  port: number;
+}
+export interface Controllers {
+  dir: string;
+  webhooks: ProductProcess;
+  operators: ProductProcess[];
+  stop(): Promise<void>;
+}
 
 export interface ControllersOptions {
   kubeConfig: KubeConfig;
@@ -23,23 +34,47 @@ export interface ControllersOptions {
   env?: Record<string, string>;
 }
 
-function spawnProduct(dir: string, name: string, entry: string, port: number, env: Record<string, string>): ProductProcess {
+function spawnProduct(
+  dir: string,
+  name: string,
+  entry: string,
+  port: number,
+  env: Record<string, string>,
+): ProductProcess {
   const logFile = join(dir, `${name}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, entry)], { cwd: repoRoot, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, entry)], {
+    cwd: repoRoot,
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, ...env },
+  });
   closeSync(fd);
   return { name, process: child, logFile, port };
 }
 
-const exitedWith = (p: ProductProcess) => (p.process.exitCode !== null ? new Error(`${p.name} exited: ${readFileSync(p.logFile, 'utf8').slice(-2000)}`) : undefined);
+const exitedWith = (p: ProductProcess) =>
+  p.process.exitCode !== null
+    ? new Error(`${p.name} exited: ${readFileSync(p.logFile, 'utf8').slice(-2000)}`)
+    : undefined;
 
 /** True once the apiserver sends pools through the validating webhook: an out-of-subnet range is refused. */
 async function webhookAdmitsPools(kubeConfig: KubeConfig, process: ProductProcess): Promise<true | undefined> {
   const crash = exitedWith(process);
   if (crash) throw crash;
-  const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderIPPool', metadata: { name: 'webhook-readiness-probe' }, spec: { subnet: '10.250.0.0/24', ips: ['10.251.0.1'] } };
+  const body = {
+    apiVersion: KINDS.SpiderIPPool.apiVersion,
+    kind: KINDS.SpiderIPPool.kind,
+    metadata: { name: 'webhook-readiness-probe' },
+    spec: { subnet: '10.250.0.0/24', ips: ['10.251.0.1'] },
+  };
   try {
-    await kubeConfig.makeApiClient(CustomObjectsApi).createClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', body, dryRun: 'All' });
+    await kubeConfig.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.SpiderIPPool.plural,
+      body,
+      dryRun: 'All',
+    });
     return undefined;
   } catch {
     return true;
@@ -49,48 +84,76 @@ async function webhookAdmitsPools(kubeConfig: KubeConfig, process: ProductProces
 async function operatorHealthy(p: ProductProcess): Promise<true | undefined> {
   const crash = exitedWith(p);
   if (crash) throw crash;
-  const res = await fetch(`http://127.0.0.1:${p.port}/healthz`, { signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+  const res = await fetch(`http://127.0.0.1:${p.port}/healthz`, { signal: AbortSignal.timeout(1000) }).catch(
+    () => undefined,
+  );
   return res?.status === 200 ? true : undefined;
 }
 
 export async function startControllers(options: ControllersOptions): Promise<Controllers> {
-  const namespace = options.namespace ?? 'spiderpool';
+  const namespace = options.namespace ?? INSTALL_NAMESPACE;
   try {
     await options.kubeConfig.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
   } catch (err) {
     if (!isAlreadyExists(err)) throw err;
   }
   const dir = mkdtempSync(join(tmpdir(), 'spiderpool-controllers-'));
-  const common = { KUBECONFIG: options.kubeconfigPath, SPIDERPOOL_NAMESPACE: namespace, LOG_LEVEL: 'info', ...options.env };
+  const common = {
+    KUBECONFIG: options.kubeconfigPath,
+    SPIDERPOOL_NAMESPACE: namespace,
+    LOG_LEVEL: 'info',
+    ...options.env,
+  };
   const started: ProductProcess[] = [];
   const stop = async () => {
-    await Promise.all(started.map((p) => new Promise<void>((resolve) => {
-      if (p.process.exitCode !== null || p.process.signalCode !== null) return resolve();
-      p.process.once('exit', () => resolve());
-      p.process.kill('SIGTERM');
-      setTimeout(() => p.process.kill('SIGKILL'), 15_000).unref();
-    })));
+    await Promise.all(
+      started.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (p.process.exitCode !== null || p.process.signalCode !== null) return resolve();
+            p.process.once('exit', () => resolve());
+            p.process.kill('SIGTERM');
+            setTimeout(() => p.process.kill('SIGKILL'), 15_000).unref();
+          }),
+      ),
+    );
     rmSync(dir, { recursive: true, force: true });
   };
-  const killAll = () => { for (const p of started) p.process.kill('SIGKILL'); };
+  const killAll = () => {
+    for (const p of started) p.process.kill('SIGKILL');
+  };
   process.on('exit', killAll);
   try {
     const webhookPort = await freePort();
     const webhooks = spawnProduct(dir, 'webhooks', 'webhooks/main.ts', webhookPort, {
-      ...common, WEBHOOK_PORT: String(webhookPort), WEBHOOK_HOST: '127.0.0.1', WEBHOOK_URL_HOST: '127.0.0.1',
+      ...common,
+      WEBHOOK_PORT: String(webhookPort),
+      WEBHOOK_HOST: '127.0.0.1',
+      WEBHOOK_URL_HOST: '127.0.0.1',
+      // The default 5723 would collide with a second sandbox or a test run beside it.
+      WEBHOOK_METRICS_PORT: String(await freePort()),
     });
     started.push(webhooks);
-    await eventually('the admission webhooks to be called by the apiserver', 60_000, () => webhookAdmitsPools(options.kubeConfig, webhooks));
+    await eventually('the admission webhooks to be called by the apiserver', 60_000, () =>
+      webhookAdmitsPools(options.kubeConfig, webhooks),
+    );
     const operators: ProductProcess[] = [];
     for (let i = 0; i < (options.operatorReplicas ?? 2); i++) {
       const port = await freePort();
-      const operator = spawnProduct(dir, `operator-${i}`, 'operator/main.ts', port, { ...common, OPERATOR_METRICS_PORT: String(port), SPIDERPOOL_POD_NAME: `spiderpool-controller-${i}` });
+      const operator = spawnProduct(dir, `operator-${i}`, 'operator/main.ts', port, {
+        ...common,
+        OPERATOR_METRICS_PORT: String(port),
+        SPIDERPOOL_POD_NAME: `spiderpool-controller-${i}`,
+      });
       started.push(operator);
       operators.push(operator);
     }
-    for (const operator of operators) await eventually(`${operator.name} to serve /healthz`, 60_000, () => operatorHealthy(operator));
+    for (const operator of operators)
+      await eventually(`${operator.name} to serve /healthz`, 60_000, () => operatorHealthy(operator));
     return {
-      dir, webhooks, operators,
+      dir,
+      webhooks,
+      operators,
       stop: async () => {
         process.off('exit', killAll);
         await stop();

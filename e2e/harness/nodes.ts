@@ -5,23 +5,34 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { IPAM_PLUGIN_TYPE } from '../../api/v2beta1/constants.ts';
 import { buildPlugins } from '../../cni/build.ts';
 import { DEFAULT_AGENT_SOCKET } from '../../lib/agent-api.ts';
 import { createFabric, type Fabric } from '../kubelet/fabric.ts';
 import { startKubelet, type Kubelet } from '../kubelet/kubelet.ts';
 import { startAgents, type Agents } from './agents.ts';
 
-export const DEBIAN_CNI_DIR = '/usr/lib/cni';
+const DEBIAN_CNI_DIR = '/usr/lib/cni';
 
-export const CLUSTER_NETWORK = {
+const CLUSTER_NETWORK = {
   cniVersion: '0.4.0',
   name: 'cluster',
-  plugins: [{ type: 'macvlan', master: 'eth0', mode: 'bridge', ipam: { type: 'spiderpool' } }],
+  plugins: [{ type: 'macvlan', master: 'eth0', mode: 'bridge', ipam: { type: IPAM_PLUGIN_TYPE } }],
 };
 
-export interface NodeSide { fabric: Fabric; agents: Agents; kubelet: Kubelet; stop(): Promise<void> }
+export interface NodeSide {
+  fabric: Fabric;
+  agents: Agents;
+  kubelet: Kubelet;
+  stop(): Promise<void>;
+}
 
-export async function startNodeSide(options: { kubeConfig: KubeConfig; kubeconfigPath: string; nodes: string[]; log?: (m: string) => void }): Promise<NodeSide> {
+export async function startNodeSide(options: {
+  kubeConfig: KubeConfig;
+  kubeconfigPath: string;
+  nodes: string[];
+  log?: (m: string) => void;
+}): Promise<NodeSide> {
   // The IPAM plugin and the coordinator meta plugin share dist/cni.
   const plugin = (await buildPlugins()).spiderpool;
   const runDir = dirname(DEFAULT_AGENT_SOCKET);
@@ -42,7 +53,9 @@ export async function startNodeSide(options: { kubeConfig: KubeConfig; kubeconfi
     });
     const started = agents;
     return {
-      fabric, agents: started, kubelet,
+      fabric,
+      agents: started,
+      kubelet,
       stop: async () => {
         await kubelet.teardown();
         await started.stop();

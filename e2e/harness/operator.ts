@@ -11,7 +11,11 @@ import { eventually } from './wait.ts';
  * Starts an operator with these reconcilers and returns once its caches have synced and it leads. Stop it
  * in an `after` hook. Logs go to stdout at LOG_LEVEL (default "warn").
  */
-export async function runOperator(kubeConfig: KubeConfig, reconcilers: readonly ReconcilerFactory[], extra: Partial<OperatorOptions> = {}): Promise<RunningOperator> {
+export async function runOperator(
+  kubeConfig: KubeConfig,
+  reconcilers: readonly ReconcilerFactory[],
+  extra: Partial<OperatorOptions> = {},
+): Promise<RunningOperator> {
   const operator = await startOperator({
     kubeConfig,
     reconcilers,
@@ -26,7 +30,12 @@ export async function runOperator(kubeConfig: KubeConfig, reconcilers: readonly 
   try {
     await Promise.race([
       operator.waitForSync(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('operator caches not synced after 60 s (is a watched CRD missing?)')), 60_000).unref()),
+      new Promise((_, reject) =>
+        setTimeout(
+          () => reject(new Error('operator caches not synced after 60 s (is a watched CRD missing?)')),
+          60_000,
+        ).unref(),
+      ),
     ]);
     await eventually('the operator to lead', 30_000, async () => (operator.isLeader() ? true : undefined));
   } catch (err) {

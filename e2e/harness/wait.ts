@@ -14,6 +14,6 @@ export async function eventually<T>(what: string, timeoutMs: number, probe: () =
 /** Runs fn over the items, `size` at a time, so that setup does not flood the apiserver. */
 export async function inBatches<T, R>(items: T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = [];
-  for (let i = 0; i < items.length; i += size) out.push(...await Promise.all(items.slice(i, i + size).map(fn)));
+  for (let i = 0; i < items.length; i += size) out.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
   return out;
 }

@@ -5,6 +5,7 @@
 // the apiserver has started and stopped calling the server, so no test sees a half-registered webhook
 // and no failurePolicy Fail webhook outlives its server.
 import { CoreV1Api } from '@kubernetes/client-node';
+import { CONTROLLER_NAME, INSTALL_NAMESPACE } from '../../api/v2beta1/constants.ts';
 import { isAlreadyExists } from '../../lib/kube.ts';
 import { createLogger } from '../../lib/log.ts';
 import { deleteWebhookConfigurations } from '../../webhooks/registration.ts';
@@ -55,7 +56,13 @@ export function webhookProbe(cluster: TestCluster, configurationName: string, na
   const probe = (type: 'mutating' | 'validating'): WebhookRoute => ({
     path: `/probe-${type}-${configurationName}`,
     type,
-    rule: { apiGroups: [''], apiVersions: ['v1'], resources: ['configmaps'], operations: ['CREATE'], scope: 'Namespaced' },
+    rule: {
+      apiGroups: [''],
+      apiVersions: ['v1'],
+      resources: ['configmaps'],
+      operations: ['CREATE'],
+      scope: 'Namespaced',
+    },
     failurePolicy: 'Ignore',
     objectSelector: { matchLabels: { [PROBE_LABEL]: configurationName } },
     handler: async () => {
@@ -66,7 +73,8 @@ export function webhookProbe(cluster: TestCluster, configurationName: string, na
   const called = async () => {
     const before = { ...hits };
     await core.createNamespacedConfigMap({
-      namespace, dryRun: 'All',
+      namespace,
+      dryRun: 'All',
       body: { metadata: { generateName: 'webhook-probe-', labels: { [PROBE_LABEL]: configurationName } } },
     });
     return { mutating: hits.mutating > before.mutating, validating: hits.validating > before.validating };
@@ -88,14 +96,25 @@ export function webhookProbe(cluster: TestCluster, configurationName: string, na
   };
 }
 
-export async function runWebhooks(cluster: TestCluster, routes: WebhookRoute[], options: RunWebhooksOptions = {}): Promise<RunningWebhooks> {
-  const namespace = options.namespace ?? 'spiderpool';
-  const configurationName = options.configurationName ?? 'spiderpool-controller';
+export async function runWebhooks(
+  cluster: TestCluster,
+  routes: WebhookRoute[],
+  options: RunWebhooksOptions = {},
+): Promise<RunningWebhooks> {
+  const namespace = options.namespace ?? INSTALL_NAMESPACE;
+  const configurationName = options.configurationName ?? CONTROLLER_NAME;
   await ensureNamespace(cluster, namespace);
   const probe = webhookProbe(cluster, configurationName, namespace);
   const webhooks = await startWebhooks({
-    kubeConfig: cluster.kubeConfig, routes: [...routes, ...probe.routes], cluster: options.cluster,
-    namespace, host: '127.0.0.1', port: 0, configurationName, tls: options.tls, register: { urlHost: '127.0.0.1' },
+    kubeConfig: cluster.kubeConfig,
+    routes: [...routes, ...probe.routes],
+    cluster: options.cluster,
+    namespace,
+    host: '127.0.0.1',
+    port: 0,
+    configurationName,
+    tls: options.tls,
+    register: { urlHost: '127.0.0.1' },
     log: createLogger('webhooks', process.env.LOG_LEVEL ?? 'warn'),
   });
   try {

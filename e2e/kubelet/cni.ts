@@ -6,7 +6,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execInNetns, execCommand, type ExecResult } from './netns.ts';
 
-export interface PluginConfig { type: string; [key: string]: unknown }
+export interface PluginConfig {
+  type: string;
+  [key: string]: unknown;
+}
 
 export interface NetworkConfigList {
   name: string;
@@ -14,8 +17,16 @@ export interface NetworkConfigList {
   plugins: PluginConfig[];
 }
 
-export interface CniInterface { name: string; mac?: string; sandbox?: string }
-export interface CniIPConfig { address: string; gateway?: string; interface?: number }
+export interface CniInterface {
+  name: string;
+  mac?: string;
+  sandbox?: string;
+}
+export interface CniIPConfig {
+  address: string;
+  gateway?: string;
+  interface?: number;
+}
 
 /** A CNI result of version 0.3.0 or later; 0.1/0.2 results carry ip4/ip6 instead of ips. */
 export interface CniResult {
@@ -53,7 +64,10 @@ export interface CniExecutor {
 }
 
 export class CniError extends Error {
-  constructor(message: string, readonly code?: number) {
+  constructor(
+    message: string,
+    readonly code?: number,
+  ) {
     super(message);
   }
 }
@@ -74,9 +88,11 @@ export function toConfList(config: unknown, source: string): NetworkConfigList {
   if (typeof name !== 'string' || !name) throw new CniError(`${source}: the CNI configuration has no name`);
   if (typeof cniVersion !== 'string') throw new CniError(`${source}: cniVersion is not a string`);
   const plugins = 'plugins' in parsed ? parsed.plugins : [parsed];
-  if (!Array.isArray(plugins) || plugins.length === 0) throw new CniError(`${source}: "plugins" must be a non-empty list`);
+  if (!Array.isArray(plugins) || plugins.length === 0)
+    throw new CniError(`${source}: "plugins" must be a non-empty list`);
   for (const p of plugins) {
-    if (!isRecord(p) || typeof p.type !== 'string' || !p.type) throw new CniError(`${source}: every plugin needs a "type"`);
+    if (!isRecord(p) || typeof p.type !== 'string' || !p.type)
+      throw new CniError(`${source}: every plugin needs a "type"`);
   }
   return { name, cniVersion, plugins: plugins as PluginConfig[] };
 }
@@ -97,17 +113,30 @@ function findPlugin(type: string, binDirs: string[]): string {
   throw new CniError(`failed to find plugin "${type}" in path [${binDirs.join(' ')}]`);
 }
 
-function pluginStdin(list: NetworkConfigList, plugin: PluginConfig, rt: RuntimeConf, prevResult: CniResult | undefined): string {
+function pluginStdin(
+  list: NetworkConfigList,
+  plugin: PluginConfig,
+  rt: RuntimeConf,
+  prevResult: CniResult | undefined,
+): string {
   const config: Record<string, unknown> = { ...plugin, name: list.name, cniVersion: list.cniVersion };
   const capabilities = isRecord(plugin.capabilities) ? plugin.capabilities : {};
   const runtimeConfig: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(rt.capabilityArgs ?? {})) if (capabilities[key] === true) runtimeConfig[key] = value;
+  for (const [key, value] of Object.entries(rt.capabilityArgs ?? {}))
+    if (capabilities[key] === true) runtimeConfig[key] = value;
   if (Object.keys(runtimeConfig).length > 0) config.runtimeConfig = runtimeConfig;
   if (prevResult) config.prevResult = prevResult;
   return JSON.stringify(config);
 }
 
-async function invoke(executor: CniExecutor, command: 'ADD' | 'DEL', list: NetworkConfigList, plugin: PluginConfig, rt: RuntimeConf, prevResult: CniResult | undefined): Promise<CniResult | undefined> {
+async function invoke(
+  executor: CniExecutor,
+  command: 'ADD' | 'DEL',
+  list: NetworkConfigList,
+  plugin: PluginConfig,
+  rt: RuntimeConf,
+  prevResult: CniResult | undefined,
+): Promise<CniResult | undefined> {
   const path = findPlugin(plugin.type, executor.binDirs);
   const env = {
     PATH: process.env.PATH,
@@ -120,13 +149,24 @@ async function invoke(executor: CniExecutor, command: 'ADD' | 'DEL', list: Netwo
   };
   const options = { env, stdin: pluginStdin(list, plugin, rt, prevResult), timeoutMs: executor.timeoutMs ?? 60_000 };
   const r: ExecResult = await runPlugin(executor, path, options);
-  const failed = (message: string, code?: number) => new CniError(`plugin type="${plugin.type}" name="${list.name}" failed (${command.toLowerCase()}): ${message}`, code);
+  const failed = (message: string, code?: number) =>
+    new CniError(
+      `plugin type="${plugin.type}" name="${list.name}" failed (${command.toLowerCase()}): ${message}`,
+      code,
+    );
   if (r.code !== 0) {
     // Plugins report errors as a JSON object {code, msg, details} on stdout.
     let error: unknown;
-    try { error = JSON.parse(r.stdout); } catch { error = undefined; }
+    try {
+      error = JSON.parse(r.stdout);
+    } catch {
+      error = undefined;
+    }
     if (isRecord(error) && typeof error.msg === 'string') {
-      throw failed(error.details ? `${error.msg}; ${String(error.details)}` : error.msg, typeof error.code === 'number' ? error.code : undefined);
+      throw failed(
+        error.details ? `${error.msg}; ${String(error.details)}` : error.msg,
+        typeof error.code === 'number' ? error.code : undefined,
+      );
     }
     throw failed(`netplugin failed with exit ${r.code}: ${(r.stderr || r.stdout).trim()}`);
   }
@@ -137,14 +177,23 @@ async function invoke(executor: CniExecutor, command: 'ADD' | 'DEL', list: Netwo
 }
 
 /** ADD for every plugin in order; returns the last plugin's result. */
-export async function addNetworkList(executor: CniExecutor, list: NetworkConfigList, rt: RuntimeConf): Promise<CniResult> {
+export async function addNetworkList(
+  executor: CniExecutor,
+  list: NetworkConfigList,
+  rt: RuntimeConf,
+): Promise<CniResult> {
   let result: CniResult | undefined;
   for (const plugin of list.plugins) result = (await invoke(executor, 'ADD', list, plugin, rt, result)) ?? result;
   return result ?? {};
 }
 
 /** DEL for every plugin in reverse order, each given the result of the ADD (when there was one). */
-export async function delNetworkList(executor: CniExecutor, list: NetworkConfigList, rt: RuntimeConf, addResult: CniResult | undefined): Promise<void> {
+export async function delNetworkList(
+  executor: CniExecutor,
+  list: NetworkConfigList,
+  rt: RuntimeConf,
+  addResult: CniResult | undefined,
+): Promise<void> {
   // Before 0.4.0 the spec did not define prevResult for DEL, and libcni withholds it.
   const [major = 0, minor = 0] = list.cniVersion.split('.').map(Number);
   const prev = major > 0 || minor >= 4 ? addResult : undefined;
@@ -170,9 +219,18 @@ export function resultMac(result: CniResult, ifname: string): string | undefined
   return result.interfaces?.find((i) => i.name === ifname && i.sandbox)?.mac;
 }
 
-function runPlugin(executor: CniExecutor, path: string, options: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number }): Promise<ExecResult> {
+function runPlugin(
+  executor: CniExecutor,
+  path: string,
+  options: { env?: NodeJS.ProcessEnv; stdin?: string; timeoutMs?: number },
+): Promise<ExecResult> {
   const argv = executor.netns ? ['ip', 'netns', 'exec', executor.netns, path] : [path];
-  if (!executor.mounts?.length) return executor.netns ? execInNetns(executor.netns, [path], options) : execCommand(path, [], options);
+  if (!executor.mounts?.length)
+    return executor.netns ? execInNetns(executor.netns, [path], options) : execCommand(path, [], options);
   const binds = executor.mounts.map((m) => `mount --bind '${m.source}' '${m.target}'`).join(' && ');
-  return execCommand('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `${binds} && exec "$@"`, 'sh', ...argv], options);
+  return execCommand(
+    'unshare',
+    ['--mount', '--propagation', 'private', 'sh', '-c', `${binds} && exec "$@"`, 'sh', ...argv],
+    options,
+  );
 }

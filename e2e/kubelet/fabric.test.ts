@@ -8,7 +8,10 @@ import { execInNetns, ip } from './netns.ts';
 async function linkNames(netns?: string): Promise<string[]> {
   const out = await ip([...(netns ? ['-n', netns] : []), '-o', 'link', 'show']);
   // "3: eth0@if4: <…>" – the name sits between the index and the optional @peer.
-  return out.split('\n').map((l) => l.split(': ')[1]?.split('@')[0] ?? '').filter(Boolean);
+  return out
+    .split('\n')
+    .map((l) => l.split(': ')[1]?.split('@')[0] ?? '')
+    .filter(Boolean);
 }
 
 describe('fabric', function () {
@@ -29,8 +32,16 @@ describe('fabric', function () {
     assert.deepEqual([a.netns, b.netns], [`${prefix}-node-a`, `${prefix}-node-b`]);
     assert.deepEqual([a.address, b.address], ['192.168.77.1', '192.168.77.2']);
     assert.deepEqual((await linkNames(a.netns)).sort(), ['ens192', 'eth0', 'lo']);
-    assert.deepEqual((await netnsWithPrefix(prefix)).sort(), [`${prefix}-fabric`, `${prefix}-node-a`, `${prefix}-node-b`]);
-    assert.deepEqual(await linkNames().then((l) => l.filter((n) => n.includes(prefix))), [], 'nothing is created in the host namespace');
+    assert.deepEqual((await netnsWithPrefix(prefix)).sort(), [
+      `${prefix}-fabric`,
+      `${prefix}-node-a`,
+      `${prefix}-node-b`,
+    ]);
+    assert.deepEqual(
+      await linkNames().then((l) => l.filter((n) => n.includes(prefix))),
+      [],
+      'nothing is created in the host namespace',
+    );
 
     const ping = await execInNetns(a.netns, ['ping', '-c', '1', '-W', '2', b.address]);
     assert.equal(ping.code, 0, `node-a reaches node-b over eth0: ${ping.stdout}${ping.stderr}`);
@@ -40,8 +51,14 @@ describe('fabric', function () {
     assert.equal(viaEns192.code, 0, `node-a reaches node-b over ens192: ${viaEns192.stdout}${viaEns192.stderr}`);
     // Each bridge holds exactly one port per node: the NIC names are separate segments.
     for (const nic of ['eth0', 'ens192']) {
-      const ports = (await ip(['-n', f.netns, '-o', 'link', 'show', 'master', `br-${nic}`])).split('\n').filter(Boolean);
-      assert.deepEqual(ports.map((l) => l.split(': ')[1]?.split('@')[0]).sort(), [`v1-${nic}`, `v2-${nic}`], `br-${nic} has one port per node`);
+      const ports = (await ip(['-n', f.netns, '-o', 'link', 'show', 'master', `br-${nic}`]))
+        .split('\n')
+        .filter(Boolean);
+      assert.deepEqual(
+        ports.map((l) => l.split(': ')[1]?.split('@')[0]).sort(),
+        [`v1-${nic}`, `v2-${nic}`],
+        `br-${nic} has one port per node`,
+      );
     }
   });
 
@@ -49,7 +66,10 @@ describe('fabric', function () {
     assert.ok(fabric);
     await fabric.teardown();
     assert.deepEqual(await netnsWithPrefix(prefix), []);
-    assert.deepEqual((await linkNames()).filter((n) => n.includes(prefix)), []);
+    assert.deepEqual(
+      (await linkNames()).filter((n) => n.includes(prefix)),
+      [],
+    );
     await fabric.teardown();
   });
 

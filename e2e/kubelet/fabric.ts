@@ -63,7 +63,8 @@ export async function createFabric(options: FabricOptions = {}): Promise<Fabric>
   const nodeCidr = options.nodeCidr ?? '192.168.250.0/24';
   // Fabric-side veth names are "v<node number>-<nic>" and must fit the kernel's interface name limit.
   for (const nic of nics) {
-    if (nic.length > IFNAMSIZ - 5 || !/^[A-Za-z0-9_.]+$/.test(nic)) throw new Error(`NIC name ${nic} must be at most ${IFNAMSIZ - 5} plain characters`);
+    if (nic.length > IFNAMSIZ - 5 || !/^[A-Za-z0-9_.]+$/.test(nic))
+      throw new Error(`NIC name ${nic} must be at most ${IFNAMSIZ - 5} plain characters`);
   }
   const netns = `${prefix}-fabric`;
   const nodes = new Map<string, Promise<FabricNode>>();
@@ -89,7 +90,21 @@ export async function createFabric(options: FabricOptions = {}): Promise<Fabric>
     try {
       for (const nic of nics) {
         const peer = `v${number}-${nic}`;
-        await ip(['link', 'add', 'name', nic, 'netns', nodeNetns, 'type', 'veth', 'peer', 'name', peer, 'netns', netns]);
+        await ip([
+          'link',
+          'add',
+          'name',
+          nic,
+          'netns',
+          nodeNetns,
+          'type',
+          'veth',
+          'peer',
+          'name',
+          peer,
+          'netns',
+          netns,
+        ]);
         await ip(['-n', netns, 'link', 'set', peer, 'master', `br-${nic}`, 'up']);
         await ip(['-n', nodeNetns, 'link', 'set', nic, 'up']);
       }
@@ -113,7 +128,10 @@ export async function createFabric(options: FabricOptions = {}): Promise<Fabric>
       if (!node) {
         node = cable(name, nextNumber++);
         nodes.set(name, node);
-        node.then((n) => settled.set(name, n), () => nodes.delete(name));
+        node.then(
+          (n) => settled.set(name, n),
+          () => nodes.delete(name),
+        );
       }
       return node;
     },

@@ -3,7 +3,15 @@
 // status with its IPs; a deleted pod gets CNI DEL, loses its namespace and has its deletion finished.
 import { createHash } from 'node:crypto';
 import { ApiException, CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { addNetworkList, type CniExecutor, type CniResult, delNetworkList, resultAddresses, type RuntimeConf, toConfList } from './cni.ts';
+import {
+  addNetworkList,
+  type CniExecutor,
+  type CniResult,
+  delNetworkList,
+  resultAddresses,
+  type RuntimeConf,
+  toConfList,
+} from './cni.ts';
 import type { Fabric } from './fabric.ts';
 import { type Attachment, type ClusterNetwork, networkStatus, podAttachments } from './multus.ts';
 import { addNetns, deleteNetns, execInNetns, type ExecResult, NETNS_DIR } from './netns.ts';
@@ -56,7 +64,10 @@ interface Sandbox {
   running: RunningPod;
 }
 
-interface Observed { node: string; pod?: V1Pod }
+interface Observed {
+  node: string;
+  pod?: V1Pod;
+}
 
 const MAX_RETRY_MS = 30_000;
 
@@ -90,12 +101,25 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     if (!n) throw new Error(`node ${node} is not on the fabric`);
     return n;
   };
-  const executor = (node: string): CniExecutor => ({ binDirs: options.cniBinDirs, netns: fabricNode(node).netns, mounts: options.nodeMounts?.(node) });
-  const runtimeConf = (s: Pick<Sandbox, 'uid' | 'namespace' | 'name' | 'netns' | 'containerId'>, attachment: Attachment): RuntimeConf => ({
+  const executor = (node: string): CniExecutor => ({
+    binDirs: options.cniBinDirs,
+    netns: fabricNode(node).netns,
+    mounts: options.nodeMounts?.(node),
+  });
+  const runtimeConf = (
+    s: Pick<Sandbox, 'uid' | 'namespace' | 'name' | 'netns' | 'containerId'>,
+    attachment: Attachment,
+  ): RuntimeConf => ({
     containerId: s.containerId,
     netnsPath: `${NETNS_DIR}/${s.netns}`,
     ifname: attachment.ifname,
-    args: [['IgnoreUnknown', '1'], ['K8S_POD_NAMESPACE', s.namespace], ['K8S_POD_NAME', s.name], ['K8S_POD_INFRA_CONTAINER_ID', s.containerId], ['K8S_POD_UID', s.uid]],
+    args: [
+      ['IgnoreUnknown', '1'],
+      ['K8S_POD_NAMESPACE', s.namespace],
+      ['K8S_POD_NAME', s.name],
+      ['K8S_POD_INFRA_CONTAINER_ID', s.containerId],
+      ['K8S_POD_UID', s.uid],
+    ],
     capabilityArgs: attachment.capabilityArgs,
   });
 
@@ -131,10 +155,20 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
       throw new Error(`${prefix}: error loading k8s delegates: ${(err as Error).message}`, { cause: err });
     }
     const sandbox: Sandbox = {
-      uid, namespace, name, node, containerId,
+      uid,
+      namespace,
+      name,
+      node,
+      containerId,
       netns: `${fabric.prefix}-pod-${uid.replaceAll('-', '').slice(0, 12)}`,
       added: [],
-      running: { hostIP: fabricNode(node).address, podIPs: [], networks: [], sandboxId: containerId, startedAt: new Date() },
+      running: {
+        hostIP: fabricNode(node).address,
+        podIPs: [],
+        networks: [],
+        sandboxId: containerId,
+        startedAt: new Date(),
+      },
     };
     await addNetns(sandbox.netns);
     for (const attachment of attachments) {
@@ -144,21 +178,31 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
         entry.result = await addNetworkList(executor(node), attachment.conf, runtimeConf(sandbox, attachment));
       } catch (err) {
         await killSandbox(sandbox, true);
-        throw new Error(`${prefix}: error adding container to network "${attachment.network}": ${(err as Error).message}`, { cause: err });
+        throw new Error(
+          `${prefix}: error adding container to network "${attachment.network}": ${(err as Error).message}`,
+          { cause: err },
+        );
       }
     }
     const eth0 = sandbox.added[0]?.result ?? {};
     sandbox.running.podIPs = resultAddresses(eth0, 'eth0').map((a) => a.split('/')[0] ?? a);
     sandbox.running.networks = sandbox.added.map(({ attachment, result }) => networkStatus(attachment, result ?? {}));
     sandboxes.set(uid, sandbox);
-    log(`${node}: ${namespace}/${name}: sandbox ${sandbox.netns} up, ${sandbox.running.networks.map((n) => `${n.interface}=${n.ips.join(',')}`).join(' ')}`);
+    log(
+      `${node}: ${namespace}/${name}: sandbox ${sandbox.netns} up, ${sandbox.running.networks.map((n) => `${n.interface}=${n.ips.join(',')}`).join(' ')}`,
+    );
     return sandbox;
   };
 
   const finishDelete = async (pod: V1Pod) => {
     const { name = '', namespace = '', uid } = pod.metadata ?? {};
     try {
-      await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions: { uid } } });
+      await core.deleteNamespacedPod({
+        name,
+        namespace,
+        gracePeriodSeconds: 0,
+        body: { gracePeriodSeconds: 0, preconditions: { uid } },
+      });
     } catch (err) {
       // Gone already, or the name now belongs to a newer pod (UID precondition): nothing left to finish.
       if (!(err instanceof ApiException && (err.code === 404 || err.code === 409))) throw err;
@@ -197,54 +241,69 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
       } catch (err) {
         const message = `Failed to create pod sandbox: failed to set up network for sandbox "${sandboxId(uid)}": ${(err as Error).message}`;
         log(`${where}: ${message}`);
-        await recordPodEvent(core, pod, node, 'Warning', 'FailedCreatePodSandBox', message).catch((e: Error) => log(`${where}: recording event failed: ${e.message}`));
+        await recordPodEvent(core, pod, node, 'Warning', 'FailedCreatePodSandBox', message).catch((e: Error) =>
+          log(`${where}: recording event failed: ${e.message}`),
+        );
         throw err;
       }
     }
     if (!statusIsCurrent(pod, running)) await patchPodStatus(core, pod, runningStatusPatch(pod, running));
   };
 
-  const queue: KeyedQueue = new KeyedQueue(options.concurrency ?? 16, async (uid) => {
-    await sync(uid);
-    attempts.delete(uid);
-  }, (uid, err) => {
-    // Like kubelet's pod workers: a failed sync is retried with exponential back-off.
-    const attempt = (attempts.get(uid) ?? 0) + 1;
-    attempts.set(uid, attempt);
-    const delay = Math.min(1000 * 2 ** (attempt - 1), MAX_RETRY_MS);
-    log(`pod ${uid}: sync failed (attempt ${attempt}, retry in ${delay} ms): ${(err as Error).message}`);
-    queue.enqueueAfter(uid, delay);
-  });
+  const queue: KeyedQueue = new KeyedQueue(
+    options.concurrency ?? 16,
+    async (uid) => {
+      await sync(uid);
+      attempts.delete(uid);
+    },
+    (uid, err) => {
+      // Like kubelet's pod workers: a failed sync is retried with exponential back-off.
+      const attempt = (attempts.get(uid) ?? 0) + 1;
+      attempts.set(uid, attempt);
+      const delay = Math.min(1000 * 2 ** (attempt - 1), MAX_RETRY_MS);
+      log(`pod ${uid}: sync failed (attempt ${attempt}, retry in ${delay} ms): ${(err as Error).message}`);
+      queue.enqueueAfter(uid, delay);
+    },
+  );
 
   const observe = (node: string, pod: V1Pod | undefined, uid: string) => {
     observed.set(uid, { node, pod });
     queue.enqueue(uid);
   };
 
-  const sources: PodSource[] = options.nodes.map((node) => watchNodePods(kubeConfig, node, {
-    resync(pods) {
-      const present = new Set<string>();
-      for (const pod of pods) {
-        const uid = pod.metadata?.uid;
-        if (!uid) continue;
-        present.add(uid);
-        observe(node, pod, uid);
-      }
-      // Pods that vanished while the watch was down still need their DEL.
-      for (const [uid, o] of observed) if (o.node === node && !present.has(uid)) observe(node, undefined, uid);
-    },
-    change(type, pod) {
-      const uid = pod.metadata?.uid;
-      if (uid) observe(node, type === 'DELETED' ? undefined : pod, uid);
-    },
-  }, log));
+  const sources: PodSource[] = options.nodes.map((node) =>
+    watchNodePods(
+      kubeConfig,
+      node,
+      {
+        resync(pods) {
+          const present = new Set<string>();
+          for (const pod of pods) {
+            const uid = pod.metadata?.uid;
+            if (!uid) continue;
+            present.add(uid);
+            observe(node, pod, uid);
+          }
+          // Pods that vanished while the watch was down still need their DEL.
+          for (const [uid, o] of observed) if (o.node === node && !present.has(uid)) observe(node, undefined, uid);
+        },
+        change(type, pod) {
+          const uid = pod.metadata?.uid;
+          if (uid) observe(node, type === 'DELETED' ? undefined : pod, uid);
+        },
+      },
+      log,
+    ),
+  );
 
   const heartbeat = setInterval(() => {
-    for (const node of options.nodes) heartbeatNode(kubeConfig, node).catch((err: Error) => log(`${node}: heartbeat failed: ${err.message}`));
+    for (const node of options.nodes)
+      heartbeatNode(kubeConfig, node).catch((err: Error) => log(`${node}: heartbeat failed: ${err.message}`));
   }, options.heartbeatMs ?? 10_000);
   heartbeat.unref();
 
-  const findSandbox = (namespace: string, name: string) => [...sandboxes.values()].reverse().find((s) => s.namespace === namespace && s.name === name);
+  const findSandbox = (namespace: string, name: string) =>
+    [...sandboxes.values()].reverse().find((s) => s.namespace === namespace && s.name === name);
   let stopped: Promise<void> | undefined;
   const stop = () => {
     stopped ??= (async () => {

@@ -2,11 +2,9 @@
 // attachments (eth0 = the cluster network, then one per element of k8s.v1.cni.cncf.io/networks), load
 // each NetworkAttachmentDefinition's config, and describe the result in the network-status annotation.
 import { ApiException, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { MULTUS_DEFAULT_NETWORK, MULTUS_NETWORKS } from '../../api/v2beta1/constants.ts';
+import { KINDS } from '../../api/v2beta1/kinds.ts';
 import { type CniResult, CniError, type NetworkConfigList, resultAddresses, resultMac, toConfList } from './cni.ts';
-
-export const NETWORKS_ANNOTATION = 'k8s.v1.cni.cncf.io/networks';
-export const DEFAULT_NETWORK_ANNOTATION = 'v1.multus-cni.io/default-network';
-export const NETWORK_STATUS_ANNOTATION = 'k8s.v1.cni.cncf.io/network-status';
 
 export interface NetworkSelection {
   name: string;
@@ -33,17 +31,26 @@ function checkName(kind: string, value: string, annotation: string): void {
 }
 
 function checkInterface(value: string, annotation: string): void {
-  if (value.length > 15 || /[/\s]/.test(value) || value.length === 0) throw new CniError(`${annotation}: interface name "${value}" is not valid`);
+  if (value.length > 15 || /[/\s]/.test(value) || value.length === 0)
+    throw new CniError(`${annotation}: interface name "${value}" is not valid`);
 }
 
 /** Parses a networks annotation in either of its two forms (JSON list, or `[ns/]name[@ifname]` items). */
-export function parseNetworkSelections(value: string, defaultNamespace: string, annotation = NETWORKS_ANNOTATION): NetworkSelection[] {
+export function parseNetworkSelections(
+  value: string,
+  defaultNamespace: string,
+  annotation = MULTUS_NETWORKS,
+): NetworkSelection[] {
   const trimmed = value.trim();
   if (!trimmed) return [];
   let selections: NetworkSelection[];
   if (/[[{"]/.test(trimmed)) {
     let parsed: unknown;
-    try { parsed = JSON.parse(trimmed); } catch (err) { throw new CniError(`${annotation}: not valid JSON: ${(err as Error).message}`); }
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch (err) {
+      throw new CniError(`${annotation}: not valid JSON: ${(err as Error).message}`);
+    }
     const list = Array.isArray(parsed) ? parsed : [parsed];
     selections = list.map((e: unknown) => {
       const element = (typeof e === 'object' && e !== null ? e : {}) as Record<string, unknown>;
@@ -57,14 +64,23 @@ export function parseNetworkSelections(value: string, defaultNamespace: string, 
       };
     });
   } else {
-    selections = trimmed.split(',').map((raw) => raw.trim()).filter(Boolean).map((item) => {
-      const slash = item.split('/');
-      const at = item.split('@');
-      if (slash.length > 2 || at.length > 2) throw new CniError(`${annotation}: "${item}" has more than one "/" or "@"`);
-      const [path = '', ifname] = at;
-      const [first = '', second] = path.split('/');
-      return { name: second ?? first, namespace: second === undefined ? defaultNamespace : first, ...(ifname !== undefined ? { interface: ifname } : {}) };
-    });
+    selections = trimmed
+      .split(',')
+      .map((raw) => raw.trim())
+      .filter(Boolean)
+      .map((item) => {
+        const slash = item.split('/');
+        const at = item.split('@');
+        if (slash.length > 2 || at.length > 2)
+          throw new CniError(`${annotation}: "${item}" has more than one "/" or "@"`);
+        const [path = '', ifname] = at;
+        const [first = '', second] = path.split('/');
+        return {
+          name: second ?? first,
+          namespace: second === undefined ? defaultNamespace : first,
+          ...(ifname !== undefined ? { interface: ifname } : {}),
+        };
+      });
   }
   for (const s of selections) {
     checkName('name', s.name, annotation);
@@ -75,41 +91,66 @@ export function parseNetworkSelections(value: string, defaultNamespace: string, 
 }
 
 /** Reads a NAD and returns its config as a list; a missing NAD fails with Multus's wording. */
-export async function loadNad(kubeConfig: KubeConfig, namespace: string, name: string): Promise<NetworkConfigList> {
+async function loadNad(kubeConfig: KubeConfig, namespace: string, name: string): Promise<NetworkConfigList> {
   const api = kubeConfig.makeApiClient(CustomObjectsApi);
   let nad: { spec?: { config?: unknown } };
   try {
-    nad = await api.getNamespacedCustomObject({ group: 'k8s.cni.cncf.io', version: 'v1', plural: 'network-attachment-definitions', namespace, name }) as typeof nad;
+    nad = (await api.getNamespacedCustomObject({
+      group: KINDS.NetworkAttachmentDefinition.group,
+      version: KINDS.NetworkAttachmentDefinition.version,
+      plural: KINDS.NetworkAttachmentDefinition.plural,
+      namespace,
+      name,
+    })) as typeof nad;
   } catch (err) {
     if (err instanceof ApiException && err.code === 404) {
-      throw new CniError(`cannot find a network-attachment-definition (${name}) in namespace (${namespace}): network-attachment-definitions.k8s.cni.cncf.io "${name}" not found`);
+      throw new CniError(
+        `cannot find a network-attachment-definition (${name}) in namespace (${namespace}): network-attachment-definitions.k8s.cni.cncf.io "${name}" not found`,
+      );
     }
     throw err;
   }
   const config = nad.spec?.config;
-  if (typeof config !== 'string' || !config.trim()) throw new CniError(`network-attachment-definition ${namespace}/${name} has no spec.config`);
+  if (typeof config !== 'string' || !config.trim())
+    throw new CniError(`network-attachment-definition ${namespace}/${name} has no spec.config`);
   return toConfList(config, `network-attachment-definition ${namespace}/${name}`);
 }
 
-export interface ClusterNetworkRef { namespace: string; name: string }
+export interface ClusterNetworkRef {
+  namespace: string;
+  name: string;
+}
 export type ClusterNetwork = NetworkConfigList | ClusterNetworkRef;
 
 /** Resolves every attachment of a pod, in the order Multus adds them. Nothing is executed yet. */
-export async function podAttachments(kubeConfig: KubeConfig, pod: V1Pod, clusterNetwork: ClusterNetwork, multusNamespace: string): Promise<Attachment[]> {
+export async function podAttachments(
+  kubeConfig: KubeConfig,
+  pod: V1Pod,
+  clusterNetwork: ClusterNetwork,
+  multusNamespace: string,
+): Promise<Attachment[]> {
   const annotations = pod.metadata?.annotations ?? {};
   const podNamespace = pod.metadata?.namespace ?? 'default';
   const attachments: Attachment[] = [];
 
-  const defaultAnnotation = annotations[DEFAULT_NETWORK_ANNOTATION];
-  const defaultRef = defaultAnnotation ? parseNetworkSelections(defaultAnnotation, multusNamespace, DEFAULT_NETWORK_ANNOTATION)[0] : undefined;
+  const defaultAnnotation = annotations[MULTUS_DEFAULT_NETWORK];
+  const defaultRef = defaultAnnotation
+    ? parseNetworkSelections(defaultAnnotation, multusNamespace, MULTUS_DEFAULT_NETWORK)[0]
+    : undefined;
   const cluster = defaultRef ?? clusterNetwork;
   if ('plugins' in cluster) {
     attachments.push({ network: cluster.name, ifname: 'eth0', isDefault: true, conf: cluster, capabilityArgs: {} });
   } else {
-    attachments.push({ network: `${cluster.namespace}/${cluster.name}`, ifname: 'eth0', isDefault: true, conf: await loadNad(kubeConfig, cluster.namespace, cluster.name), capabilityArgs: {} });
+    attachments.push({
+      network: `${cluster.namespace}/${cluster.name}`,
+      ifname: 'eth0',
+      isDefault: true,
+      conf: await loadNad(kubeConfig, cluster.namespace, cluster.name),
+      capabilityArgs: {},
+    });
   }
 
-  const selections = parseNetworkSelections(annotations[NETWORKS_ANNOTATION] ?? '', podNamespace);
+  const selections = parseNetworkSelections(annotations[MULTUS_NETWORKS] ?? '', podNamespace);
   for (const [i, s] of selections.entries()) {
     const capabilityArgs: Record<string, unknown> = {};
     if (s.ips) capabilityArgs.ips = s.ips;
@@ -124,7 +165,7 @@ export async function podAttachments(kubeConfig: KubeConfig, pod: V1Pod, cluster
   }
   const names = attachments.map((a) => a.ifname);
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
-  if (duplicate) throw new CniError(`${NETWORKS_ANNOTATION}: interface ${duplicate} is requested twice`);
+  if (duplicate) throw new CniError(`${MULTUS_NETWORKS}: interface ${duplicate} is requested twice`);
   return attachments;
 }
 

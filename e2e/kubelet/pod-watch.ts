@@ -11,32 +11,47 @@ export interface PodSourceHandlers {
   change(type: 'ADDED' | 'MODIFIED' | 'DELETED', pod: V1Pod): void;
 }
 
-export interface PodSource { stop(): Promise<void> }
+export interface PodSource {
+  stop(): Promise<void>;
+}
 
 const MAX_BACKOFF_MS = 30_000;
 const MIN_WATCH_MS = 1_000;
 
-export function watchNodePods(kubeConfig: KubeConfig, node: string, handlers: PodSourceHandlers, log: (message: string) => void): PodSource {
+export function watchNodePods(
+  kubeConfig: KubeConfig,
+  node: string,
+  handlers: PodSourceHandlers,
+  log: (message: string) => void,
+): PodSource {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const watch = new Watch(kubeConfig);
   const fieldSelector = `spec.nodeName=${node}`;
   const stopping = new AbortController();
   let connection: AbortController | undefined;
 
-  const watchFrom = (resourceVersion: string | undefined) => new Promise<void>((resolve, reject) => {
-    watch.watch('/api/v1/pods', { fieldSelector, resourceVersion, allowWatchBookmarks: true }, (type: string, object: unknown) => {
-      if (type === 'ERROR') {
-        // Typically 410 Gone: the resource version is too old; a fresh list recovers.
-        reject(new Error(`watch error: ${(object as { message?: string }).message ?? JSON.stringify(object)}`));
-        connection?.abort();
-      } else if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') {
-        handlers.change(type, object as V1Pod);
-      }
-    }, (err: unknown) => (err ? reject(err) : resolve())).then((c) => {
-      connection = c;
-      if (stopping.signal.aborted) c.abort();
-    }, reject);
-  });
+  const watchFrom = (resourceVersion: string | undefined) =>
+    new Promise<void>((resolve, reject) => {
+      watch
+        .watch(
+          '/api/v1/pods',
+          { fieldSelector, resourceVersion, allowWatchBookmarks: true },
+          (type: string, object: unknown) => {
+            if (type === 'ERROR') {
+              // Typically 410 Gone: the resource version is too old; a fresh list recovers.
+              reject(new Error(`watch error: ${(object as { message?: string }).message ?? JSON.stringify(object)}`));
+              connection?.abort();
+            } else if (type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED') {
+              handlers.change(type, object as V1Pod);
+            }
+          },
+          (err: unknown) => (err ? reject(err) : resolve()),
+        )
+        .then((c) => {
+          connection = c;
+          if (stopping.signal.aborted) c.abort();
+        }, reject);
+    });
 
   const loop = (async () => {
     let backoff = 0;

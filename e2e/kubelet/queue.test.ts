@@ -11,16 +11,20 @@ describe('keyed queue', () => {
     let peak = 0;
     const perKey = new Map<string, number>();
     const runs: string[] = [];
-    const queue = new KeyedQueue(3, async (key) => {
-      active++;
-      perKey.set(key, (perKey.get(key) ?? 0) + 1);
-      assert.equal(perKey.get(key), 1, `${key} runs once at a time`);
-      peak = Math.max(peak, active);
-      await tick(10);
-      runs.push(key);
-      perKey.set(key, 0);
-      active--;
-    }, (key, err) => assert.fail(`${key}: ${String(err)}`));
+    const queue = new KeyedQueue(
+      3,
+      async (key) => {
+        active++;
+        perKey.set(key, (perKey.get(key) ?? 0) + 1);
+        assert.equal(perKey.get(key), 1, `${key} runs once at a time`);
+        peak = Math.max(peak, active);
+        await tick(10);
+        runs.push(key);
+        perKey.set(key, 0);
+        active--;
+      },
+      (key, err) => assert.fail(`${key}: ${String(err)}`),
+    );
     for (let i = 0; i < 8; i++) queue.enqueue(`k${i}`);
     queue.enqueue('k0');
     queue.enqueue('k0');
@@ -37,13 +41,17 @@ describe('keyed queue', () => {
   it('hands errors to onError, retries after a delay, and close() drops pending retries', async () => {
     const runs: number[] = [];
     const errors: string[] = [];
-    const queue: KeyedQueue = new KeyedQueue(1, async () => {
-      runs.push(Date.now());
-      if (runs.length < 3) throw new Error(`fail ${runs.length}`);
-    }, (key, err) => {
-      errors.push((err as Error).message);
-      queue.enqueueAfter(key, 20);
-    });
+    const queue: KeyedQueue = new KeyedQueue(
+      1,
+      async () => {
+        runs.push(Date.now());
+        if (runs.length < 3) throw new Error(`fail ${runs.length}`);
+      },
+      (key, err) => {
+        errors.push((err as Error).message);
+        queue.enqueueAfter(key, 20);
+      },
+    );
     queue.enqueue('p');
     while (runs.length < 3) await tick();
     assert.deepEqual(errors, ['fail 1', 'fail 2']);

@@ -22,10 +22,12 @@ export class KeyedQueue {
       return;
     }
     // Started on a later tick so that the key is registered as running before any work happens.
-    const run = Promise.resolve().then(() => this.runLimited(key)).finally(() => {
-      this.running.delete(key);
-      if (this.dirty.delete(key)) this.enqueue(key);
-    });
+    const run = Promise.resolve()
+      .then(() => this.runLimited(key))
+      .finally(() => {
+        this.running.delete(key);
+        if (this.dirty.delete(key)) this.enqueue(key);
+      });
     this.running.set(key, run);
   }
 
@@ -33,10 +35,13 @@ export class KeyedQueue {
   enqueueAfter(key: string, delayMs: number): void {
     if (this.closed) return;
     this.cancel(key);
-    this.timers.set(key, setTimeout(() => {
-      this.timers.delete(key);
-      this.enqueue(key);
-    }, delayMs));
+    this.timers.set(
+      key,
+      setTimeout(() => {
+        this.timers.delete(key);
+        this.enqueue(key);
+      }, delayMs),
+    );
   }
 
   cancel(key: string): void {

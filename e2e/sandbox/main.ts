@@ -56,14 +56,29 @@ spec:
   hijackCIDR: [169.254.0.0/16]
 `;
 
-interface State { pid: number; kubeconfig?: string; ready: boolean }
+interface State {
+  pid: number;
+  kubeconfig?: string;
+  ready: boolean;
+}
 
 const say = (message: string) => process.stdout.write(`${message}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 function readState(): State | undefined {
-  try { return JSON.parse(readFileSync(stateFile, 'utf8')) as State; } catch { return undefined; }
+  try {
+    return JSON.parse(readFileSync(stateFile, 'utf8')) as State;
+  } catch {
+    return undefined;
+  }
 }
 
 function runningSandbox(): State | undefined {
@@ -99,16 +114,28 @@ async function foreground(): Promise<void> {
     say('sandbox: CRDs installed');
     const kubeConfig = loadKubeConfig(cp.kubeconfig);
     controllers = await startControllers({ kubeConfig, kubeconfigPath: cp.kubeconfig });
-    say(`sandbox: admission webhooks on 127.0.0.1:${controllers.webhooks.port}; ${controllers.operators.length} operator replicas ` +
-      `(metrics on ${controllers.operators.map((o) => o.port).join(', ')}); logs in ${controllers.dir}`);
+    say(
+      `sandbox: admission webhooks on 127.0.0.1:${controllers.webhooks.port}; ${controllers.operators.length} operator replicas ` +
+        `(metrics on ${controllers.operators.map((o) => o.port).join(', ')}); logs in ${controllers.dir}`,
+    );
     await kubectlOk(kubectl, ['apply', '-f', '-'], { stdin: CLUSTER_SETUP });
     for (const f of FIXTURES) await kubectlOk(kubectl, ['apply', '-f', join(repoRoot, 'e2e', 'fixtures', f)]);
     say(`sandbox: quick-start examples applied (${FIXTURES.length} files)`);
-    nodes = await startNodeSide({ kubeConfig, kubeconfigPath: cp.kubeconfig, nodes: NODES, log: (m) => say(`sandbox: kubelet: ${m}`) });
+    nodes = await startNodeSide({
+      kubeConfig,
+      kubeconfigPath: cp.kubeconfig,
+      nodes: NODES,
+      log: (m) => say(`sandbox: kubelet: ${m}`),
+    });
     say(`sandbox: nodes ${NODES.join(', ')} ready, each with a spiderpool agent`);
-    writeFileSync(stateFile, JSON.stringify({ pid: process.pid, kubeconfig: cp.kubeconfig, ready: true } satisfies State));
+    writeFileSync(
+      stateFile,
+      JSON.stringify({ pid: process.pid, kubeconfig: cp.kubeconfig, ready: true } satisfies State),
+    );
     say(`sandbox: ready; kubectl is in ${cp.binDir}; stop with Ctrl-C or npm run sandbox:stop`);
-    say('sandbox: try: kubectl apply -f e2e/fixtures/calico-quickstart/nginx-deployment.yaml && kubectl get pods -o wide && kubectl get sp,se');
+    say(
+      'sandbox: try: kubectl apply -f e2e/fixtures/calico-quickstart/nginx-deployment.yaml && kubectl get pods -o wide && kubectl get sp,se',
+    );
     say(`KUBECONFIG=${cp.kubeconfig}`);
   } catch (err) {
     process.stderr.write(`sandbox: failed: ${(err as Error).message}\n`);
@@ -120,7 +147,9 @@ async function detach(): Promise<void> {
   mkdirSync(stateDir, { recursive: true });
   const out = openSync(logFile, 'w');
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string], {
-    detached: true, stdio: ['ignore', out, out], env: process.env,
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: process.env,
   });
   child.unref();
   say(`sandbox: starting in the background (log: ${logFile})`);
@@ -164,7 +193,9 @@ if (args.includes('--stop')) {
 } else {
   const running = runningSandbox();
   if (running && running.pid !== process.pid) {
-    process.stderr.write(`sandbox: already running (pid ${running.pid}${running.kubeconfig ? `, KUBECONFIG=${running.kubeconfig}` : ''}); stop it with npm run sandbox:stop\n`);
+    process.stderr.write(
+      `sandbox: already running (pid ${running.pid}${running.kubeconfig ? `, KUBECONFIG=${running.kubeconfig}` : ''}); stop it with npm run sandbox:stop\n`,
+    );
     process.exit(1);
   }
   if (existsSync(stateFile)) rmSync(stateFile);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { ANNOTATION, parseNamespaceDefaultPools, parsePodIPAMAnnotations, type PodIPAMAnnotations } from './annotations.ts';
+import { ANNOTATION } from '../../api/v2beta1/constants.ts';
+import { parseNamespaceDefaultPools, parsePodIPAMAnnotations, type PodIPAMAnnotations } from './annotations.ts';
 import { SelectionError } from './errors.ts';
 
 const A = ANNOTATION;
@@ -7,26 +8,69 @@ const A = ANNOTATION;
 const valid: [title: string, annotations: Record<string, string>, expected: PodIPAMAnnotations][] = [
   ['no annotations', {}, {}],
   ['unrelated annotations are ignored', { 'kubectl.kubernetes.io/restartedAt': 'now' }, {}],
-  ['ippool', { [A.ippool]: '{"ipv4":["pool-a","backup-*"],"ipv6":["pool6"]}' }, { ippool: { ipv4: ['pool-a', 'backup-*'], ipv6: ['pool6'] } }],
-  ['ippool with one family and null for the other', { [A.ippool]: '{"ipv4":["nginx-ippool-v4"],"ipv6":null}' }, { ippool: { ipv4: ['nginx-ippool-v4'], ipv6: [] } }],
-  ['member names match case-insensitively, as in Go', { [A.ippool]: '{"IPv4":["a"]}' }, { ippool: { ipv4: ['a'], ipv6: [] } }],
+  [
+    'ippool',
+    { [A.ippool]: '{"ipv4":["pool-a","backup-*"],"ipv6":["pool6"]}' },
+    { ippool: { ipv4: ['pool-a', 'backup-*'], ipv6: ['pool6'] } },
+  ],
+  [
+    'ippool with one family and null for the other',
+    { [A.ippool]: '{"ipv4":["nginx-ippool-v4"],"ipv6":null}' },
+    { ippool: { ipv4: ['nginx-ippool-v4'], ipv6: [] } },
+  ],
+  [
+    'member names match case-insensitively, as in Go',
+    { [A.ippool]: '{"IPv4":["a"]}' },
+    { ippool: { ipv4: ['a'], ipv6: [] } },
+  ],
   [
     'ippools with interface names',
-    { [A.ippools]: '[{"interface":"eth0","ipv4":["a"],"ipv6":["b"],"cleangateway":false},{"interface":"net1","ipv4":["c"],"cleanGateway":true}]' },
-    { ippools: [{ interface: 'eth0', ipv4: ['a'], ipv6: ['b'], cleanGateway: false }, { interface: 'net1', ipv4: ['c'], ipv6: [], cleanGateway: true }] },
+    {
+      [A.ippools]:
+        '[{"interface":"eth0","ipv4":["a"],"ipv6":["b"],"cleangateway":false},{"interface":"net1","ipv4":["c"],"cleanGateway":true}]',
+    },
+    {
+      ippools: [
+        { interface: 'eth0', ipv4: ['a'], ipv6: ['b'], cleanGateway: false },
+        { interface: 'net1', ipv4: ['c'], ipv6: [], cleanGateway: true },
+      ],
+    },
   ],
   [
     'ippools without interface names',
     { [A.ippools]: '[{"ipv4":["a"]},{"ipv4":["c"]}]' },
-    { ippools: [{ ipv4: ['a'], ipv6: [], cleanGateway: false }, { ipv4: ['c'], ipv6: [], cleanGateway: false }] },
+    {
+      ippools: [
+        { ipv4: ['a'], ipv6: [], cleanGateway: false },
+        { ipv4: ['c'], ipv6: [], cleanGateway: false },
+      ],
+    },
   ],
-  ['subnet defaults to eth0 and keeps the first subnet', { [A.subnet]: '{"ipv4":["subnet-6","other"]}' }, { subnet: { interface: 'eth0', ipv4: 'subnet-6' } }],
+  [
+    'subnet defaults to eth0 and keeps the first subnet',
+    { [A.subnet]: '{"ipv4":["subnet-6","other"]}' },
+    { subnet: { interface: 'eth0', ipv4: 'subnet-6' } },
+  ],
   [
     'subnets',
     { [A.subnets]: '[{"interface":"eth0","ipv4":["s1"],"ipv6":["s2"]},{"interface":"net1","ipv4":["s3"]}]' },
-    { subnets: [{ interface: 'eth0', ipv4: 's1', ipv6: 's2' }, { interface: 'net1', ipv4: 's3' }] },
+    {
+      subnets: [
+        { interface: 'eth0', ipv4: 's1', ipv6: 's2' },
+        { interface: 'net1', ipv4: 's3' },
+      ],
+    },
   ],
-  ['routes', { [A.routes]: '[{"dst":"10.0.0.0/16","gw":"192.168.1.1"},{"dst":"fd00::/64","gw":"fd01::1"}]' }, { routes: [{ dst: '10.0.0.0/16', gw: '192.168.1.1' }, { dst: 'fd00::/64', gw: 'fd01::1' }] }],
+  [
+    'routes',
+    { [A.routes]: '[{"dst":"10.0.0.0/16","gw":"192.168.1.1"},{"dst":"fd00::/64","gw":"fd01::1"}]' },
+    {
+      routes: [
+        { dst: '10.0.0.0/16', gw: '192.168.1.1' },
+        { dst: 'fd00::/64', gw: 'fd01::1' },
+      ],
+    },
+  ],
   ['default-route-nic', { [A.defaultRouteNic]: 'net1' }, { defaultRouteNic: 'net1' }],
   ['fixed ippool-ip-number', { [A.ippoolIPNumber]: '5' }, { ippoolIPNumber: { flexible: false, count: 5 } }],
   ['flexible ippool-ip-number', { [A.ippoolIPNumber]: '+1' }, { ippoolIPNumber: { flexible: true, count: 1 } }],
@@ -42,17 +86,52 @@ const invalid: [title: string, key: string, value: string, expected: RegExp][] =
   ['ippools as an object', A.ippools, '{"interface":"eth0"}', /must be a JSON array/],
   ['ippools empty array', A.ippools, '[]', /needs at least one item/],
   ['ippools item not an object', A.ippools, '["a"]', /item 0 must be a JSON object/],
-  ['ippools interface on some items only', A.ippools, '[{"interface":"eth0","ipv4":["a"]},{"ipv4":["b"]}]', /"interface" is set on some items but not on all/],
-  ['ippools duplicate interface', A.ippools, '[{"interface":"eth0","ipv4":["a"]},{"interface":"eth0","ipv4":["b"]}]', /interface eth0 is listed twice/],
-  ['ippools interface name too long', A.ippools, '[{"interface":"averyverylongname0","ipv4":["a"]}]', /longer than 15 characters/],
-  ['ippools cleangateway as a string', A.ippools, '[{"interface":"eth0","ipv4":["a"],"cleangateway":"yes"}]', /"cleangateway" must be true or false/],
+  [
+    'ippools interface on some items only',
+    A.ippools,
+    '[{"interface":"eth0","ipv4":["a"]},{"ipv4":["b"]}]',
+    /"interface" is set on some items but not on all/,
+  ],
+  [
+    'ippools duplicate interface',
+    A.ippools,
+    '[{"interface":"eth0","ipv4":["a"]},{"interface":"eth0","ipv4":["b"]}]',
+    /interface eth0 is listed twice/,
+  ],
+  [
+    'ippools interface name too long',
+    A.ippools,
+    '[{"interface":"averyverylongname0","ipv4":["a"]}]',
+    /longer than 15 characters/,
+  ],
+  [
+    'ippools cleangateway as a string',
+    A.ippools,
+    '[{"interface":"eth0","ipv4":["a"],"cleangateway":"yes"}]',
+    /"cleangateway" must be true or false/,
+  ],
   ['subnet without any family', A.subnet, '{"interface":"eth0"}', /names no IPv4 or IPv6 subnet/],
   ['subnet as an array', A.subnet, '[{"ipv4":["s"]}]', /must be a JSON object/],
   ['subnets empty array', A.subnets, '[]', /needs at least one item/],
   ['subnets item without interface', A.subnets, '[{"ipv4":["s1"]}]', /item 0 has no "interface"/],
-  ['subnets item without any family', A.subnets, '[{"interface":"eth0","ipv4":["s1"]},{"interface":"net1"}]', /item 1 names no IPv4 or IPv6 subnet/],
-  ['subnets duplicate interface', A.subnets, '[{"interface":"eth0","ipv4":["s1"]},{"interface":"eth0","ipv4":["s2"]}]', /interface eth0 is used by more than one item/],
-  ['subnets same subnet for two NICs', A.subnets, '[{"interface":"eth0","ipv4":["s1"]},{"interface":"net1","ipv4":["s1"]}]', /IPv4 subnet s1 is used by more than one item/],
+  [
+    'subnets item without any family',
+    A.subnets,
+    '[{"interface":"eth0","ipv4":["s1"]},{"interface":"net1"}]',
+    /item 1 names no IPv4 or IPv6 subnet/,
+  ],
+  [
+    'subnets duplicate interface',
+    A.subnets,
+    '[{"interface":"eth0","ipv4":["s1"]},{"interface":"eth0","ipv4":["s2"]}]',
+    /interface eth0 is used by more than one item/,
+  ],
+  [
+    'subnets same subnet for two NICs',
+    A.subnets,
+    '[{"interface":"eth0","ipv4":["s1"]},{"interface":"net1","ipv4":["s1"]}]',
+    /IPv4 subnet s1 is used by more than one item/,
+  ],
   ['routes as an object', A.routes, '{"dst":"10.0.0.0/16","gw":"192.168.1.1"}', /must be a JSON array/],
   ['route without gw', A.routes, '[{"dst":"10.0.0.0/16"}]', /route 0 needs "dst" and "gw"/],
   ['route dst not a CIDR', A.routes, '[{"dst":"10.0.0.0","gw":"192.168.1.1"}]', /dst "10.0.0.0" is not a CIDR/],
@@ -95,13 +174,20 @@ describe('selection/annotations', () => {
   });
 
   describe('parseNamespaceDefaultPools', () => {
-    const ns = (annotations?: Record<string, string>) => ({ metadata: { name: 'team-a', ...(annotations ? { annotations } : {}) } });
+    const ns = (annotations?: Record<string, string>) => ({
+      metadata: { name: 'team-a', ...(annotations ? { annotations } : {}) },
+    });
 
     it('reads both families', () => {
-      assert.deepEqual(parseNamespaceDefaultPools(ns({ [A.namespaceDefaultIPv4]: '["ns-v4-pool1","ns-v4-*"]', [A.namespaceDefaultIPv6]: '["ns-v6-pool1"]' })), {
-        ipv4: ['ns-v4-pool1', 'ns-v4-*'],
-        ipv6: ['ns-v6-pool1'],
-      });
+      assert.deepEqual(
+        parseNamespaceDefaultPools(
+          ns({ [A.namespaceDefaultIPv4]: '["ns-v4-pool1","ns-v4-*"]', [A.namespaceDefaultIPv6]: '["ns-v6-pool1"]' }),
+        ),
+        {
+          ipv4: ['ns-v4-pool1', 'ns-v4-*'],
+          ipv6: ['ns-v6-pool1'],
+        },
+      );
     });
 
     it('is empty for a namespace without annotations', () => {

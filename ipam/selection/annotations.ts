@@ -1,23 +1,11 @@
-// The IPAM annotations users put on pods and namespaces (§3.1, §3.2), parsed and validated in one place so
-// the agent and the admission webhook accept and refuse exactly the same values.
+// The IPAM annotations users put on pods and namespaces (docs/api.md#pod-and-namespace-annotations), parsed and
+// validated in one place so the agent and the admission webhook accept and refuse exactly the same values.
 import { isIP } from 'node:net';
 import type { V1Namespace } from '@kubernetes/client-node';
 import type { Route } from '../../api/v2beta1/types.ts';
+import { ANNOTATION } from '../../api/v2beta1/constants.ts';
 import { wrongInput, type SelectionError } from './errors.ts';
 import { interfaceNameProblem } from './names.ts';
-
-export const ANNOTATION = {
-  ippool: 'ipam.spidernet.io/ippool',
-  ippools: 'ipam.spidernet.io/ippools',
-  subnet: 'ipam.spidernet.io/subnet',
-  subnets: 'ipam.spidernet.io/subnets',
-  routes: 'ipam.spidernet.io/routes',
-  defaultRouteNic: 'ipam.spidernet.io/default-route-nic',
-  ippoolIPNumber: 'ipam.spidernet.io/ippool-ip-number',
-  ippoolReclaim: 'ipam.spidernet.io/ippool-reclaim',
-  namespaceDefaultIPv4: 'ipam.spidernet.io/default-ipv4-ippool',
-  namespaceDefaultIPv6: 'ipam.spidernet.io/default-ipv6-ippool',
-} as const;
 
 /** Pool names or patterns per family, in the order written. */
 export interface PoolNames {
@@ -61,7 +49,8 @@ type JsonObject = Record<string, unknown>;
 /** Parses every IPAM annotation present; throws WrongInput naming the first malformed one. */
 export function parsePodIPAMAnnotations(annotations: Annotations): PodIPAMAnnotations {
   const result: PodIPAMAnnotations = {};
-  const value = (key: string): string | undefined => (annotations && Object.hasOwn(annotations, key) ? annotations[key] : undefined);
+  const value = (key: string): string | undefined =>
+    annotations && Object.hasOwn(annotations, key) ? annotations[key] : undefined;
 
   const ippool = value(ANNOTATION.ippool);
   if (ippool !== undefined) result.ippool = parseIPPool(ippool);
@@ -106,24 +95,23 @@ function parseIPPool(text: string): PoolNames {
 
 function parseIPPools(text: string): IPPoolsItem[] {
   const key = ANNOTATION.ippools;
-  const value = decodeJson(key, text);
-  if (!Array.isArray(value)) throw invalid(key, 'must be a JSON array like [{"interface":"eth0","ipv4":["pool-a"]}]');
-  if (value.length === 0) throw invalid(key, 'needs at least one item');
-  const items = value.map((raw: unknown, i): IPPoolsItem => {
-    if (!isObject(raw)) throw invalid(key, `item ${i} must be a JSON object`);
-    const nic = optionalInterface(key, `item ${i}`, field(raw, 'interface'));
+  const items = objectItems(key, text, '[{"interface":"eth0","ipv4":["pool-a"]}]', (raw, where): IPPoolsItem => {
+    const nic = optionalInterface(key, where, field(raw, 'interface'));
     const cleanGateway = field(raw, 'cleangateway') ?? false;
-    if (typeof cleanGateway !== 'boolean') throw invalid(key, `item ${i}: "cleangateway" must be true or false`);
+    if (typeof cleanGateway !== 'boolean') throw invalid(key, `${where}: "cleangateway" must be true or false`);
     return {
       ...(nic === undefined ? {} : { interface: nic }),
-      ipv4: names(key, `item ${i} "ipv4"`, field(raw, 'ipv4')),
-      ipv6: names(key, `item ${i} "ipv6"`, field(raw, 'ipv6')),
+      ipv4: names(key, `${where} "ipv4"`, field(raw, 'ipv4')),
+      ipv6: names(key, `${where} "ipv6"`, field(raw, 'ipv6')),
       cleanGateway,
     };
   });
   const named = items.filter((item) => item.interface !== undefined).length;
   if (named !== 0 && named !== items.length) {
-    throw invalid(key, '"interface" is set on some items but not on all; set it on every item, or on none to match items to NICs by position');
+    throw invalid(
+      key,
+      '"interface" is set on some items but not on all; set it on every item, or on none to match items to NICs by position',
+    );
   }
   const seen = new Set<string>();
   for (const item of items) {
@@ -144,14 +132,10 @@ function parseSubnet(text: string): SubnetItem {
 
 function parseSubnets(text: string): SubnetItem[] {
   const key = ANNOTATION.subnets;
-  const value = decodeJson(key, text);
-  if (!Array.isArray(value)) throw invalid(key, 'must be a JSON array like [{"interface":"eth0","ipv4":["subnet-a"]}]');
-  if (value.length === 0) throw invalid(key, 'needs at least one item');
-  const items = value.map((raw: unknown, i): SubnetItem => {
-    if (!isObject(raw)) throw invalid(key, `item ${i} must be a JSON object`);
-    const nic = optionalInterface(key, `item ${i}`, field(raw, 'interface'));
-    if (nic === undefined) throw invalid(key, `item ${i} has no "interface"; every item must name its NIC`);
-    return subnetItem(key, `item ${i}`, raw, nic);
+  const items = objectItems(key, text, '[{"interface":"eth0","ipv4":["subnet-a"]}]', (raw, where): SubnetItem => {
+    const nic = optionalInterface(key, where, field(raw, 'interface'));
+    if (nic === undefined) throw invalid(key, `${where} has no "interface"; every item must name its NIC`);
+    return subnetItem(key, where, raw, nic);
   });
   const unique = (what: string, values: (string | undefined)[], hint: string): void => {
     const seen = new Set<string>();
@@ -161,9 +145,21 @@ function parseSubnets(text: string): SubnetItem[] {
       seen.add(v);
     }
   };
-  unique('interface', items.map((item) => item.interface), 'list each NIC once');
-  unique('IPv4 subnet', items.map((item) => item.ipv4), 'each NIC needs its own subnet');
-  unique('IPv6 subnet', items.map((item) => item.ipv6), 'each NIC needs its own subnet');
+  unique(
+    'interface',
+    items.map((item) => item.interface),
+    'list each NIC once',
+  );
+  unique(
+    'IPv4 subnet',
+    items.map((item) => item.ipv4),
+    'each NIC needs its own subnet',
+  );
+  unique(
+    'IPv6 subnet',
+    items.map((item) => item.ipv6),
+    'each NIC needs its own subnet',
+  );
   return items;
 }
 
@@ -182,12 +178,14 @@ function parseRoutes(text: string): Route[] {
     if (!isObject(raw)) throw invalid(key, `route ${i} must be a JSON object with "dst" and "gw"`);
     const dst = field(raw, 'dst');
     const gw = field(raw, 'gw');
-    if (typeof dst !== 'string' || typeof gw !== 'string') throw invalid(key, `route ${i} needs "dst" and "gw" strings`);
+    if (typeof dst !== 'string' || typeof gw !== 'string')
+      throw invalid(key, `route ${i} needs "dst" and "gw" strings`);
     const dstFamily = cidrFamily(dst);
     if (dstFamily === 0) throw invalid(key, `route ${i}: dst "${dst}" is not a CIDR`);
     const gwFamily = isIP(gw);
     if (gwFamily === 0) throw invalid(key, `route ${i}: gw "${gw}" is not an IP address`);
-    if (gwFamily !== dstFamily) throw invalid(key, `route ${i}: dst "${dst}" and gw "${gw}" are of different IP families`);
+    if (gwFamily !== dstFamily)
+      throw invalid(key, `route ${i}: dst "${dst}" and gw "${gw}" are of different IP families`);
     return { dst, gw };
   });
 }
@@ -196,7 +194,8 @@ function parseIPNumber(text: string): IPNumber {
   const key = ANNOTATION.ippoolIPNumber;
   const flexible = text.startsWith('+');
   const digits = flexible ? text.slice(1) : text;
-  if (/^-\d+$/.test(digits)) throw invalid(key, `"${text}" is negative; use "N" for a fixed size or "+N" for replicas plus N`);
+  if (/^-\d+$/.test(digits))
+    throw invalid(key, `"${text}" is negative; use "N" for a fixed size or "+N" for replicas plus N`);
   const count = Number(digits);
   if (!/^\d+$/.test(digits) || !Number.isSafeInteger(count)) {
     throw invalid(key, `"${text}" is neither "N" (a fixed number of IPs) nor "+N" (replicas plus N)`);
@@ -231,6 +230,17 @@ function optionalInterface(key: string, where: string, value: unknown): string |
   return value;
 }
 
+/** The items of an annotation that must be a non-empty JSON array of objects, each read where it stands. */
+function objectItems<T>(key: string, text: string, example: string, item: (raw: JsonObject, where: string) => T): T[] {
+  const value = decodeJson(key, text);
+  if (!Array.isArray(value)) throw invalid(key, `must be a JSON array like ${example}`);
+  if (value.length === 0) throw invalid(key, 'needs at least one item');
+  return value.map((raw: unknown, i) => {
+    if (!isObject(raw)) throw invalid(key, `item ${i} must be a JSON object`);
+    return item(raw, `item ${i}`);
+  });
+}
+
 function decodeJson(key: string, text: string, owner?: string): unknown {
   try {
     return JSON.parse(text);
@@ -249,7 +259,8 @@ function field(obj: JsonObject, name: string): unknown {
   return key === undefined ? undefined : obj[key];
 }
 
-const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function cidrFamily(text: string): number {
   const [ip = '', prefix = '', extra] = text.split('/');

@@ -1,15 +1,16 @@
-// Rule 1 of §3.5: the pools the subnet controller created for the pod's application. The controller
-// creates and sizes them asynchronously; the agent only finds them.
+// Rule 1 of pool selection (docs/pool-selection.md#rules): the pools the subnet controller created for the pod's
+// application. The controller creates and sizes them asynchronously; the agent only finds them.
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
+import { AUTO_POOL_LABEL } from '../../api/v2beta1/constants.ts';
 import { noAvailablePool, wrongInput } from './errors.ts';
-import { AUTO_POOL_LABEL } from './pools.ts';
-import type { IPFamily, TopController } from './types.ts';
+import type { Family } from '../../lib/ip/index.ts';
+import type { TopController } from '../owner.ts';
 
 export interface AutoPoolQuery {
   pools: SpiderIPPool[];
   top: TopController;
   nic: string;
-  family: IPFamily;
+  family: Family;
   /** The SpiderSubnet the annotation names for this NIC and family. */
   subnet: string;
   /** Start of the error message: which NIC, family and pod. */
@@ -40,7 +41,9 @@ export function findAutoPool(q: AutoPoolQuery): SpiderIPPool {
   }
   if (others.length > 0) {
     const names = found.map((p) => `"${p.metadata.name}"`).join(', ');
-    throw noAvailablePool(`${q.context}: ${app} has several auto-created IPv${q.family} IPPools for interface ${q.nic} (${names}); delete all but one`);
+    throw noAvailablePool(
+      `${q.context}: ${app} has several auto-created IPv${q.family} IPPools for interface ${q.nic} (${names}); delete all but one`,
+    );
   }
   const owner = pool.metadata.labels?.[AUTO_POOL_LABEL.ownerSpiderSubnet];
   if (owner !== undefined && owner !== q.subnet) {

@@ -1,12 +1,20 @@
-// The precedence rules of §3.5: the first rule that yields anything wins, later rules are not consulted
-// and results are never merged.
-import { ANNOTATION, parseNamespaceDefaultPools, type IPPoolsItem, type PodIPAMAnnotations, type PoolNames, type SubnetItem } from './annotations.ts';
+// The precedence rules (docs/pool-selection.md#rules): the first rule that yields anything wins, later rules are not
+// consulted and results are never merged.
+import { ANNOTATION } from '../../api/v2beta1/constants.ts';
+import {
+  parseNamespaceDefaultPools,
+  type IPPoolsItem,
+  type PodIPAMAnnotations,
+  type PoolNames,
+  type SubnetItem,
+} from './annotations.ts';
 import { findAutoPool } from './auto-pools.ts';
 import { noAvailablePool, noPoolFor, podRef, wrongInput } from './errors.ts';
 import { parseMultusNetworks } from './multus.ts';
 import { expandPoolNames } from './pool-names.ts';
-import { poolFamily } from './pools.ts';
-import type { IPFamily, SelectionInput, SelectionRule } from './types.ts';
+import { poolFamily } from '../records.ts';
+import type { Family } from '../../lib/ip/index.ts';
+import type { SelectionInput, SelectionRule } from './types.ts';
 
 export interface FamilyCandidates {
   /** Pool names in the order the rule produced them; empty when the NIC gets no address of this family. */
@@ -50,12 +58,17 @@ export function generateCandidates(input: SelectionInput, annotations: PodIPAMAn
     return fromSubnets(input, annotations);
   }
   if (annotations.ippools) return fromIPPools(input, annotations.ippools);
-  if (annotations.ippool) return singleNic(input, 'ippool', annotations.ippool, () => `annotation ${ANNOTATION.ippool}`);
+  if (annotations.ippool)
+    return singleNic(input, 'ippool', annotations.ippool, () => `annotation ${ANNOTATION.ippool}`);
   const nsDefaults = parseNamespaceDefaultPools(input.namespace);
   if (nsDefaults.ipv4.length > 0 || nsDefaults.ipv6.length > 0) {
     const ns = input.namespace.metadata?.name ?? '';
-    return singleNic(input, 'namespace', nsDefaults, (family) =>
-      `annotation ${family === 4 ? ANNOTATION.namespaceDefaultIPv4 : ANNOTATION.namespaceDefaultIPv6} of namespace ${ns}`,
+    return singleNic(
+      input,
+      'namespace',
+      nsDefaults,
+      (family) =>
+        `annotation ${family === 4 ? ANNOTATION.namespaceDefaultIPv4 : ANNOTATION.namespaceDefaultIPv6} of namespace ${ns}`,
     );
   }
   const cni: PoolNames = { ipv4: input.cniDefaults.ipv4 ?? [], ipv6: input.cniDefaults.ipv6 ?? [] };
@@ -84,16 +97,36 @@ function fromSubnets(input: SelectionInput, annotations: PodIPAMAnnotations): Ca
         : `pod ${podRef(pod)}: annotation ${key} covers interface ${listed} only, not ${ifName}; list every NIC in ${ANNOTATION.subnets}`,
     );
   }
-  const family = (fam: IPFamily): FamilyCandidates => {
+  const family = (fam: Family): FamilyCandidates => {
     const subnet = fam === 4 ? item.ipv4 : item.ipv6;
     if (!familyEnabled(input, fam)) return { names: [], absent: `IPv${fam} is disabled in the agent configuration` };
     if (subnet === undefined) return { names: [], absent: `annotation ${key} names no IPv${fam} subnet for ${ifName}` };
     const context = noPoolFor(ifName, fam, pod, RULE_SOURCE.subnet);
-    return { names: [findAutoPool({ pools: input.pools, top, nic: ifName, family: fam, subnet, context, annotation: `annotation ${key}` }).metadata.name] };
+    return {
+      names: [
+        findAutoPool({
+          pools: input.pools,
+          top,
+          nic: ifName,
+          family: fam,
+          subnet,
+          context,
+          annotation: `annotation ${key}`,
+        }).metadata.name,
+      ],
+    };
   };
   return {
     rule: 'subnet',
-    nics: [{ nic: ifName, firstNic: ifName === 'eth0', cleanGateway: input.cniDefaults.cleanGateway ?? false, ipv4: family(4), ipv6: family(6) }],
+    nics: [
+      {
+        nic: ifName,
+        firstNic: ifName === 'eth0',
+        cleanGateway: input.cniDefaults.cleanGateway ?? false,
+        ipv4: family(4),
+        ipv6: family(6),
+      },
+    ],
   };
 }
 
@@ -134,7 +167,12 @@ function positionalNics(input: SelectionInput, count: number): string[] {
   return [extra.includes(input.ifName) ? 'eth0' : input.ifName, ...extra];
 }
 
-function singleNic(input: SelectionInput, rule: SelectionRule, names: PoolNames, where: (family: IPFamily) => string): Candidates {
+function singleNic(
+  input: SelectionInput,
+  rule: SelectionRule,
+  names: PoolNames,
+  where: (family: Family) => string,
+): Candidates {
   const nic = input.ifName;
   return {
     rule,
@@ -159,7 +197,7 @@ function clusterDefault(input: SelectionInput): Candidates {
         'or in default_ipv4_ippool of the CNI config, or mark a SpiderIPPool with default: true',
     );
   }
-  const family = (fam: IPFamily): FamilyCandidates => {
+  const family = (fam: Family): FamilyCandidates => {
     if (!familyEnabled(input, fam)) return { names: [], absent: `IPv${fam} is disabled in the agent configuration` };
     // By name, the order the API server lists pools in.
     const names = defaults
@@ -171,11 +209,25 @@ function clusterDefault(input: SelectionInput): Candidates {
   const nic = input.ifName;
   return {
     rule: 'cluster-default',
-    nics: [{ nic, firstNic: nic === 'eth0', cleanGateway: input.cniDefaults.cleanGateway ?? false, ipv4: family(4), ipv6: family(6) }],
+    nics: [
+      {
+        nic,
+        firstNic: nic === 'eth0',
+        cleanGateway: input.cniDefaults.cleanGateway ?? false,
+        ipv4: family(4),
+        ipv6: family(6),
+      },
+    ],
   };
 }
 
-function familyCandidates(input: SelectionInput, nic: string, family: IPFamily, entries: string[], where: (family: IPFamily) => string): FamilyCandidates {
+function familyCandidates(
+  input: SelectionInput,
+  nic: string,
+  family: Family,
+  entries: string[],
+  where: (family: Family) => string,
+): FamilyCandidates {
   const label = `IPv${family}`;
   if (!familyEnabled(input, family)) return { names: [], absent: `${label} is disabled in the agent configuration` };
   if (entries.length === 0) return { names: [], absent: `${where(family)} lists no ${label} pool` };
@@ -187,4 +239,5 @@ function familyCandidates(input: SelectionInput, nic: string, family: IPFamily, 
   return { names };
 }
 
-const familyEnabled = (input: SelectionInput, family: IPFamily): boolean => (family === 4 ? input.enableIPv4 : input.enableIPv6);
+const familyEnabled = (input: SelectionInput, family: Family): boolean =>
+  family === 4 ? input.enableIPv4 : input.enableIPv6;

@@ -2,7 +2,7 @@
 // unchanged and the IPAM plugin maps them to CNI error codes.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { AgentErrorReason } from '../../lib/agent-api.ts';
-import type { IPFamily } from './types.ts';
+import type { Family } from '../../lib/ip/index.ts';
 
 export type SelectionErrorReason = Extract<AgentErrorReason, 'WrongInput' | 'NoAvailablePool'>;
 
@@ -25,7 +25,10 @@ export const noAvailablePool = (message: string): SelectionError => new Selectio
 /** `namespace/name` of a pod, for messages. */
 export const podRef = (pod: V1Pod): string => `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
 
-/** The common start of NoAvailablePool messages, e.g. `no IPPool available for eth0 IPv4 of pod default/web-0 (rule: ippool annotation)`. */
-export function noPoolFor(nic: string, family: IPFamily | undefined, pod: V1Pod, source: string): string {
+/**
+ * The common start of NoAvailablePool messages, e.g. `no IPPool available for eth0 IPv4 of pod default/web-0 (rule:
+ * ippool annotation)`.
+ */
+export function noPoolFor(nic: string, family: Family | undefined, pod: V1Pod, source: string): string {
   return `no IPPool available for ${nic}${family === undefined ? '' : ` IPv${family}`} of pod ${podRef(pod)} (rule: ${source})`;
 }

@@ -1,11 +1,14 @@
-// Per-pool checks of §4.5(d): a candidate pool the pod cannot use is dropped, and the reason is kept
-// so that, when a family loses every pool, the error can say what to change.
+// Per-pool checks (docs/pool-selection.md#filters): a candidate pool the pod cannot use is dropped, and the reason is
+// kept so that, when a family loses every pool, the error can say what to change.
 import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { LabelSelector, SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { describeSelector, matchesSelector, selectorProblem } from './label-selector.ts';
 import type { NicNetwork } from './multus.ts';
-import { APP_AFFINITY_LABEL, isAutoCreatedPool, poolFamily } from './pools.ts';
-import type { IPFamily, TopController } from './types.ts';
+import type { Family } from '../../lib/ip/index.ts';
+import type { TopController } from '../owner.ts';
+import { poolFamily } from '../records.ts';
+import { APP_AFFINITY_LABEL } from '../../api/v2beta1/constants.ts';
+import { isAutoCreatedPool } from './pools.ts';
 
 export interface PoolFilterContext {
   pod: V1Pod;
@@ -13,13 +16,16 @@ export interface PoolFilterContext {
   node: V1Node;
   top: TopController;
   nic: string;
-  family: IPFamily;
+  family: Family;
   installNamespace: string;
   /** The network of the NIC; called only for pools with multusName, since most pods never need it. */
   network: () => NicNetwork;
 }
 
-/** Why the pod cannot use the pool for this NIC and family, or undefined when it can. Checks in the order of §4.5(d). */
+/**
+ * Why the pod cannot use the pool for this NIC and family, or undefined when it can. Checks in the order of
+ * docs/pool-selection.md#filters.
+ */
 export function rejectReason(pool: SpiderIPPool, ctx: PoolFilterContext): string | undefined {
   if (pool.metadata.deletionTimestamp) return 'terminating';
   if (pool.spec.disable === true) return 'disabled';
@@ -36,8 +42,10 @@ export function rejectReason(pool: SpiderIPPool, ctx: PoolFilterContext): string
 function nodeReason(pool: SpiderIPPool, ctx: PoolFilterContext): string | undefined {
   const node = ctx.node.metadata?.name ?? ctx.pod.spec?.nodeName ?? '';
   const names = pool.spec.nodeName ?? [];
-  if (names.length > 0) return names.includes(node) ? undefined : `nodeName ${list(names)} does not include node ${node}`;
-  if (pool.spec.nodeAffinity) return selectorReason('nodeAffinity', pool.spec.nodeAffinity, ctx.node.metadata?.labels, `node ${node}`);
+  if (names.length > 0)
+    return names.includes(node) ? undefined : `nodeName ${list(names)} does not include node ${node}`;
+  if (pool.spec.nodeAffinity)
+    return selectorReason('nodeAffinity', pool.spec.nodeAffinity, ctx.node.metadata?.labels, `node ${node}`);
   return undefined;
 }
 
@@ -45,9 +53,15 @@ function nodeReason(pool: SpiderIPPool, ctx: PoolFilterContext): string | undefi
 function namespaceReason(pool: SpiderIPPool, ctx: PoolFilterContext): string | undefined {
   const ns = ctx.pod.metadata?.namespace ?? ctx.namespace.metadata?.name ?? '';
   const names = pool.spec.namespaceName ?? [];
-  if (names.length > 0) return names.includes(ns) ? undefined : `namespaceName ${list(names)} does not include namespace ${ns}`;
+  if (names.length > 0)
+    return names.includes(ns) ? undefined : `namespaceName ${list(names)} does not include namespace ${ns}`;
   if (pool.spec.namespaceAffinity) {
-    return selectorReason('namespaceAffinity', pool.spec.namespaceAffinity, ctx.namespace.metadata?.labels, `namespace ${ns}`);
+    return selectorReason(
+      'namespaceAffinity',
+      pool.spec.namespaceAffinity,
+      ctx.namespace.metadata?.labels,
+      `namespace ${ns}`,
+    );
   }
   return undefined;
 }
@@ -83,14 +97,24 @@ function multusReason(pool: SpiderIPPool, ctx: PoolFilterContext): string | unde
   // Bare names are NetworkAttachmentDefinitions in the install namespace.
   const wanted = configured.map((m) => (m.includes('/') ? m : `${ctx.installNamespace}/${m}`));
   const net = ctx.network();
-  if ('unknown' in net) return `multusName ${list(wanted)} is set, but the network of ${ctx.nic} is unknown: ${net.unknown}`;
-  return wanted.includes(net.network) ? undefined : `multusName ${list(wanted)} does not include ${net.network} (the network of ${ctx.nic})`;
+  if ('unknown' in net)
+    return `multusName ${list(wanted)} is set, but the network of ${ctx.nic} is unknown: ${net.unknown}`;
+  return wanted.includes(net.network)
+    ? undefined
+    : `multusName ${list(wanted)} does not include ${net.network} (the network of ${ctx.nic})`;
 }
 
-function selectorReason(field: string, selector: LabelSelector, labels: Record<string, string> | undefined, whose: string): string | undefined {
+function selectorReason(
+  field: string,
+  selector: LabelSelector,
+  labels: Record<string, string> | undefined,
+  whose: string,
+): string | undefined {
   const problem = selectorProblem(selector);
   if (problem) return `${field} is invalid: ${problem}`;
-  return matchesSelector(selector, labels) ? undefined : `${field} "${describeSelector(selector)}" does not match the labels of ${whose}`;
+  return matchesSelector(selector, labels)
+    ? undefined
+    : `${field} "${describeSelector(selector)}" does not match the labels of ${whose}`;
 }
 
 /** `apps/v1` → [apps, v1]; the core group has no name: `v1` → ['', v1]. */

@@ -3,7 +3,6 @@
 export { selectPools } from './select.ts';
 export { SelectionError, type SelectionErrorReason } from './errors.ts';
 export {
-  ANNOTATION,
   parseNamespaceDefaultPools,
   parsePodIPAMAnnotations,
   type IPNumber,
@@ -13,8 +12,6 @@ export {
   type SubnetItem,
 } from './annotations.ts';
 export {
-  MULTUS_DEFAULT_NETWORK,
-  MULTUS_NETWORKS,
   nicNetwork,
   parseMultusDefaultNetwork,
   parseMultusNetworks,
@@ -23,7 +20,8 @@ export {
 } from './multus.ts';
 export { rejectReason, type PoolFilterContext } from './filters.ts';
 export { expandPoolNames } from './pool-names.ts';
-export { globToRegExp, isPattern } from './glob.ts';
+export { compileGlob, isPattern, type Glob } from './glob.ts';
 export { describeSelector, selectorProblem } from './label-selector.ts';
-export { poolFamily } from './pools.ts';
-export type { IPFamily, NicPlan, SelectionInput, SelectionResult, SelectionRule, TopController } from './types.ts';
+export { poolFamily } from '../records.ts';
+export type { TopController } from '../owner.ts';
+export type { NicPlan, SelectionInput, SelectionResult, SelectionRule } from './types.ts';

@@ -17,7 +17,11 @@ const cases: [title: string, selector: LabelSelector, expected: boolean][] = [
   ['NotIn, key absent', { matchExpressions: [{ key: 'rack', operator: 'NotIn', values: ['a'] }] }, true],
   ['Exists', { matchExpressions: [{ key: 'disk', operator: 'Exists' }] }, true],
   ['DoesNotExist', { matchExpressions: [{ key: 'disk', operator: 'DoesNotExist' }] }, false],
-  ['labels and expressions are ANDed', { matchLabels: { zone: 'a' }, matchExpressions: [{ key: 'gpu', operator: 'Exists' }] }, false],
+  [
+    'labels and expressions are ANDed',
+    { matchLabels: { zone: 'a' }, matchExpressions: [{ key: 'gpu', operator: 'Exists' }] },
+    false,
+  ],
 ];
 
 describe('selection/label-selector', () => {
@@ -35,8 +39,14 @@ describe('selection/label-selector', () => {
   });
 
   it('selectors Kubernetes refuses are reported', () => {
-    assert.match(selectorProblem({ matchExpressions: [{ key: 'zone', operator: 'In', values: [] }] }) ?? '', /In on key "zone" needs at least one value/);
-    assert.match(selectorProblem({ matchExpressions: [{ key: 'zone', operator: 'Exists', values: ['a'] }] }) ?? '', /Exists on key "zone" takes no values/);
+    assert.match(
+      selectorProblem({ matchExpressions: [{ key: 'zone', operator: 'In', values: [] }] }) ?? '',
+      /In on key "zone" needs at least one value/,
+    );
+    assert.match(
+      selectorProblem({ matchExpressions: [{ key: 'zone', operator: 'Exists', values: ['a'] }] }) ?? '',
+      /Exists on key "zone" takes no values/,
+    );
   });
 
   it('describes selectors in kubectl syntax', () => {

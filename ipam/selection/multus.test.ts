@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import { SelectionError } from './errors.ts';
-import { MULTUS_DEFAULT_NETWORK, MULTUS_NETWORKS, nicNetwork, parseMultusDefaultNetwork, parseMultusNetworks, type NetworkSelection } from './multus.ts';
+import { MULTUS_DEFAULT_NETWORK, MULTUS_NETWORKS } from '../../api/v2beta1/constants.ts';
+import { nicNetwork, parseMultusDefaultNetwork, parseMultusNetworks, type NetworkSelection } from './multus.ts';
 
 const sel = (namespace: string, name: string, iface: string, requested = false): NetworkSelection => ({
   namespace,
@@ -16,7 +17,11 @@ const networks: [title: string, value: string, expected: NetworkSelection[]][] =
   [
     'several entries, with and without @interface',
     'kube-system/ipvlan-eth0, ipvlan-eth1@eth1 ,kube-system/sriov',
-    [sel('kube-system', 'ipvlan-eth0', 'net1'), sel('default', 'ipvlan-eth1', 'eth1', true), sel('kube-system', 'sriov', 'net3')],
+    [
+      sel('kube-system', 'ipvlan-eth0', 'net1'),
+      sel('default', 'ipvlan-eth1', 'eth1', true),
+      sel('kube-system', 'sriov', 'net3'),
+    ],
   ],
   [
     'the JSON form',
@@ -44,11 +49,17 @@ const invalidNetworks: [title: string, value: string, expected: RegExp][] = [
   ['JSON element without name', '[{"namespace":"kube-system"}]', /element 0 names no network/],
   ['JSON interface not a string', '[{"name":"a","interface":1}]', /"interface" must be a string/],
   ['JSON bad mac', '[{"name":"a","mac":"c2:b0:57"}]', /mac "c2:b0:57" is not a hardware address/],
-  ['JSON bad infiniband-guid', '[{"name":"a","infiniband-guid":"zz"}]', /infiniband-guid "zz" is not a hardware address/],
+  [
+    'JSON bad infiniband-guid',
+    '[{"name":"a","infiniband-guid":"zz"}]',
+    /infiniband-guid "zz" is not a hardware address/,
+  ],
   ['JSON bad ips', '[{"name":"a","ips":["10.6.0.300"]}]', /"10.6.0.300" in "ips" is not an IP address or CIDR/],
 ];
 
-const podWith = (annotations: Record<string, string>): V1Pod => ({ metadata: { name: 'web-0', namespace: 'default', annotations } });
+const podWith = (annotations: Record<string, string>): V1Pod => ({
+  metadata: { name: 'web-0', namespace: 'default', annotations },
+});
 
 describe('selection/multus', () => {
   describe('parseMultusNetworks', () => {
@@ -69,28 +80,38 @@ describe('selection/multus', () => {
   describe('parseMultusNetworks refuses with WrongInput', () => {
     for (const [title, value, expected] of invalidNetworks) {
       it(title, () => {
-        assert.throws(() => parseMultusNetworks({ [MULTUS_NETWORKS]: value }, 'default'), (err: unknown) => {
-          assert.ok(err instanceof SelectionError);
-          assert.equal(err.reason, 'WrongInput');
-          assert.ok(err.message.startsWith(`annotation ${MULTUS_NETWORKS} is invalid: `), err.message);
-          assert.match(err.message, expected);
-          return true;
-        });
+        assert.throws(
+          () => parseMultusNetworks({ [MULTUS_NETWORKS]: value }, 'default'),
+          (err: unknown) => {
+            assert.ok(err instanceof SelectionError);
+            assert.equal(err.reason, 'WrongInput');
+            assert.ok(err.message.startsWith(`annotation ${MULTUS_NETWORKS} is invalid: `), err.message);
+            assert.match(err.message, expected);
+            return true;
+          },
+        );
       });
     }
   });
 
   describe('parseMultusDefaultNetwork', () => {
     it('resolves a bare name in the install namespace', () => {
-      assert.deepEqual(parseMultusDefaultNetwork({ [MULTUS_DEFAULT_NETWORK]: 'ipvlan-eth0' }, 'spiderpool'), sel('spiderpool', 'ipvlan-eth0', 'eth0'));
+      assert.deepEqual(
+        parseMultusDefaultNetwork({ [MULTUS_DEFAULT_NETWORK]: 'ipvlan-eth0' }, 'spiderpool'),
+        sel('spiderpool', 'ipvlan-eth0', 'eth0'),
+      );
     });
     it('reads the JSON form', () => {
       assert.deepEqual(
-        parseMultusDefaultNetwork({ [MULTUS_DEFAULT_NETWORK]: '[{"name":"ipvlan-eth0","namespace":"kube-system"}]' }, 'spiderpool'),
+        parseMultusDefaultNetwork(
+          { [MULTUS_DEFAULT_NETWORK]: '[{"name":"ipvlan-eth0","namespace":"kube-system"}]' },
+          'spiderpool',
+        ),
         sel('kube-system', 'ipvlan-eth0', 'eth0'),
       );
     });
-    it('is undefined without the annotation', () => assert.equal(parseMultusDefaultNetwork({}, 'spiderpool'), undefined));
+    it('is undefined without the annotation', () =>
+      assert.equal(parseMultusDefaultNetwork({}, 'spiderpool'), undefined));
     it('refuses more than one network', () => {
       assert.throws(() => parseMultusDefaultNetwork({ [MULTUS_DEFAULT_NETWORK]: 'a,b' }, 'spiderpool'), {
         reason: 'WrongInput',
@@ -101,22 +122,81 @@ describe('selection/multus', () => {
 
   describe('nicNetwork', () => {
     const base = { installNamespace: 'spiderpool', multusClusterNetwork: 'kube-system/calico' };
-    const cases: [title: string, pod: V1Pod, nic: string, firstNic: boolean, cluster: string | undefined, expected: ReturnType<typeof nicNetwork>][] = [
-      ['eth0 uses the pod default-network', podWith({ [MULTUS_DEFAULT_NETWORK]: 'kube-system/ipvlan-eth0' }), 'eth0', true, base.multusClusterNetwork, { network: 'kube-system/ipvlan-eth0' }],
-      ['eth0 falls back to the cluster network', podWith({}), 'eth0', true, base.multusClusterNetwork, { network: 'kube-system/calico' }],
-      ['a bare cluster network is in the install namespace', podWith({}), 'eth0', true, 'calico', { network: 'spiderpool/calico' }],
+    const cases: [
+      title: string,
+      pod: V1Pod,
+      nic: string,
+      firstNic: boolean,
+      cluster: string | undefined,
+      expected: ReturnType<typeof nicNetwork>,
+    ][] = [
+      [
+        'eth0 uses the pod default-network',
+        podWith({ [MULTUS_DEFAULT_NETWORK]: 'kube-system/ipvlan-eth0' }),
+        'eth0',
+        true,
+        base.multusClusterNetwork,
+        { network: 'kube-system/ipvlan-eth0' },
+      ],
+      [
+        'eth0 falls back to the cluster network',
+        podWith({}),
+        'eth0',
+        true,
+        base.multusClusterNetwork,
+        { network: 'kube-system/calico' },
+      ],
+      [
+        'a bare cluster network is in the install namespace',
+        podWith({}),
+        'eth0',
+        true,
+        'calico',
+        { network: 'spiderpool/calico' },
+      ],
       [
         'eth0 without either is unknown',
         podWith({}),
         'eth0',
         true,
         undefined,
-        { unknown: 'the pod has no v1.multus-cni.io/default-network annotation and no Multus cluster network is configured' },
+        {
+          unknown:
+            'the pod has no v1.multus-cni.io/default-network annotation and no Multus cluster network is configured',
+        },
       ],
-      ['an empty cluster network name is unknown', podWith({}), 'eth0', true, 'kube-system/', { unknown: 'the Multus cluster network "kube-system/" names no NetworkAttachmentDefinition' }],
-      ['net1 is the first extra network', podWith({ [MULTUS_NETWORKS]: 'macvlan-ens192,kube-system/sriov' }), 'net1', false, undefined, { network: 'default/macvlan-ens192' }],
-      ['net2 is the second', podWith({ [MULTUS_NETWORKS]: 'macvlan-ens192,kube-system/sriov' }), 'net2', false, undefined, { network: 'kube-system/sriov' }],
-      ['a requested interface name', podWith({ [MULTUS_NETWORKS]: 'macvlan-ens192@ens1,kube-system/sriov@ens2' }), 'ens2', false, undefined, { network: 'kube-system/sriov' }],
+      [
+        'an empty cluster network name is unknown',
+        podWith({}),
+        'eth0',
+        true,
+        'kube-system/',
+        { unknown: 'the Multus cluster network "kube-system/" names no NetworkAttachmentDefinition' },
+      ],
+      [
+        'net1 is the first extra network',
+        podWith({ [MULTUS_NETWORKS]: 'macvlan-ens192,kube-system/sriov' }),
+        'net1',
+        false,
+        undefined,
+        { network: 'default/macvlan-ens192' },
+      ],
+      [
+        'net2 is the second',
+        podWith({ [MULTUS_NETWORKS]: 'macvlan-ens192,kube-system/sriov' }),
+        'net2',
+        false,
+        undefined,
+        { network: 'kube-system/sriov' },
+      ],
+      [
+        'a requested interface name',
+        podWith({ [MULTUS_NETWORKS]: 'macvlan-ens192@ens1,kube-system/sriov@ens2' }),
+        'ens2',
+        false,
+        undefined,
+        { network: 'kube-system/sriov' },
+      ],
       [
         'an interface not in the annotation',
         podWith({ [MULTUS_NETWORKS]: 'macvlan-ens192' }),
@@ -125,11 +205,27 @@ describe('selection/multus', () => {
         undefined,
         { unknown: 'k8s.v1.cni.cncf.io/networks has no entry for net2 (its interfaces: net1)' },
       ],
-      ['no networks annotation', podWith({}), 'net1', false, undefined, { unknown: 'the pod has no k8s.v1.cni.cncf.io/networks annotation' }],
+      [
+        'no networks annotation',
+        podWith({}),
+        'net1',
+        false,
+        undefined,
+        { unknown: 'the pod has no k8s.v1.cni.cncf.io/networks annotation' },
+      ],
     ];
     for (const [title, pod, nic, firstNic, cluster, expected] of cases) {
       it(title, () => {
-        assert.deepEqual(nicNetwork({ pod, nic, firstNic, installNamespace: base.installNamespace, ...(cluster === undefined ? {} : { multusClusterNetwork: cluster }) }), expected);
+        assert.deepEqual(
+          nicNetwork({
+            pod,
+            nic,
+            firstNic,
+            installNamespace: base.installNamespace,
+            ...(cluster === undefined ? {} : { multusClusterNetwork: cluster }),
+          }),
+          expected,
+        );
       });
     }
   });

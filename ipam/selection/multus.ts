@@ -1,12 +1,11 @@
 // The Multus annotations that say which NetworkAttachmentDefinition each pod interface comes from
-// (Appendix I). Parsing follows Multus, because a value Multus accepts is what the pod really got.
+// (docs/pool-selection.md#multus-networks). Parsing follows Multus, because a value Multus accepts is what the pod
+// really got.
 import { isIP } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
+import { MULTUS_DEFAULT_NETWORK, MULTUS_NETWORKS } from '../../api/v2beta1/constants.ts';
 import { wrongInput, type SelectionError } from './errors.ts';
 import { interfaceNameProblem, isDns1123Label } from './names.ts';
-
-export const MULTUS_NETWORKS = 'k8s.v1.cni.cncf.io/networks';
-export const MULTUS_DEFAULT_NETWORK = 'v1.multus-cni.io/default-network';
 
 /** One NetworkSelectionElement with its namespace resolved. */
 export interface NetworkSelection {
@@ -30,19 +29,26 @@ type Annotations = Record<string, string> | undefined;
 export function parseMultusNetworks(annotations: Annotations, podNamespace: string): NetworkSelection[] {
   const text = annotationValue(annotations, MULTUS_NETWORKS);
   if (text === undefined) return [];
-  return parseSelections(MULTUS_NETWORKS, text, podNamespace).map((s, i) => ({ ...s, interface: s.interface || `net${i + 1}` }));
+  return parseSelections(MULTUS_NETWORKS, text, podNamespace).map((s, i) => ({
+    ...s,
+    interface: s.interface || `net${i + 1}`,
+  }));
 }
 
 /**
  * The pod's own default network (`v1.multus-cni.io/default-network`), or undefined when it names none.
  * Multus looks a bare name up in its own namespace, which is the install namespace here.
  */
-export function parseMultusDefaultNetwork(annotations: Annotations, installNamespace: string): NetworkSelection | undefined {
+export function parseMultusDefaultNetwork(
+  annotations: Annotations,
+  installNamespace: string,
+): NetworkSelection | undefined {
   const text = annotationValue(annotations, MULTUS_DEFAULT_NETWORK);
   if (text === undefined) return undefined;
   const selections = parseSelections(MULTUS_DEFAULT_NETWORK, text, installNamespace);
   const [only] = selections;
-  if (only === undefined || selections.length > 1) throw invalid(MULTUS_DEFAULT_NETWORK, `must name exactly one network, found ${selections.length}`);
+  if (only === undefined || selections.length > 1)
+    throw invalid(MULTUS_DEFAULT_NETWORK, `must name exactly one network, found ${selections.length}`);
   return { ...only, interface: only.interface || 'eth0' };
 }
 
@@ -65,7 +71,10 @@ export function nicNetwork(q: NicNetworkQuery): NicNetwork {
     const own = parseMultusDefaultNetwork(annotations, q.installNamespace);
     if (own) return { network: `${own.namespace}/${own.name}` };
     const cluster = q.multusClusterNetwork?.trim() ?? '';
-    if (cluster === '') return { unknown: `the pod has no ${MULTUS_DEFAULT_NETWORK} annotation and no Multus cluster network is configured` };
+    if (cluster === '')
+      return {
+        unknown: `the pod has no ${MULTUS_DEFAULT_NETWORK} annotation and no Multus cluster network is configured`,
+      };
     const slash = cluster.indexOf('/');
     const ns = slash < 0 ? q.installNamespace : cluster.slice(0, slash);
     const name = slash < 0 ? cluster : cluster.slice(slash + 1);
@@ -75,7 +84,10 @@ export function nicNetwork(q: NicNetworkQuery): NicNetwork {
   const networks = parseMultusNetworks(annotations, q.pod.metadata?.namespace ?? '');
   if (networks.length === 0) return { unknown: `the pod has no ${MULTUS_NETWORKS} annotation` };
   const match = networks.find((n) => n.interface === q.nic);
-  if (!match) return { unknown: `${MULTUS_NETWORKS} has no entry for ${q.nic} (its interfaces: ${networks.map((n) => n.interface).join(', ')})` };
+  if (!match)
+    return {
+      unknown: `${MULTUS_NETWORKS} has no entry for ${q.nic} (its interfaces: ${networks.map((n) => n.interface).join(', ')})`,
+    };
   return { network: `${match.namespace}/${match.name}` };
 }
 
@@ -117,7 +129,8 @@ function parseJsonForm(key: string, text: string, defaultNamespace: string): Net
   if (!Array.isArray(value)) throw invalid(key, 'the JSON form must be an array of network selection objects');
   return value.map((raw: unknown, i) => {
     const where = `element ${i}`;
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid(key, `${where} must be a JSON object`);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      throw invalid(key, `${where} must be a JSON object`);
     const el = raw as Record<string, unknown>;
     const str = (member: string): string => {
       const v = el[member];
@@ -125,14 +138,21 @@ function parseJsonForm(key: string, text: string, defaultNamespace: string): Net
       if (typeof v !== 'string') throw invalid(key, `${where}: "${member}" must be a string`);
       return v;
     };
-    const base = selection(key, where, { namespace: str('namespace'), name: str('name'), ifName: str('interface') }, defaultNamespace);
+    const base = selection(
+      key,
+      where,
+      { namespace: str('namespace'), name: str('name'), ifName: str('interface') },
+      defaultNamespace,
+    );
     const mac = str('mac');
     if (mac !== '' && !isHardwareAddress(mac)) throw invalid(key, `${where}: mac "${mac}" is not a hardware address`);
     const guid = str('infiniband-guid');
-    if (guid !== '' && !isHardwareAddress(guid)) throw invalid(key, `${where}: infiniband-guid "${guid}" is not a hardware address`);
+    if (guid !== '' && !isHardwareAddress(guid))
+      throw invalid(key, `${where}: infiniband-guid "${guid}" is not a hardware address`);
     const ips = el.ips;
     if (ips !== undefined && ips !== null) {
-      if (!Array.isArray(ips) || !ips.every((ip): ip is string => typeof ip === 'string')) throw invalid(key, `${where}: "ips" must be an array of strings`);
+      if (!Array.isArray(ips) || !ips.every((ip): ip is string => typeof ip === 'string'))
+        throw invalid(key, `${where}: "ips" must be an array of strings`);
       const wrong = ips.find((ip) => isIP(ip.split('/')[0] as string) === 0);
       if (wrong !== undefined) throw invalid(key, `${where}: "${wrong}" in "ips" is not an IP address or CIDR`);
       base.ips = ips;
@@ -150,7 +170,8 @@ function selection(
   defaultNamespace: string,
 ): NetworkSelection {
   if (parts.name === '') throw invalid(key, `${where} names no network`);
-  if (!isDns1123Label(parts.name)) throw invalid(key, `${where}: network name "${parts.name}" must be lower-case alphanumerics and '-'`);
+  if (!isDns1123Label(parts.name))
+    throw invalid(key, `${where}: network name "${parts.name}" must be lower-case alphanumerics and '-'`);
   if (parts.namespace !== '' && !isDns1123Label(parts.namespace)) {
     throw invalid(key, `${where}: namespace "${parts.namespace}" must be lower-case alphanumerics and '-'`);
   }

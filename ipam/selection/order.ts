@@ -1,5 +1,5 @@
-// The try order among the pools that survived filtering (§4.5(f)): the more affinities a pool declares,
-// the more specifically it was meant for pods like this one, so it goes first.
+// The try order among the pools that survived filtering (docs/pool-selection.md#ordering): the more affinities a pool
+// declares, the more specifically it was meant for pods like this one, so it goes first.
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 
 // Compared in this order; the first difference decides.

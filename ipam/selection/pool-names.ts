@@ -1,9 +1,9 @@
 // Turns a list of pool names and patterns, as a rule found it, into the candidate pool names.
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { wrongInput } from './errors.ts';
-import { BadPatternError, globToRegExp, isPattern } from './glob.ts';
-import { poolFamily } from './pools.ts';
-import type { IPFamily } from './types.ts';
+import { BadPatternError, compileGlob, isPattern, type Glob } from './glob.ts';
+import type { Family } from '../../lib/ip/index.ts';
+import { poolFamily } from '../records.ts';
 
 export interface Expansion {
   names: string[];
@@ -20,7 +20,7 @@ export interface Expansion {
  * literally or by an earlier pattern, keeps its first place, so `["fast-pool", "*"]` means "fast-pool
  * first, then any other".
  */
-export function expandPoolNames(entries: string[], family: IPFamily, pools: SpiderIPPool[], where: string): Expansion {
+export function expandPoolNames(entries: string[], family: Family, pools: SpiderIPPool[], where: string): Expansion {
   const names: string[] = [];
   const unmatched: string[] = [];
   const taken = new Set<string>();
@@ -40,9 +40,9 @@ export function expandPoolNames(entries: string[], family: IPFamily, pools: Spid
       take(entry);
       continue;
     }
-    let re: RegExp;
+    let re: Glob;
     try {
-      re = globToRegExp(entry);
+      re = compileGlob(entry);
     } catch (err) {
       if (err instanceof BadPatternError) throw wrongInput(`invalid pool name pattern in ${where}: ${err.message}`);
       throw err;

@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import type { SpiderIPPool, SpiderIPPoolSpec } from '../../api/v2beta1/types.ts';
-import { SelectionError, selectPools, type SelectionErrorReason, type SelectionInput, type SelectionResult, type TopController } from './index.ts';
+import {
+  SelectionError,
+  selectPools,
+  type SelectionErrorReason,
+  type SelectionInput,
+  type SelectionResult,
+  type TopController,
+} from './index.ts';
 
 // ---- builders -------------------------------------------------------------------------------------------
 
@@ -14,14 +21,25 @@ function pool(name: string, options: PoolOptions = {}): SpiderIPPool {
   return {
     apiVersion: 'spiderpool.spidernet.io/v2beta1',
     kind: 'SpiderIPPool',
-    metadata: { name, ...(labels ? { labels } : {}), ...(terminating ? { deletionTimestamp: new Date('2026-01-01T00:00:00Z') } : {}) },
+    metadata: {
+      name,
+      ...(labels ? { labels } : {}),
+      ...(terminating ? { deletionTimestamp: new Date('2026-01-01T00:00:00Z') } : {}),
+    },
     spec: { ipVersion: 4, subnet: '10.6.0.0/16', ...spec },
   };
 }
 
-const pool6 = (name: string, options: PoolOptions = {}): SpiderIPPool => pool(name, { ipVersion: 6, subnet: 'fd00:10::/64', ...options });
+const pool6 = (name: string, options: PoolOptions = {}): SpiderIPPool =>
+  pool(name, { ipVersion: 6, subnet: 'fd00:10::/64', ...options });
 
-const deployment: TopController = { kind: 'Deployment', name: 'nginx', namespace: 'default', uid: 'a1b2c3d4-0000-4000-8000-00000000abcde', apiVersion: 'apps/v1' };
+const deployment: TopController = {
+  kind: 'Deployment',
+  name: 'nginx',
+  namespace: 'default',
+  uid: 'a1b2c3d4-0000-4000-8000-00000000abcde',
+  apiVersion: 'apps/v1',
+};
 
 interface InputOptions {
   pools: SpiderIPPool[];
@@ -48,12 +66,23 @@ function input(o: InputOptions): SelectionInput {
   const namespace = o.namespace ?? 'default';
   const node = o.node ?? 'worker';
   const pod: V1Pod = {
-    metadata: { name: o.podName ?? 'nginx-x', namespace, annotations: o.annotations ?? {}, labels: o.labels ?? { app: 'nginx' } },
+    metadata: {
+      name: o.podName ?? 'nginx-x',
+      namespace,
+      annotations: o.annotations ?? {},
+      labels: o.labels ?? { app: 'nginx' },
+    },
     spec: { nodeName: node, containers: [] },
   };
   return {
     pod,
-    namespace: { metadata: { name: namespace, annotations: o.nsAnnotations ?? {}, labels: o.nsLabels ?? { 'kubernetes.io/metadata.name': namespace } } },
+    namespace: {
+      metadata: {
+        name: namespace,
+        annotations: o.nsAnnotations ?? {},
+        labels: o.nsLabels ?? { 'kubernetes.io/metadata.name': namespace },
+      },
+    },
     node: { metadata: { name: node, labels: o.nodeLabels ?? { 'kubernetes.io/hostname': node } } },
     ifName: o.ifName ?? 'eth0',
     cniDefaults: o.cni ?? {},
@@ -64,7 +93,9 @@ function input(o: InputOptions): SelectionInput {
     installNamespace: o.installNamespace ?? 'kube-system',
     ...(o.multusClusterNetwork === undefined ? {} : { multusClusterNetwork: o.multusClusterNetwork }),
     ...(o.enableSpiderSubnet === undefined ? {} : { enableSpiderSubnet: o.enableSpiderSubnet }),
-    ...(o.enableAutoPoolForApplication === undefined ? {} : { enableAutoPoolForApplication: o.enableAutoPoolForApplication }),
+    ...(o.enableAutoPoolForApplication === undefined
+      ? {}
+      : { enableAutoPoolForApplication: o.enableAutoPoolForApplication }),
   };
 }
 
@@ -88,7 +119,10 @@ function fixture(path: string): unknown[] {
 }
 
 /** The labels and podAffinity the subnet controller gives the auto pool of `deployment` for eth0/IPv4. */
-function autoPool(name: string, o: { nic?: string; version?: 4 | 6; uid?: string; subnet?: string; app?: string } = {}): SpiderIPPool {
+function autoPool(
+  name: string,
+  o: { nic?: string; version?: 4 | 6; uid?: string; subnet?: string; app?: string } = {},
+): SpiderIPPool {
   const version = o.version ?? 4;
   const build = version === 4 ? pool : pool6;
   return build(name, {
@@ -118,8 +152,15 @@ function autoPool(name: string, o: { nic?: string; version?: 4 | 6; uid?: string
 // ---- tests ----------------------------------------------------------------------------------------------
 
 describe('selection/selectPools', () => {
-  describe('precedence: the first rule that yields anything wins (§3.5, Appendix J.1)', () => {
-    const pools = [pool('def-v4', { default: true }), pool('ns-v4'), pool('anno-v4'), pool('annos-v4'), pool('cni-v4'), autoPool('auto4-nginx-eth0-abcde')];
+  describe('precedence: the first rule that yields anything wins (docs/pool-selection.md#rules)', () => {
+    const pools = [
+      pool('def-v4', { default: true }),
+      pool('ns-v4'),
+      pool('anno-v4'),
+      pool('annos-v4'),
+      pool('cni-v4'),
+      autoPool('auto4-nginx-eth0-abcde'),
+    ];
     const all = {
       subnet: { 'ipam.spidernet.io/subnet': '{"ipv4":["subnet-6"]}' },
       ippools: ippools([{ interface: 'eth0', ipv4: ['annos-v4'] }]),
@@ -129,7 +170,11 @@ describe('selection/selectPools', () => {
     const cni = { ipv4: ['cni-v4'] };
 
     const cases: [rule: SelectionResult['rule'], options: Partial<InputOptions>, expected: string][] = [
-      ['subnet', { annotations: { ...all.subnet, ...all.ippools, ...all.ippool }, nsAnnotations: ns, cni }, 'auto4-nginx-eth0-abcde'],
+      [
+        'subnet',
+        { annotations: { ...all.subnet, ...all.ippools, ...all.ippool }, nsAnnotations: ns, cni },
+        'auto4-nginx-eth0-abcde',
+      ],
       ['ippools', { annotations: { ...all.ippools, ...all.ippool }, nsAnnotations: ns, cni }, 'annos-v4'],
       ['ippool', { annotations: all.ippool, nsAnnotations: ns, cni }, 'anno-v4'],
       ['namespace', { nsAnnotations: ns, cni }, 'ns-v4'],
@@ -145,13 +190,18 @@ describe('selection/selectPools', () => {
     }
 
     it('subnet annotations are ignored when the SpiderSubnet feature is off', () => {
-      const result = selectPools(input({ pools, annotations: { ...all.subnet, ...all.ippool }, enableSpiderSubnet: false }));
+      const result = selectPools(
+        input({ pools, annotations: { ...all.subnet, ...all.ippool }, enableSpiderSubnet: false }),
+      );
       assert.equal(result.rule, 'ippool');
     });
 
     it('subnet annotations are refused while the auto-pool feature is off', () => {
       throwsSelection(
-        () => selectPools(input({ pools, annotations: { ...all.subnet, ...all.ippool }, enableAutoPoolForApplication: false })),
+        () =>
+          selectPools(
+            input({ pools, annotations: { ...all.subnet, ...all.ippool }, enableAutoPoolForApplication: false }),
+          ),
         'WrongInput',
         /annotations ipam\.spidernet\.io\/subnets and ipam\.spidernet\.io\/subnet cannot be used while the auto-pool feature \(enableAutoPoolForApplication\) is disabled/,
       );
@@ -159,14 +209,23 @@ describe('selection/selectPools', () => {
 
     it('a winning rule that fails does not fall back to later rules', () => {
       throwsSelection(
-        () => selectPools(input({ pools: [...pools, pool('off', { disable: true })], annotations: ippool({ ipv4: ['off'] }), nsAnnotations: ns })),
+        () =>
+          selectPools(
+            input({
+              pools: [...pools, pool('off', { disable: true })],
+              annotations: ippool({ ipv4: ['off'] }),
+              nsAnnotations: ns,
+            }),
+          ),
         'NoAvailablePool',
         'no IPPool available for eth0 IPv4 of pod default/nginx-x (rule: ippool annotation): pool "off": disabled',
       );
     });
 
     it('a rule naming only IPv4 pools gives only IPv4 in a dual-stack cluster', () => {
-      const result = selectPools(input({ pools: [...pools, pool6('def-v6', { default: true })], annotations: all.ippool, enableIPv6: true }));
+      const result = selectPools(
+        input({ pools: [...pools, pool6('def-v6', { default: true })], annotations: all.ippool, enableIPv6: true }),
+      );
       assert.deepEqual(result.nics, [{ nic: 'eth0', cleanGateway: false, ipv4: ['anno-v4'], ipv6: [] }]);
     });
 
@@ -186,7 +245,15 @@ describe('selection/selectPools', () => {
 
     it('cluster default pools are grouped by family and ordered by name', () => {
       const result = selectPools(
-        input({ pools: [pool('z-def', { default: true }), pool6('v6-def', { default: true }), pool('a-def', { default: true }), pool('not-default')], enableIPv6: true }),
+        input({
+          pools: [
+            pool('z-def', { default: true }),
+            pool6('v6-def', { default: true }),
+            pool('a-def', { default: true }),
+            pool('not-default'),
+          ],
+          enableIPv6: true,
+        }),
       );
       assert.deepEqual(result.nics, [{ nic: 'eth0', cleanGateway: false, ipv4: ['a-def', 'z-def'], ipv6: ['v6-def'] }]);
     });
@@ -204,10 +271,22 @@ describe('selection/selectPools', () => {
     const pools = [pool('backup-2'), pool('other'), pool('backup-1'), pool6('backup-v6'), pool('fast')];
 
     const cases: [title: string, options: Partial<InputOptions>, expected: string[]][] = [
-      ['a pattern matches pools of its family, by name', { annotations: ippool({ ipv4: ['backup-*'] }) }, ['backup-1', 'backup-2']],
+      [
+        'a pattern matches pools of its family, by name',
+        { annotations: ippool({ ipv4: ['backup-*'] }) },
+        ['backup-1', 'backup-2'],
+      ],
       ['? and classes', { annotations: ippool({ ipv4: ['backup-?', 'fas[st]'] }) }, ['backup-1', 'backup-2', 'fast']],
-      ['a listed pool keeps its place before a pattern that also matches it', { annotations: ippool({ ipv4: ['fast', '*'] }) }, ['fast', 'backup-1', 'backup-2', 'other']],
-      ['in the namespace annotation', { nsAnnotations: { 'ipam.spidernet.io/default-ipv4-ippool': '["backup-*"]' } }, ['backup-1', 'backup-2']],
+      [
+        'a listed pool keeps its place before a pattern that also matches it',
+        { annotations: ippool({ ipv4: ['fast', '*'] }) },
+        ['fast', 'backup-1', 'backup-2', 'other'],
+      ],
+      [
+        'in the namespace annotation',
+        { nsAnnotations: { 'ipam.spidernet.io/default-ipv4-ippool': '["backup-*"]' } },
+        ['backup-1', 'backup-2'],
+      ],
       ['in the CNI config', { cni: { ipv4: ['oth*'] } }, ['other']],
       ['in ippools items', { annotations: ippools([{ interface: 'eth0', ipv4: ['*-1'] }]) }, ['backup-1']],
     ];
@@ -216,7 +295,9 @@ describe('selection/selectPools', () => {
     }
 
     it('a pattern that matches nothing drops its family silently', () => {
-      const result = selectPools(input({ pools, annotations: ippool({ ipv4: ['none-*'], ipv6: ['backup-v6'] }), enableIPv6: true }));
+      const result = selectPools(
+        input({ pools, annotations: ippool({ ipv4: ['none-*'], ipv6: ['backup-v6'] }), enableIPv6: true }),
+      );
       assert.deepEqual(result.nics, [{ nic: 'eth0', cleanGateway: false, ipv4: [], ipv6: ['backup-v6'] }]);
     });
 
@@ -256,7 +337,9 @@ describe('selection/selectPools', () => {
     });
 
     it('a disabled family is dropped before pools are looked up', () => {
-      const result = selectPools(input({ pools: [pool('a')], annotations: ippool({ ipv4: ['a'], ipv6: ['ghost-v6'] }), enableIPv6: false }));
+      const result = selectPools(
+        input({ pools: [pool('a')], annotations: ippool({ ipv4: ['a'], ipv6: ['ghost-v6'] }), enableIPv6: false }),
+      );
       assert.deepEqual(result.nics, [{ nic: 'eth0', cleanGateway: false, ipv4: ['a'], ipv6: [] }]);
     });
 
@@ -270,29 +353,79 @@ describe('selection/selectPools', () => {
     });
   });
 
-  describe('filters: each rejection says why (§4.5d)', () => {
+  describe('filters: each rejection says why (docs/pool-selection.md#filters)', () => {
     const selector = (matchLabels: Record<string, string>) => ({ matchLabels });
     const cases: [title: string, p: SpiderIPPool, options: Partial<InputOptions>, reason: string | undefined][] = [
       ['terminating', pool('p', { terminating: true }), {}, 'terminating'],
       ['disabled', pool('p', { disable: true }), {}, 'disabled'],
       ['ipVersion of another family', pool('p', { ipVersion: 6, subnet: 'fd00::/64' }), {}, 'ipVersion is 6, not 4'],
-      ['family derived from the subnet when ipVersion is absent', pool('p', { ipVersion: undefined, subnet: 'fd00::/64' }), {}, 'subnet fd00::/64 is IPv6, not IPv4'],
-      ['nodeName without the node', pool('p', { nodeName: ['worker1'] }), { node: 'master' }, 'nodeName [worker1] does not include node master'],
+      [
+        'family derived from the subnet when ipVersion is absent',
+        pool('p', { ipVersion: undefined, subnet: 'fd00::/64' }),
+        {},
+        'subnet fd00::/64 is IPv6, not IPv4',
+      ],
+      [
+        'nodeName without the node',
+        pool('p', { nodeName: ['worker1'] }),
+        { node: 'master' },
+        'nodeName [worker1] does not include node master',
+      ],
       ['nodeName with the node', pool('p', { nodeName: ['master', 'worker'] }), {}, undefined],
-      ['nodeName overrides nodeAffinity', pool('p', { nodeName: ['worker'], nodeAffinity: selector({ zone: 'b' }) }), { nodeLabels: { zone: 'a' } }, undefined],
-      ['nodeAffinity not matching', pool('p', { nodeAffinity: selector({ zone: 'b' }) }), { node: 'master', nodeLabels: { zone: 'a' } }, 'nodeAffinity "zone=b" does not match the labels of node master'],
-      ['nodeAffinity matching', pool('p', { nodeAffinity: selector({ zone: 'a' }) }), { nodeLabels: { zone: 'a' } }, undefined],
+      [
+        'nodeName overrides nodeAffinity',
+        pool('p', { nodeName: ['worker'], nodeAffinity: selector({ zone: 'b' }) }),
+        { nodeLabels: { zone: 'a' } },
+        undefined,
+      ],
+      [
+        'nodeAffinity not matching',
+        pool('p', { nodeAffinity: selector({ zone: 'b' }) }),
+        { node: 'master', nodeLabels: { zone: 'a' } },
+        'nodeAffinity "zone=b" does not match the labels of node master',
+      ],
+      [
+        'nodeAffinity matching',
+        pool('p', { nodeAffinity: selector({ zone: 'a' }) }),
+        { nodeLabels: { zone: 'a' } },
+        undefined,
+      ],
       [
         'nodeAffinity Kubernetes would refuse',
         pool('p', { nodeAffinity: { matchExpressions: [{ key: 'zone', operator: 'In', values: [] }] } }),
         {},
         'nodeAffinity is invalid: operator In on key "zone" needs at least one value',
       ],
-      ['namespaceName without the namespace', pool('p', { namespaceName: ['team-a', 'team-b'] }), {}, 'namespaceName [team-a, team-b] does not include namespace default'],
-      ['namespaceName overrides namespaceAffinity', pool('p', { namespaceName: ['default'], namespaceAffinity: selector({ team: 'x' }) }), {}, undefined],
-      ['namespaceAffinity not matching', pool('p', { namespaceAffinity: selector({ team: 'x' }) }), { nsLabels: { team: 'y' } }, 'namespaceAffinity "team=x" does not match the labels of namespace default'],
-      ['namespaceAffinity matching', pool('p', { namespaceAffinity: selector({ team: 'x' }) }), { nsLabels: { team: 'x' } }, undefined],
-      ['podAffinity not matching', pool('p', { podAffinity: selector({ app: 'other' }) }), {}, 'podAffinity "app=other" does not match the labels of the pod'],
+      [
+        'namespaceName without the namespace',
+        pool('p', { namespaceName: ['team-a', 'team-b'] }),
+        {},
+        'namespaceName [team-a, team-b] does not include namespace default',
+      ],
+      [
+        'namespaceName overrides namespaceAffinity',
+        pool('p', { namespaceName: ['default'], namespaceAffinity: selector({ team: 'x' }) }),
+        {},
+        undefined,
+      ],
+      [
+        'namespaceAffinity not matching',
+        pool('p', { namespaceAffinity: selector({ team: 'x' }) }),
+        { nsLabels: { team: 'y' } },
+        'namespaceAffinity "team=x" does not match the labels of namespace default',
+      ],
+      [
+        'namespaceAffinity matching',
+        pool('p', { namespaceAffinity: selector({ team: 'x' }) }),
+        { nsLabels: { team: 'x' } },
+        undefined,
+      ],
+      [
+        'podAffinity not matching',
+        pool('p', { podAffinity: selector({ app: 'other' }) }),
+        {},
+        'podAffinity "app=other" does not match the labels of the pod',
+      ],
       [
         'podAffinity with expressions',
         pool('p', { podAffinity: { matchExpressions: [{ key: 'app', operator: 'NotIn', values: ['nginx'] }] } }),
@@ -312,7 +445,12 @@ describe('selection/selectPools', () => {
         { annotations: { 'v1.multus-cni.io/default-network': 'default/ipvlan-eth0' }, installNamespace: 'spiderpool' },
         'multusName [spiderpool/ipvlan-eth0] does not include default/ipvlan-eth0 (the network of eth0)',
       ],
-      ['multusName matching the cluster network', pool('p', { multusName: ['calico'] }), { multusClusterNetwork: 'kube-system/calico' }, undefined],
+      [
+        'multusName matching the cluster network',
+        pool('p', { multusName: ['calico'] }),
+        { multusClusterNetwork: 'kube-system/calico' },
+        undefined,
+      ],
       [
         'multusName when the network of eth0 is unknown',
         pool('p', { multusName: ['kube-system/ipvlan-eth0'] }),
@@ -327,21 +465,45 @@ describe('selection/selectPools', () => {
         { ifName: 'net1', annotations: { 'k8s.v1.cni.cncf.io/networks': 'macvlan-ens192' } },
         'multusName [kube-system/macvlan-ens192] does not include default/macvlan-ens192 (the network of net1)',
       ],
-      ['multusName of an extra NIC matching', pool('p', { multusName: ['default/macvlan-ens192'] }), { ifName: 'net1', annotations: { 'k8s.v1.cni.cncf.io/networks': 'macvlan-ens192' } }, undefined],
+      [
+        'multusName of an extra NIC matching',
+        pool('p', { multusName: ['default/macvlan-ens192'] }),
+        { ifName: 'net1', annotations: { 'k8s.v1.cni.cncf.io/networks': 'macvlan-ens192' } },
+        undefined,
+      ],
     ];
     for (const [title, p, options, reason] of cases) {
       it(title, () => {
         const nic = options.ifName ?? 'eth0';
         const run = () => selectPools(input({ pools: [p], cni: { ipv4: ['p'] }, ...options }));
         if (reason === undefined) assert.deepEqual(run().nics[0]?.ipv4, ['p']);
-        else throwsSelection(run, 'NoAvailablePool', `no IPPool available for ${nic} IPv4 of pod default/nginx-x (rule: CNI config): pool "p": ${reason}`);
+        else
+          throwsSelection(
+            run,
+            'NoAvailablePool',
+            `no IPPool available for ${nic} IPv4 of pod default/nginx-x (rule: CNI config): pool "p": ${reason}`,
+          );
       });
     }
 
     it('names every candidate and why it was not usable', () => {
-      const pools = [pool('a', { disable: true }), pool('b', { nodeName: ['worker1'] }), pool('c', { multusName: ['kube-system/ipvlan-eth0'] })];
+      const pools = [
+        pool('a', { disable: true }),
+        pool('b', { nodeName: ['worker1'] }),
+        pool('c', { multusName: ['kube-system/ipvlan-eth0'] }),
+      ];
       throwsSelection(
-        () => selectPools(input({ pools, node: 'master', annotations: { ...ippool({ ipv4: ['a', 'b', 'c'] }), 'v1.multus-cni.io/default-network': 'kube-system/macvlan' } })),
+        () =>
+          selectPools(
+            input({
+              pools,
+              node: 'master',
+              annotations: {
+                ...ippool({ ipv4: ['a', 'b', 'c'] }),
+                'v1.multus-cni.io/default-network': 'kube-system/macvlan',
+              },
+            }),
+          ),
         'NoAvailablePool',
         'no IPPool available for eth0 IPv4 of pod default/nginx-x (rule: ippool annotation): pool "a": disabled; ' +
           'pool "b": nodeName [worker1] does not include node master; ' +
@@ -351,21 +513,41 @@ describe('selection/selectPools', () => {
 
     it('keeps the usable pools when only some are filtered out', () => {
       const pools = [pool('a', { disable: true }), pool('b'), pool('c', { terminating: true }), pool('d')];
-      assert.deepEqual(selectPools(input({ pools, annotations: ippool({ ipv4: ['a', 'b', 'c', 'd'] }) })).nics[0]?.ipv4, ['b', 'd']);
+      assert.deepEqual(
+        selectPools(input({ pools, annotations: ippool({ ipv4: ['a', 'b', 'c', 'd'] }) })).nics[0]?.ipv4,
+        ['b', 'd'],
+      );
     });
 
     it('a malformed networks annotation is WrongInput once a pool needs it', () => {
       const run = (multusName?: string[]) =>
-        selectPools(input({ pools: [pool('p', multusName ? { multusName } : {})], ifName: 'net1', cni: { ipv4: ['p'] }, annotations: { 'k8s.v1.cni.cncf.io/networks': 'a/b/c' } }));
+        selectPools(
+          input({
+            pools: [pool('p', multusName ? { multusName } : {})],
+            ifName: 'net1',
+            cni: { ipv4: ['p'] },
+            annotations: { 'k8s.v1.cni.cncf.io/networks': 'a/b/c' },
+          }),
+        );
       assert.deepEqual(run().nics[0]?.ipv4, ['p']);
-      throwsSelection(() => run(['kube-system/b']), 'WrongInput', /^annotation k8s\.v1\.cni\.cncf\.io\/networks is invalid: entry "a\/b\/c" has more than one '\/'/);
+      throwsSelection(
+        () => run(['kube-system/b']),
+        'WrongInput',
+        /^annotation k8s\.v1\.cni\.cncf\.io\/networks is invalid: entry "a\/b\/c" has more than one '\/'/,
+      );
     });
   });
 
-  describe('ordering: most specific first, stable among equals (§4.5f)', () => {
-    it('Appendix J.2', () => {
-      const pools = [pool('p1'), pool('p2', { nodeName: ['node-a'] }), pool('p3', { podAffinity: { matchLabels: { app: 'x' } } })];
-      const run = (node: string) => selectPools(input({ pools, node, labels: { app: 'x' }, annotations: ippool({ ipv4: ['p1', 'p2', 'p3'] }) })).nics[0]?.ipv4;
+  describe('ordering: most specific first, stable among equals (docs/pool-selection.md#ordering)', () => {
+    it('a pool with pod affinity comes first, then one bound by nodeName, then an unbound one', () => {
+      const pools = [
+        pool('p1'),
+        pool('p2', { nodeName: ['node-a'] }),
+        pool('p3', { podAffinity: { matchLabels: { app: 'x' } } }),
+      ];
+      const run = (node: string) =>
+        selectPools(input({ pools, node, labels: { app: 'x' }, annotations: ippool({ ipv4: ['p1', 'p2', 'p3'] }) }))
+          .nics[0]?.ipv4;
       assert.deepEqual(run('node-a'), ['p3', 'p2', 'p1']);
       assert.deepEqual(run('node-b'), ['p3', 'p1']);
     });
@@ -381,13 +563,21 @@ describe('selection/selectPools', () => {
         pool('pod-affinity', { podAffinity: { matchLabels: { app: 'nginx' } } }),
       ];
       const names = pools.map((p) => p.metadata.name);
-      const result = selectPools(input({ pools, multusClusterNetwork: 'kube-system/calico', annotations: ippool({ ipv4: names }) }));
+      const result = selectPools(
+        input({ pools, multusClusterNetwork: 'kube-system/calico', annotations: ippool({ ipv4: names }) }),
+      );
       assert.deepEqual(result.nics[0]?.ipv4, [...names].reverse());
     });
 
     it('the first difference decides, more affinities do not add up', () => {
-      const pools = [pool('node-and-ns', { nodeName: ['worker'], namespaceName: ['default'] }), pool('pod', { podAffinity: {} })];
-      assert.deepEqual(selectPools(input({ pools, annotations: ippool({ ipv4: ['node-and-ns', 'pod'] }) })).nics[0]?.ipv4, ['pod', 'node-and-ns']);
+      const pools = [
+        pool('node-and-ns', { nodeName: ['worker'], namespaceName: ['default'] }),
+        pool('pod', { podAffinity: {} }),
+      ];
+      assert.deepEqual(
+        selectPools(input({ pools, annotations: ippool({ ipv4: ['node-and-ns', 'pod'] }) })).nics[0]?.ipv4,
+        ['pod', 'node-and-ns'],
+      );
     });
 
     it('pools of equal specificity keep the annotation order, on every call', () => {
@@ -399,20 +589,33 @@ describe('selection/selectPools', () => {
     });
 
     it('ties among the more specific and among the less specific pools both keep their order', () => {
-      const pools = [pool('plain1'), pool('aff1', { nodeAffinity: {} }), pool('plain2'), pool('aff2', { nodeAffinity: {} })];
+      const pools = [
+        pool('plain1'),
+        pool('aff1', { nodeAffinity: {} }),
+        pool('plain2'),
+        pool('aff2', { nodeAffinity: {} }),
+      ];
       const result = selectPools(input({ pools, annotations: ippool({ ipv4: ['plain1', 'aff1', 'plain2', 'aff2'] }) }));
       assert.deepEqual(result.nics[0]?.ipv4, ['aff1', 'aff2', 'plain1', 'plain2']);
     });
   });
 
   describe('multi-NIC with ipam.spidernet.io/ippools', () => {
-    const pools = [pool('pool-a'), pool('pool-b', { multusName: ['kube-system/macvlan-ens224'] }), pool('pool-c'), pool6('pool-a6')];
+    const pools = [
+      pool('pool-a'),
+      pool('pool-b', { multusName: ['kube-system/macvlan-ens224'] }),
+      pool('pool-c'),
+      pool6('pool-a6'),
+    ];
     const j9 = {
       'k8s.v1.cni.cncf.io/networks': 'kube-system/macvlan-ens224',
-      ...ippools([{ interface: 'eth0', ipv4: ['pool-a'] }, { interface: 'net1', ipv4: ['pool-b'], cleangateway: true }]),
+      ...ippools([
+        { interface: 'eth0', ipv4: ['pool-a'] },
+        { interface: 'net1', ipv4: ['pool-b'], cleangateway: true },
+      ]),
     };
 
-    it('plans every NIC on the first call, in annotation order (Appendix J.9)', () => {
+    it('plans every NIC on the first call, in annotation order', () => {
       const result = selectPools(input({ pools, annotations: j9 }));
       assert.equal(result.rule, 'ippools');
       assert.deepEqual(result.nics, [
@@ -422,7 +625,10 @@ describe('selection/selectPools', () => {
     });
 
     it('plans every NIC on a call for a later NIC too', () => {
-      assert.deepEqual(only4(selectPools(input({ pools, annotations: j9, ifName: 'net1' }))), ['eth0:pool-a', 'net1:pool-b']);
+      assert.deepEqual(only4(selectPools(input({ pools, annotations: j9, ifName: 'net1' }))), [
+        'eth0:pool-a',
+        'net1:pool-b',
+      ]);
     });
 
     it('the interface of the call must be listed', () => {
@@ -455,14 +661,23 @@ describe('selection/selectPools', () => {
     });
 
     it('by position, a call for a later NIC still maps item 0 to the first NIC', () => {
-      const annotations = { 'k8s.v1.cni.cncf.io/networks': 'kube-system/macvlan-ens224', ...ippools([{ ipv4: ['pool-a'] }, { ipv4: ['pool-b'] }]) };
-      assert.deepEqual(only4(selectPools(input({ pools, annotations, ifName: 'net1' }))), ['eth0:pool-a', 'net1:pool-b']);
+      const annotations = {
+        'k8s.v1.cni.cncf.io/networks': 'kube-system/macvlan-ens224',
+        ...ippools([{ ipv4: ['pool-a'] }, { ipv4: ['pool-b'] }]),
+      };
+      assert.deepEqual(only4(selectPools(input({ pools, annotations, ifName: 'net1' }))), [
+        'eth0:pool-a',
+        'net1:pool-b',
+      ]);
     });
 
     it('each NIC is filtered against its own network', () => {
       const annotations = {
         'k8s.v1.cni.cncf.io/networks': 'kube-system/other',
-        ...ippools([{ interface: 'eth0', ipv4: ['pool-a'] }, { interface: 'net1', ipv4: ['pool-b'] }]),
+        ...ippools([
+          { interface: 'eth0', ipv4: ['pool-a'] },
+          { interface: 'net1', ipv4: ['pool-b'] },
+        ]),
       };
       throwsSelection(
         () => selectPools(input({ pools, annotations })),
@@ -491,9 +706,19 @@ describe('selection/selectPools', () => {
     const subnet = { 'ipam.spidernet.io/subnet': '{"ipv4":["subnet-6"],"ipv6":["subnet-6-v6"]}' };
 
     it('selects the pool the controller created for the application, NIC and family', () => {
-      const pools = [autoPool('auto4-nginx-eth0-abcde'), autoPool('auto4-nginx-net1-abcde', { nic: 'net1' }), autoPool('auto6-nginx-eth0-abcde', { version: 6 }), autoPool('auto4-nginx-eth0-old', { uid: 'old-uid' })];
+      const pools = [
+        autoPool('auto4-nginx-eth0-abcde'),
+        autoPool('auto4-nginx-net1-abcde', { nic: 'net1' }),
+        autoPool('auto6-nginx-eth0-abcde', { version: 6 }),
+        autoPool('auto4-nginx-eth0-old', { uid: 'old-uid' }),
+      ];
       const result = selectPools(input({ pools, annotations: subnet, enableIPv6: true }));
-      assert.deepEqual(result, { rule: 'subnet', nics: [{ nic: 'eth0', cleanGateway: false, ipv4: ['auto4-nginx-eth0-abcde'], ipv6: ['auto6-nginx-eth0-abcde'] }] });
+      assert.deepEqual(result, {
+        rule: 'subnet',
+        nics: [
+          { nic: 'eth0', cleanGateway: false, ipv4: ['auto4-nginx-eth0-abcde'], ipv6: ['auto6-nginx-eth0-abcde'] },
+        ],
+      });
     });
 
     it('looks up only the enabled families', () => {
@@ -503,7 +728,8 @@ describe('selection/selectPools', () => {
 
     it('a missing auto pool is NoAvailablePool: the controller has not created it yet', () => {
       throwsSelection(
-        () => selectPools(input({ pools: [autoPool('auto4-nginx-eth0-old', { uid: 'old-uid' })], annotations: subnet })),
+        () =>
+          selectPools(input({ pools: [autoPool('auto4-nginx-eth0-old', { uid: 'old-uid' })], annotations: subnet })),
         'NoAvailablePool',
         'no IPPool available for eth0 IPv4 of pod default/nginx-x (rule: subnet annotation): the auto-created IPPool for Deployment default/nginx ' +
           'and interface eth0 does not exist yet; the controller creates it from SpiderSubnet "subnet-6"',
@@ -511,14 +737,32 @@ describe('selection/selectPools', () => {
     });
 
     it('bare pods cannot use them', () => {
-      const top: TopController = { kind: 'Pod', name: 'nginx-x', namespace: 'default', uid: 'pod-uid', apiVersion: 'v1' };
-      throwsSelection(() => selectPools(input({ pools: [], annotations: subnet, top })), 'WrongInput', /doesn't support no-controller pod/);
+      const top: TopController = {
+        kind: 'Pod',
+        name: 'nginx-x',
+        namespace: 'default',
+        uid: 'pod-uid',
+        apiVersion: 'v1',
+      };
+      throwsSelection(
+        () => selectPools(input({ pools: [], annotations: subnet, top })),
+        'WrongInput',
+        /doesn't support no-controller pod/,
+      );
     });
 
     it('ipam.spidernet.io/subnets picks the item of the NIC', () => {
-      const annotations = { 'ipam.spidernet.io/subnets': '[{"interface":"eth0","ipv4":["subnet-6"]},{"interface":"net1","ipv4":["subnet-7"]}]' };
-      const pools = [autoPool('auto4-nginx-eth0-abcde'), autoPool('auto4-nginx-net1-abcde', { nic: 'net1', subnet: 'subnet-7' })];
-      assert.deepEqual(only4(selectPools(input({ pools, annotations, ifName: 'net1' }))), ['net1:auto4-nginx-net1-abcde']);
+      const annotations = {
+        'ipam.spidernet.io/subnets':
+          '[{"interface":"eth0","ipv4":["subnet-6"]},{"interface":"net1","ipv4":["subnet-7"]}]',
+      };
+      const pools = [
+        autoPool('auto4-nginx-eth0-abcde'),
+        autoPool('auto4-nginx-net1-abcde', { nic: 'net1', subnet: 'subnet-7' }),
+      ];
+      assert.deepEqual(only4(selectPools(input({ pools, annotations, ifName: 'net1' }))), [
+        'net1:auto4-nginx-net1-abcde',
+      ]);
       throwsSelection(
         () => selectPools(input({ pools, annotations, ifName: 'net2' })),
         'WrongInput',
@@ -552,7 +796,10 @@ describe('selection/selectPools', () => {
 
     it('an application cannot move its auto pool to another subnet', () => {
       throwsSelection(
-        () => selectPools(input({ pools: [autoPool('auto4-nginx-eth0-abcde', { subnet: 'subnet-5' })], annotations: subnet })),
+        () =>
+          selectPools(
+            input({ pools: [autoPool('auto4-nginx-eth0-abcde', { subnet: 'subnet-5' })], annotations: subnet }),
+          ),
         'WrongInput',
         /names SpiderSubnet "subnet-6", but the auto-created IPPool "auto4-nginx-eth0-abcde" of Deployment default\/nginx was carved from SpiderSubnet "subnet-5"/,
       );
@@ -581,21 +828,32 @@ describe('selection/selectPools', () => {
 
     it('public cloud: the second NIC on ipvlan-eth1 takes the 192 pool of the node', () => {
       const annotations = { ...eth0, 'k8s.v1.cni.cncf.io/networks': 'kube-system/ipvlan-eth1' };
-      assert.deepEqual(only4(selectPools(input({ pools: publicCloud, annotations, ifName: 'net1' }))), ['net1:worker-192']);
+      assert.deepEqual(only4(selectPools(input({ pools: publicCloud, annotations, ifName: 'net1' }))), [
+        'net1:worker-192',
+      ]);
     });
 
     it('public cloud: both NICs named in ippools', () => {
       const annotations = {
         ...eth0,
         'k8s.v1.cni.cncf.io/networks': 'kube-system/ipvlan-eth1',
-        ...ippools([{ interface: 'eth0', ipv4: ['*-172'] }, { interface: 'net1', ipv4: ['master-192', 'worker-192'] }]),
+        ...ippools([
+          { interface: 'eth0', ipv4: ['*-172'] },
+          { interface: 'net1', ipv4: ['master-192', 'worker-192'] },
+        ]),
       };
-      assert.deepEqual(only4(selectPools(input({ pools: publicCloud, annotations }))), ['eth0:worker-172', 'net1:worker-192']);
+      assert.deepEqual(only4(selectPools(input({ pools: publicCloud, annotations }))), [
+        'eth0:worker-172',
+        'net1:worker-192',
+      ]);
     });
 
     it('public cloud: a pod on another network is told why each pool does not fit', () => {
       throwsSelection(
-        () => selectPools(input({ pools: publicCloud, annotations: { 'v1.multus-cni.io/default-network': 'kube-system/macvlan' } })),
+        () =>
+          selectPools(
+            input({ pools: publicCloud, annotations: { 'v1.multus-cni.io/default-network': 'kube-system/macvlan' } }),
+          ),
         'NoAvailablePool',
         'no IPPool available for eth0 IPv4 of pod default/nginx-x (rule: cluster default pools): ' +
           'pool "master-172": nodeName [master] does not include node worker; ' +
@@ -607,17 +865,25 @@ describe('selection/selectPools', () => {
 
     it('calico quick start: the Deployment annotation picks nginx-ippool-v4, whose family comes from its subnet', () => {
       const pools = fixture('calico-quickstart/nginx-ippool-v4.yaml') as SpiderIPPool[];
-      const [deploymentYaml] = fixture('calico-quickstart/nginx-deployment.yaml') as { spec: { template: { metadata: { annotations: Record<string, string> } } } }[];
+      const [deploymentYaml] = fixture('calico-quickstart/nginx-deployment.yaml') as {
+        spec: { template: { metadata: { annotations: Record<string, string> } } };
+      }[];
       const annotations = deploymentYaml?.spec.template.metadata.annotations ?? {};
       const result = selectPools(input({ pools, annotations, enableIPv6: true }));
-      assert.deepEqual(result, { rule: 'ippool', nics: [{ nic: 'eth0', cleanGateway: false, ipv4: ['nginx-ippool-v4'], ipv6: [] }] });
+      assert.deepEqual(result, {
+        rule: 'ippool',
+        nics: [{ nic: 'eth0', cleanGateway: false, ipv4: ['nginx-ippool-v4'], ipv6: [] }],
+      });
     });
 
     it('macvlan overlay: the SpiderMultusConfig pools of the extra NIC come in through the CNI config', () => {
       const pools = fixture('macvlan-overlay/10-6-v4.yaml') as SpiderIPPool[];
       const annotations = { 'k8s.v1.cni.cncf.io/networks': 'macvlan-ens192' };
       const result = selectPools(input({ pools, annotations, ifName: 'net1', cni: { ipv4: ['10-6-v4'] } }));
-      assert.deepEqual(result, { rule: 'cni', nics: [{ nic: 'net1', cleanGateway: false, ipv4: ['10-6-v4'], ipv6: [] }] });
+      assert.deepEqual(result, {
+        rule: 'cni',
+        nics: [{ nic: 'net1', cleanGateway: false, ipv4: ['10-6-v4'], ipv6: [] }],
+      });
     });
   });
 });

@@ -1,4 +1,4 @@
-// Pool selection for one CNI ADD (§3.5, §4.5): which pools to try, per NIC and family, in which order.
+// Pool selection for one CNI ADD (docs/pool-selection.md): which pools to try, per NIC and family, in which order.
 // Allocation itself (free IPs, reserved IPs, exhaustion) happens later and walks these lists.
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { parsePodIPAMAnnotations } from './annotations.ts';
@@ -7,9 +7,10 @@ import { noAvailablePool, noPoolFor } from './errors.ts';
 import { rejectReason } from './filters.ts';
 import { nicNetwork, type NicNetwork } from './multus.ts';
 import { sortBySpecificity } from './order.ts';
-import type { IPFamily, NicPlan, SelectionInput, SelectionResult } from './types.ts';
+import type { Family } from '../../lib/ip/index.ts';
+import type { NicPlan, SelectionInput, SelectionResult } from './types.ts';
 
-const FAMILIES: IPFamily[] = [4, 6];
+const FAMILIES: Family[] = [4, 6];
 
 /**
  * Plans the NICs of the pod. With `ipam.spidernet.io/ippools` every NIC listed is planned, in annotation
@@ -34,7 +35,9 @@ export function selectPools(input: SelectionInput): SelectionResult {
       const missing = familyOf(c, family).filter((name) => !byName.has(name));
       if (missing.length > 0) {
         const names = missing.map((name) => `"${name}"`).join(', ');
-        throw noAvailablePool(`${noPoolFor(c.nic, family, input.pod, source)}: IPPool ${names} ${missing.length > 1 ? 'do' : 'does'} not exist`);
+        throw noAvailablePool(
+          `${noPoolFor(c.nic, family, input.pod, source)}: IPPool ${names} ${missing.length > 1 ? 'do' : 'does'} not exist`,
+        );
       }
     }
   }
@@ -53,7 +56,7 @@ function planNic(input: SelectionInput, c: NicCandidates, byName: Map<string, Sp
       ...(input.multusClusterNetwork === undefined ? {} : { multusClusterNetwork: input.multusClusterNetwork }),
     }));
 
-  const plan = (family: IPFamily): string[] => {
+  const plan = (family: Family): string[] => {
     const names = familyOf(c, family);
     if (names.length === 0) return [];
     const kept: SpiderIPPool[] = [];
@@ -73,11 +76,12 @@ function planNic(input: SelectionInput, c: NicCandidates, byName: Map<string, Sp
       if (why === undefined) kept.push(pool);
       else rejected.push(`pool "${name}": ${why}`);
     }
-    if (kept.length === 0) throw noAvailablePool(`${noPoolFor(c.nic, family, input.pod, source)}: ${rejected.join('; ')}`);
+    if (kept.length === 0)
+      throw noAvailablePool(`${noPoolFor(c.nic, family, input.pod, source)}: ${rejected.join('; ')}`);
     return sortBySpecificity(kept).map((pool) => pool.metadata.name);
   };
 
   return { nic: c.nic, cleanGateway: c.cleanGateway, ipv4: plan(4), ipv6: plan(6) };
 }
 
-const familyOf = (c: NicCandidates, family: IPFamily): string[] => (family === 4 ? c.ipv4.names : c.ipv6.names);
+const familyOf = (c: NicCandidates, family: Family): string[] => (family === 4 ? c.ipv4.names : c.ipv6.names);

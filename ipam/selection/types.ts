@@ -2,17 +2,7 @@
 // selection itself never touches the API server.
 import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
-
-export type IPFamily = 4 | 6;
-
-/** The root owner of the pod (§4.3): the pod itself when it has no controller. */
-export interface TopController {
-  kind: string;
-  name: string;
-  namespace: string;
-  uid: string;
-  apiVersion: string;
-}
+import type { TopController } from '../owner.ts';
 
 export interface SelectionInput {
   pod: V1Pod;
@@ -45,7 +35,7 @@ export interface NicPlan {
   ipv6: string[];
 }
 
-/** Which rule of §3.5 produced the candidates. */
+/** Which rule of docs/pool-selection.md#rules produced the candidates. */
 export type SelectionRule = 'subnet' | 'ippools' | 'ippool' | 'namespace' | 'cni' | 'cluster-default';
 
 export interface SelectionResult {

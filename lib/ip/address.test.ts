@@ -5,7 +5,10 @@ const throwsIP = (fn: () => unknown, message: string) => assert.throws(fn, { nam
 
 describe('parseIP / formatIP', () => {
   it('throws IPError, an Error subclass', () => {
-    assert.throws(() => parseIP('x'), (e: unknown) => e instanceof IPError && e instanceof Error);
+    assert.throws(
+      () => parseIP('x'),
+      (e: unknown) => e instanceof IPError && e instanceof Error,
+    );
   });
 
   it('parses IPv4 and IPv6 into family and value', () => {
@@ -26,7 +29,21 @@ describe('parseIP / formatIP', () => {
   });
 
   it('rejects junk with a message naming the input', () => {
-    for (const bad of ['10.0.0.300', '010.0.0.1', '10.0.0', '10.0.0.1.', ' 10.0.0.1', '10.0.0.1 ', '', 'abc', '1::2::3', '1:2:3:4:5:6:7:8:9', '10.0.0.1/32', 'fe80::1%eth0', '[::1]']) {
+    for (const bad of [
+      '10.0.0.300',
+      '010.0.0.1',
+      '10.0.0',
+      '10.0.0.1.',
+      ' 10.0.0.1',
+      '10.0.0.1 ',
+      '',
+      'abc',
+      '1::2::3',
+      '1:2:3:4:5:6:7:8:9',
+      '10.0.0.1/32',
+      'fe80::1%eth0',
+      '[::1]',
+    ]) {
       throwsIP(() => parseIP(bad), `${JSON.stringify(bad)} is not a valid IP address`);
     }
     throwsIP(() => parseIP('10.0.0.300'), '"10.0.0.300" is not a valid IP address');
@@ -56,7 +73,14 @@ describe('parseCIDR', () => {
   });
 
   it('handles /0 and host-length prefixes', () => {
-    assert.deepEqual(parseCIDR('::/0'), { family: 6, prefix: 0, start: 0n, end: (1n << 128n) - 1n, canonical: '::/0', isCanonical: true });
+    assert.deepEqual(parseCIDR('::/0'), {
+      family: 6,
+      prefix: 0,
+      start: 0n,
+      end: (1n << 128n) - 1n,
+      canonical: '::/0',
+      isCanonical: true,
+    });
     const host = parseCIDR('10.0.0.7/32');
     assert.equal(host.start, host.end);
     assert.equal(parseCIDR('fd00::1/128').canonical, 'fd00::1/128');
@@ -79,10 +103,22 @@ describe('parseCIDR', () => {
     throwsIP(() => parseCIDR('10.0.0.0/024'), `"10.0.0.0/024" is not a valid CIDR: ${shape}`);
     throwsIP(() => parseCIDR('10.0.0.0/+8'), `"10.0.0.0/+8" is not a valid CIDR: ${shape}`);
     throwsIP(() => parseCIDR('10.0.0.0/8/8'), `"10.0.0.0/8/8" is not a valid CIDR: ${shape}`);
-    throwsIP(() => parseCIDR(' 10.0.0.0/8'), `" 10.0.0.0/8" is not a valid CIDR: " 10.0.0.0" is not a valid IP address`);
-    throwsIP(() => parseCIDR('10.0.0.256/8'), `"10.0.0.256/8" is not a valid CIDR: "10.0.0.256" is not a valid IP address`);
-    throwsIP(() => parseCIDR('10.0.0.0/33'), '"10.0.0.0/33" is not a valid CIDR: prefix length must be at most 32 for IPv4');
-    throwsIP(() => parseCIDR('fd00::/129'), '"fd00::/129" is not a valid CIDR: prefix length must be at most 128 for IPv6');
+    throwsIP(
+      () => parseCIDR(' 10.0.0.0/8'),
+      `" 10.0.0.0/8" is not a valid CIDR: " 10.0.0.0" is not a valid IP address`,
+    );
+    throwsIP(
+      () => parseCIDR('10.0.0.256/8'),
+      `"10.0.0.256/8" is not a valid CIDR: "10.0.0.256" is not a valid IP address`,
+    );
+    throwsIP(
+      () => parseCIDR('10.0.0.0/33'),
+      '"10.0.0.0/33" is not a valid CIDR: prefix length must be at most 32 for IPv4',
+    );
+    throwsIP(
+      () => parseCIDR('fd00::/129'),
+      '"fd00::/129" is not a valid CIDR: prefix length must be at most 128 for IPv6',
+    );
   });
 });
 
@@ -91,7 +127,11 @@ describe('parseRange', () => {
     assert.deepEqual(parseRange('10.0.0.1'), { family: 4, start: 0x0a000001n, end: 0x0a000001n });
     assert.deepEqual(parseRange('10.0.0.1-10.0.0.9'), { family: 4, start: 0x0a000001n, end: 0x0a000009n });
     assert.deepEqual(parseRange('10.0.0.1-10.0.0.1'), { family: 4, start: 0x0a000001n, end: 0x0a000001n });
-    assert.deepEqual(parseRange('fd00::1-fd00::ff'), { family: 6, start: parseIP('fd00::1').value, end: parseIP('fd00::ff').value });
+    assert.deepEqual(parseRange('fd00::1-fd00::ff'), {
+      family: 6,
+      start: parseIP('fd00::1').value,
+      end: parseIP('fd00::ff').value,
+    });
   });
 
   it('rejects every malformed range with a message naming it', () => {
@@ -109,7 +149,8 @@ describe('parseRange', () => {
       ['', '"" is not a valid IP address'],
       ['10.0.0.1-junk', '"junk" is not a valid IP address'],
     ];
-    for (const [input, why] of cases) throwsIP(() => parseRange(input), `${JSON.stringify(input)} is not a valid IP range: ${why}`);
+    for (const [input, why] of cases)
+      throwsIP(() => parseRange(input), `${JSON.stringify(input)} is not a valid IP range: ${why}`);
   });
 });
 

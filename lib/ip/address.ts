@@ -6,7 +6,7 @@ export class IPError extends Error {
   override name = 'IPError';
 }
 
-export function bitsOf(family: Family): number {
+function bitsOf(family: Family): number {
   return family === 4 ? 32 : 128;
 }
 
@@ -22,7 +22,9 @@ export function parseIP(s: string): { family: Family; value: bigint } {
   const invalid = () => new IPError(`${JSON.stringify(s)} is not a valid IP address`);
   if (!ADDRESS_CHARS.test(s)) throw invalid();
   try {
-    return s.includes(':') ? { family: 6, value: new Address6(s).bigInt() } : { family: 4, value: new Address4(s).bigInt() };
+    return s.includes(':')
+      ? { family: 6, value: new Address6(s).bigInt() }
+      : { family: 4, value: new Address4(s).bigInt() };
   } catch {
     throw invalid();
   }

@@ -8,7 +8,14 @@ const throwsIP = (fn: () => unknown, message: string) => assert.throws(fn, { nam
 
 describe('IPSet construction', () => {
   it('merges overlapping, adjacent and out-of-order ranges', () => {
-    const s = IPSet.fromRanges(['10.0.0.5-10.0.0.10', '10.0.0.1-10.0.0.4', '10.0.0.8-10.0.0.20', '10.0.0.30', '10.0.0.21', '10.0.0.30']);
+    const s = IPSet.fromRanges([
+      '10.0.0.5-10.0.0.10',
+      '10.0.0.1-10.0.0.4',
+      '10.0.0.8-10.0.0.20',
+      '10.0.0.30',
+      '10.0.0.21',
+      '10.0.0.30',
+    ]);
     assert.deepEqual(s.toRanges(), ['10.0.0.1-10.0.0.21', '10.0.0.30']);
     assert.equal(s.family, 4);
     assert.deepEqual(s.intervals, [
@@ -42,8 +49,14 @@ describe('IPSet construction', () => {
   });
 
   it('fromRanges names the offending element', () => {
-    throwsIP(() => IPSet.fromRanges(['10.0.0.1', '10.0.0.0/24']), '"10.0.0.0/24" is not a valid IP range: CIDR notation is not allowed, use "a" or "a-b"');
-    throwsIP(() => IPSet.fromRanges(['10.0.0.1', '10.0.0.x']), '"10.0.0.x" is not a valid IP range: "10.0.0.x" is not a valid IP address');
+    throwsIP(
+      () => IPSet.fromRanges(['10.0.0.1', '10.0.0.0/24']),
+      '"10.0.0.0/24" is not a valid IP range: CIDR notation is not allowed, use "a" or "a-b"',
+    );
+    throwsIP(
+      () => IPSet.fromRanges(['10.0.0.1', '10.0.0.x']),
+      '"10.0.0.x" is not a valid IP range: "10.0.0.x" is not a valid IP address',
+    );
     throwsIP(() => IPSet.fromRanges(['10.0.0.1', 'fd00::1-fd00::2']), '"fd00::1-fd00::2" is IPv6, expected IPv4');
     throwsIP(() => IPSet.fromRanges(['10.0.0.1'], 6), '"10.0.0.1" is IPv4, expected IPv6');
     throwsIP(() => IPSet.fromRanges([]), 'cannot infer the IP family of an empty range list');
@@ -67,8 +80,15 @@ describe('IPSet operations', () => {
 
   it('subtract handles cuts at the edges, spanning several intervals, and covering everything', () => {
     const s = IPSet.fromRanges(['10.0.0.1-10.0.0.5', '10.0.0.10-10.0.0.15', '10.0.0.20-10.0.0.25']);
-    assert.deepEqual(s.subtract(IPSet.fromRanges(['10.0.0.1', '10.0.0.25'])).toRanges(), ['10.0.0.2-10.0.0.5', '10.0.0.10-10.0.0.15', '10.0.0.20-10.0.0.24']);
-    assert.deepEqual(s.subtract(IPSet.fromRanges(['10.0.0.4-10.0.0.21'])).toRanges(), ['10.0.0.1-10.0.0.3', '10.0.0.22-10.0.0.25']);
+    assert.deepEqual(s.subtract(IPSet.fromRanges(['10.0.0.1', '10.0.0.25'])).toRanges(), [
+      '10.0.0.2-10.0.0.5',
+      '10.0.0.10-10.0.0.15',
+      '10.0.0.20-10.0.0.24',
+    ]);
+    assert.deepEqual(s.subtract(IPSet.fromRanges(['10.0.0.4-10.0.0.21'])).toRanges(), [
+      '10.0.0.1-10.0.0.3',
+      '10.0.0.22-10.0.0.25',
+    ]);
     assert.deepEqual(s.subtract(IPSet.fromRanges(['10.0.0.0-10.0.0.255'])).toRanges(), []);
     assert.ok(s.subtract(IPSet.empty(4)).equals(s));
     assert.ok(IPSet.empty(4).subtract(s).isEmpty());
@@ -100,8 +120,14 @@ describe('IPSet operations', () => {
 
   it('take returns the lowest addresses across interval boundaries', () => {
     const s = IPSet.fromRanges(['10.0.0.8-10.0.0.9', '10.0.0.1-10.0.0.2', '10.0.0.5']);
-    assert.deepEqual(s.take(4).map((v) => formatIP(v, 4)), ['10.0.0.1', '10.0.0.2', '10.0.0.5', '10.0.0.8']);
-    assert.deepEqual(s.take(2).map((v) => formatIP(v, 4)), ['10.0.0.1', '10.0.0.2']);
+    assert.deepEqual(
+      s.take(4).map((v) => formatIP(v, 4)),
+      ['10.0.0.1', '10.0.0.2', '10.0.0.5', '10.0.0.8'],
+    );
+    assert.deepEqual(
+      s.take(2).map((v) => formatIP(v, 4)),
+      ['10.0.0.1', '10.0.0.2'],
+    );
     assert.equal(s.take(100).length, 5);
     assert.deepEqual(s.take(0), []);
     assert.deepEqual(IPSet.empty(6).take(3), []);
@@ -149,7 +175,10 @@ describe('IPSet at IPv6 scale', () => {
     const free = net.subtract(IPSet.fromValues(6, excluded));
     assert.equal(free.count(), (1n << 64n) - 10_000n);
     assert.equal(free.intervals.length, 10_000);
-    assert.deepEqual(free.take(3).map((v) => formatIP(v, 6)), ['fd00:10::1', 'fd00:10::3', 'fd00:10::5']);
+    assert.deepEqual(
+      free.take(3).map((v) => formatIP(v, 6)),
+      ['fd00:10::1', 'fd00:10::3', 'fd00:10::5'],
+    );
     assert.ok(!free.contains(base + 19_998n));
     assert.ok(free.contains(base + 19_999n));
     assert.ok(free.contains(base + 20_000n));
@@ -231,12 +260,17 @@ describe('IPSet against a naive Set model', () => {
         check(a.intersect(b), common, `${ctx} intersect`);
         check(IPSet.fromValues(family, ma), ma, `${ctx} fromValues`);
         assert.equal(a.overlaps(b), common.size > 0, `${ctx} overlaps`);
-        assert.equal(a.containsSet(b), [...mb].every((v) => ma.has(v)), `${ctx} containsSet`);
+        assert.equal(
+          a.containsSet(b),
+          [...mb].every((v) => ma.has(v)),
+          `${ctx} containsSet`,
+        );
         assert.equal(a.equals(b), ma.size === mb.size && [...ma].every((v) => mb.has(v)), `${ctx} equals`);
         assert.ok(IPSet.fromRanges(a.toRanges(), family).equals(a), `${ctx} round trip`);
         const k = rand(SIZE);
         assert.deepEqual(a.take(k), sorted(ma).slice(0, k), `${ctx} take(${k})`);
-        for (let v = base - 1n; v <= base + BigInt(SIZE + 10); v++) assert.equal(a.contains(v), ma.has(v), `${ctx} contains`);
+        for (let v = base - 1n; v <= base + BigInt(SIZE + 10); v++)
+          assert.equal(a.contains(v), ma.has(v), `${ctx} contains`);
       }
     });
   }

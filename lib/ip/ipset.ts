@@ -36,7 +36,9 @@ export class IPSet {
     return new IPSet(family, []);
   }
 
-  /** Builds a set from Spiderpool range strings ("a" or "a-b"); the family is taken from the first element if not given. */
+  /**
+   * Builds a set from Spiderpool range strings ("a" or "a-b"); the family is taken from the first element if not given.
+   */
   static fromRanges(ranges: string[], family?: Family): IPSet {
     const parsed = ranges.map(parseRange);
     const fam = family ?? parsed[0]?.family;
@@ -63,7 +65,8 @@ export class IPSet {
   }
 
   private sameFamily(o: IPSet): void {
-    if (o.family !== this.family) throw new IPError(`cannot combine an IPv${this.family} set with an IPv${o.family} set`);
+    if (o.family !== this.family)
+      throw new IPError(`cannot combine an IPv${this.family} set with an IPv${o.family} set`);
   }
 
   union(o: IPSet): IPSet {

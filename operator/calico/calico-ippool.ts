@@ -6,7 +6,12 @@ import { cidrToLabelValue, parseCIDR } from '../../lib/ip/index.ts';
 import type { Kind } from '../runtime/types.ts';
 
 export const CALICO_IPPOOL: Kind = {
-  group: 'crd.projectcalico.org', version: 'v1', plural: 'ippools', kind: 'IPPool', namespaced: false, optional: true,
+  group: 'crd.projectcalico.org',
+  version: 'v1',
+  plural: 'ippools',
+  kind: 'IPPool',
+  namespaced: false,
+  optional: true,
 };
 
 export interface CalicoIPPoolSpec {
@@ -34,13 +39,4 @@ export const isOwned = (pool: CalicoIPPool): boolean => pool.metadata?.labels?.[
 /** The name of the Calico IPPool that advertises a subnet: one per CIDR, derived from it alone. */
 export function calicoPoolName(cidr: string): string {
   return `spiderpool-${cidrToLabelValue(parseCIDR(cidr).canonical)}`;
-}
-
-/** The pool's CIDR in canonical form, or undefined when it has none or it does not parse. */
-export function canonicalCIDROf(pool: CalicoIPPool): string | undefined {
-  try {
-    return pool.spec?.cidr ? parseCIDR(pool.spec.cidr).canonical : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,22 +1,41 @@
 import assert from 'node:assert/strict';
 import type { SpiderIPPool, SpiderSubnet } from '../../api/v2beta1/types.ts';
-import { ANNOTATION, advertiseRequest } from './opt-in.ts';
+import { CALICO_ANNOTATION } from '../../api/v2beta1/constants.ts';
+import { advertiseRequest } from './opt-in.ts';
 
-const pool = (annotations: Record<string, string>, subnet = '10.244.0.0/16', extra: Partial<SpiderIPPool['metadata']> = {}): SpiderIPPool => ({
-  apiVersion: 'spiderpool.spidernet.io/v2beta1', kind: 'SpiderIPPool',
-  metadata: { name: 'nginx-ippool-v4', annotations, ...extra }, spec: { subnet, ips: ['10.244.100.0-10.244.200.1'] },
+const pool = (
+  annotations: Record<string, string>,
+  subnet = '10.244.0.0/16',
+  extra: Partial<SpiderIPPool['metadata']> = {},
+): SpiderIPPool => ({
+  apiVersion: 'spiderpool.spidernet.io/v2beta1',
+  kind: 'SpiderIPPool',
+  metadata: { name: 'nginx-ippool-v4', annotations, ...extra },
+  spec: { subnet, ips: ['10.244.100.0-10.244.200.1'] },
 });
 const subnet = (annotations: Record<string, string>, cidr: string): SpiderSubnet => ({
-  apiVersion: 'spiderpool.spidernet.io/v2beta1', kind: 'SpiderSubnet', metadata: { name: 'subnet-6', annotations }, spec: { subnet: cidr },
+  apiVersion: 'spiderpool.spidernet.io/v2beta1',
+  kind: 'SpiderSubnet',
+  metadata: { name: 'subnet-6', annotations },
+  spec: { subnet: cidr },
 });
-const on = { [ANNOTATION.bgp]: 'true' };
+const on = { [CALICO_ANNOTATION.bgp]: 'true' };
 
 describe('Calico BGP opt-in annotations', () => {
   it('only the exact value "true" opts in, and a deleting object asks for nothing', () => {
     assert.equal(advertiseRequest({ kind: 'SpiderIPPool', object: pool({}) }), undefined);
-    assert.equal(advertiseRequest({ kind: 'SpiderIPPool', object: pool({ [ANNOTATION.bgp]: 'yes' }) }), undefined);
-    assert.equal(advertiseRequest({ kind: 'SpiderIPPool', object: pool({ [ANNOTATION.bgp]: 'True' }) }), undefined);
-    assert.equal(advertiseRequest({ kind: 'SpiderIPPool', object: pool(on, undefined, { deletionTimestamp: new Date() }) }), undefined);
+    assert.equal(
+      advertiseRequest({ kind: 'SpiderIPPool', object: pool({ [CALICO_ANNOTATION.bgp]: 'yes' }) }),
+      undefined,
+    );
+    assert.equal(
+      advertiseRequest({ kind: 'SpiderIPPool', object: pool({ [CALICO_ANNOTATION.bgp]: 'True' }) }),
+      undefined,
+    );
+    assert.equal(
+      advertiseRequest({ kind: 'SpiderIPPool', object: pool(on, undefined, { deletionTimestamp: new Date() }) }),
+      undefined,
+    );
   });
 
   it('the quick-start pool asks for its subnet with the default IPv4 block size 26', () => {
@@ -48,14 +67,17 @@ describe('Calico BGP opt-in annotations', () => {
   ];
   for (const [value, cidr, reason] of bad) {
     it(`block size ${JSON.stringify(value)} for ${cidr} is an error naming the object and the annotation`, () => {
-      const r = advertiseRequest({ kind: 'SpiderSubnet', object: subnet({ ...on, [ANNOTATION.blockSize]: value }, cidr) });
+      const r = advertiseRequest({
+        kind: 'SpiderSubnet',
+        object: subnet({ ...on, [CALICO_ANNOTATION.blockSize]: value }, cidr),
+      });
       assert.match(r?.error ?? '', /^SpiderSubnet subnet-6: /);
       assert.match(r?.error ?? '', reason);
     });
   }
 
   it('a valid block size is taken', () => {
-    const r = advertiseRequest({ kind: 'SpiderIPPool', object: pool({ ...on, [ANNOTATION.blockSize]: '24' }) });
+    const r = advertiseRequest({ kind: 'SpiderIPPool', object: pool({ ...on, [CALICO_ANNOTATION.blockSize]: '24' }) });
     assert.equal(r && 'blockSize' in r && r.blockSize, 24);
   });
 });

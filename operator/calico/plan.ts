@@ -13,7 +13,10 @@ export type Plan =
 // The values of the Calico quick start: routed underlay addresses, no tunnel, no SNAT, on every node.
 const FIXED = { ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, nodeSelector: 'all()' } as const;
 
-export function desiredSpec(cidr: CIDR, blockSize: number): Required<Pick<CalicoIPPoolSpec, 'cidr' | 'blockSize' | keyof typeof FIXED>> {
+function desiredSpec(
+  cidr: CIDR,
+  blockSize: number,
+): Required<Pick<CalicoIPPoolSpec, 'cidr' | 'blockSize' | keyof typeof FIXED>> {
   return { cidr: cidr.canonical, blockSize, ...FIXED };
 }
 
@@ -33,34 +36,56 @@ export function overlaps(a: CIDR, pool: CalicoIPPool): boolean {
  * overlaps the CIDR makes ours redundant (Calico forbids overlapping pools), so ours is not created or
  * is removed.
  */
-export function planCalicoPool(name: string, requests: readonly AdvertiseRequest[], pools: readonly CalicoIPPool[]): Plan {
+export function planCalicoPool(
+  name: string,
+  requests: readonly AdvertiseRequest[],
+  pools: readonly CalicoIPPool[],
+): Plan {
   const existing = pools.find((p) => p.metadata?.name === name);
   const ours = existing && isOwned(existing) ? existing : undefined;
-  if (requests.length === 0) return ours && !ours.metadata?.deletionTimestamp ? { action: 'delete', pool: ours } : { action: 'none' };
+  if (requests.length === 0)
+    return ours && !ours.metadata?.deletionTimestamp ? { action: 'delete', pool: ours } : { action: 'none' };
 
   const cidr = requests[0]!.cidr;
   const sources = requests.map((r) => r.source).join(', ');
   if (existing && !ours) {
-    return { action: 'none', note: `Calico IPPool ${name} exists without label ${MANAGED_BY_LABEL}=${MANAGED_BY}; it is left as it is and ${cidr.canonical} (${sources}) is not managed` };
+    return {
+      action: 'none',
+      note: `Calico IPPool ${name} exists without label ${MANAGED_BY_LABEL}=${MANAGED_BY}; it is left as it is and ${cidr.canonical} (${sources}) is not managed`,
+    };
   }
   const errors = requests.flatMap((r) => (r.error === undefined ? [] : [r.error]));
-  if (errors.length > 0) return { action: 'none', note: `${errors.join('; ')}; Calico IPPool ${name} is left unchanged` };
+  if (errors.length > 0)
+    return { action: 'none', note: `${errors.join('; ')}; Calico IPPool ${name} is left unchanged` };
   const valid = requests.flatMap((r) => (r.error === undefined ? [r] : []));
   const sizes = new Set(valid.map((r) => r.blockSize));
   if (sizes.size > 1) {
     const asks = valid.map((r) => `${r.source} asks ${r.blockSize}`).join(', ');
-    return { action: 'none', note: `conflicting Calico block sizes for ${cidr.canonical}: ${asks}; Calico IPPool ${name} is left unchanged` };
+    return {
+      action: 'none',
+      note: `conflicting Calico block sizes for ${cidr.canonical}: ${asks}; Calico IPPool ${name} is left unchanged`,
+    };
   }
 
   const foreign = pools.find((p) => !isOwned(p) && !p.metadata?.deletionTimestamp && overlaps(cidr, p));
   if (foreign) {
     const note = `Calico IPPool ${foreign.metadata?.name} (cidr ${foreign.spec?.cidr}) is not managed by ${MANAGED_BY} and covers ${cidr.canonical} (${sources}); it is left as it is`;
-    return ours && !ours.metadata?.deletionTimestamp ? { action: 'delete', pool: ours, note: `${note}, and the duplicate ${name} is removed` } : { action: 'none', note };
+    return ours && !ours.metadata?.deletionTimestamp
+      ? { action: 'delete', pool: ours, note: `${note}, and the duplicate ${name} is removed` }
+      : { action: 'none', note };
   }
 
   const spec = desiredSpec(cidr, [...sizes][0]!);
   if (!ours) {
-    return { action: 'create', pool: { apiVersion: 'crd.projectcalico.org/v1', kind: 'IPPool', metadata: { name, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } }, spec } };
+    return {
+      action: 'create',
+      pool: {
+        apiVersion: 'crd.projectcalico.org/v1',
+        kind: 'IPPool',
+        metadata: { name, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
+        spec,
+      },
+    };
   }
   if (ours.metadata?.deletionTimestamp) return { action: 'none' };
   const current = ours.spec ?? {};

@@ -3,12 +3,13 @@
 // SpiderIPPools and SpiderSubnets of one subnet share one Calico pool, and a pool left behind by a
 // subnet nobody asks for any more is found from its own name and removed.
 import { CustomObjectsApi, type KubernetesObject } from '@kubernetes/client-node';
+import { CALICO_ANNOTATION } from '../../api/v2beta1/constants.ts';
+import { KINDS } from '../../api/v2beta1/kinds.ts';
 import type { SpiderIPPool, SpiderSubnet } from '../../api/v2beta1/types.ts';
 import { isNotFound } from '../../lib/kube.ts';
-import { SPIDER_IPPOOL, SPIDER_SUBNET } from '../kinds.ts';
-import type { Key, Reconciler, ReconcilerFactory } from '../runtime/types.ts';
+import type { Key, Reconciler, ReconcilerContext } from '../runtime/types.ts';
 import { CALICO_IPPOOL, calicoPoolName, isOwned, type CalicoIPPool } from './calico-ippool.ts';
-import { ANNOTATION, advertiseRequest, isOptedIn, type AdvertiseRequest, type SpiderSource } from './opt-in.ts';
+import { advertiseRequest, isOptedIn, type AdvertiseRequest, type SpiderSource } from './opt-in.ts';
 import { overlaps, planCalicoPool } from './plan.ts';
 
 // While the Calico CRD is missing, creations are retried this often rather than on every pool change.
@@ -22,30 +23,36 @@ const nameForSubnet = (subnet: string | undefined): string | undefined => {
   }
 };
 
-export const createCalicoPoolReconciler: ReconcilerFactory = ({ caches, kubeConfig, log }): Reconciler => {
+export const CALICO_POOL_RECONCILER = 'calico-ippool';
+
+export function createCalicoPoolReconciler({ caches, kubeConfig, log }: ReconcilerContext): Reconciler {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const calicoPools = caches.of<CalicoIPPool>(CALICO_IPPOOL);
-  const spiderPools = caches.of<SpiderIPPool>(SPIDER_IPPOOL);
-  const spiderSubnets = caches.of<SpiderSubnet>(SPIDER_SUBNET);
+  const spiderPools = caches.of<SpiderIPPool>(KINDS.SpiderIPPool);
+  const spiderSubnets = caches.of<SpiderSubnet>(KINDS.SpiderSubnet);
   const calicoApi = { group: CALICO_IPPOOL.group, version: CALICO_IPPOOL.version, plural: CALICO_IPPOOL.plural };
 
-  const requests = (): AdvertiseRequest[] => [
-    ...spiderPools.list().map((object): SpiderSource => ({ kind: 'SpiderIPPool', object })),
-    ...spiderSubnets.list().map((object): SpiderSource => ({ kind: 'SpiderSubnet', object })),
-  ].flatMap((s) => advertiseRequest(s) ?? []);
+  const requests = (): AdvertiseRequest[] =>
+    [
+      ...spiderPools.list().map((object): SpiderSource => ({ kind: 'SpiderIPPool', object })),
+      ...spiderSubnets.list().map((object): SpiderSource => ({ kind: 'SpiderSubnet', object })),
+    ].flatMap((s) => advertiseRequest(s) ?? []);
 
   // The runtime maps both the old and the new state of a changed object, so removing the annotation
   // (or the object) still reaches the key; after a restart our Calico pools lead to their own keys.
-  const spiderKeys = (kind: SpiderSource['kind']) => (obj: KubernetesObject): Key[] => {
-    const source = { kind, object: obj } as SpiderSource;
-    const name = isOptedIn(source) ? nameForSubnet(source.object.spec?.subnet) : undefined;
-    return name ? [name] : [];
-  };
+  const spiderKeys =
+    (kind: SpiderSource['kind']) =>
+    (obj: KubernetesObject): Key[] => {
+      const source = { kind, object: obj } as SpiderSource;
+      const name = isOptedIn(source) ? nameForSubnet(source.object.spec?.subnet) : undefined;
+      return name ? [name] : [];
+    };
 
   const calicoKeys = (obj: KubernetesObject): Key[] => {
     const pool = obj as CalicoIPPool;
     const keys = new Set([pool.metadata?.name ?? '']);
-    if (!isOwned(pool)) for (const r of requests()) if (overlaps(r.cidr, pool)) keys.add(calicoPoolName(r.cidr.canonical));
+    if (!isOwned(pool))
+      for (const r of requests()) if (overlaps(r.cidr, pool)) keys.add(calicoPoolName(r.cidr.canonical));
     return [...keys].filter(Boolean);
   };
 
@@ -61,10 +68,10 @@ export const createCalicoPoolReconciler: ReconcilerFactory = ({ caches, kubeConf
   let crdMissingLogged = false;
 
   return {
-    name: 'calico-ippool',
+    name: CALICO_POOL_RECONCILER,
     watches: [
-      { kind: SPIDER_IPPOOL, keys: spiderKeys('SpiderIPPool') },
-      { kind: SPIDER_SUBNET, keys: spiderKeys('SpiderSubnet') },
+      { kind: KINDS.SpiderIPPool, keys: spiderKeys('SpiderIPPool') },
+      { kind: KINDS.SpiderSubnet, keys: spiderKeys('SpiderSubnet') },
       { kind: CALICO_IPPOOL, keys: calicoKeys },
     ],
 
@@ -84,13 +91,19 @@ export const createCalicoPoolReconciler: ReconcilerFactory = ({ caches, kubeConf
             if (!isNotFound(err)) throw err;
             crdMissingUntil = now + CRD_RETRY_MS;
             if (!crdMissingLogged) {
-              log.warn(`the Calico IPPool CRD (ippools.crd.projectcalico.org) is not installed: subnets annotated ${ANNOTATION.bgp}="true" are not advertised until it is`);
+              log.warn(
+                `the Calico IPPool CRD (ippools.crd.projectcalico.org) is not installed: subnets annotated ${CALICO_ANNOTATION.bgp}="true" are not advertised until it is`,
+              );
               crdMissingLogged = true;
             }
             return { requeueAfterMs: CRD_RETRY_MS };
           }
           crdMissingLogged = false;
-          log.info('created Calico IPPool', { calicoIPPool: key, spec: plan.pool.spec, for: mine.map((r) => r.source) });
+          log.info('created Calico IPPool', {
+            calicoIPPool: key,
+            spec: plan.pool.spec,
+            for: mine.map((r) => r.source),
+          });
           return;
         }
         case 'update':
@@ -101,7 +114,11 @@ export const createCalicoPoolReconciler: ReconcilerFactory = ({ caches, kubeConf
         case 'delete': {
           const { uid, resourceVersion } = plan.pool.metadata ?? {};
           try {
-            await custom.deleteClusterCustomObject({ ...calicoApi, name: key, body: { preconditions: { uid, resourceVersion } } });
+            await custom.deleteClusterCustomObject({
+              ...calicoApi,
+              name: key,
+              body: { preconditions: { uid, resourceVersion } },
+            });
           } catch (err) {
             if (!isNotFound(err)) throw err;
           }
@@ -111,4 +128,4 @@ export const createCalicoPoolReconciler: ReconcilerFactory = ({ caches, kubeConf
       }
     },
   };
-};
+}

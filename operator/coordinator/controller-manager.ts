@@ -4,9 +4,10 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { nothing, parseCIDRList, type Found } from './found.ts';
 import type { ClusterCIDRs } from './kubeadm-config.ts';
 
-export const CONTROLLER_MANAGER_LABEL = { component: 'kube-controller-manager' } as const;
+const CONTROLLER_MANAGER_LABEL = { component: 'kube-controller-manager' } as const;
 
-export const isControllerManager = (pod: V1Pod): boolean => pod.metadata?.labels?.component === CONTROLLER_MANAGER_LABEL.component;
+export const isControllerManager = (pod: V1Pod): boolean =>
+  pod.metadata?.labels?.component === CONTROLLER_MANAGER_LABEL.component;
 
 /**
  * The value of `--flag=value` or `--flag value` in the first container's command, then its args. An
@@ -14,7 +15,9 @@ export const isControllerManager = (pod: V1Pod): boolean => pod.metadata?.labels
  */
 export function flagValue(pod: V1Pod, flag: string): string | undefined {
   const container = pod.spec?.containers?.[0];
-  const words = [...(container?.command ?? []), ...(container?.args ?? [])].flatMap((e) => e.split(/\s+/)).filter(Boolean);
+  const words = [...(container?.command ?? []), ...(container?.args ?? [])]
+    .flatMap((e) => e.split(/\s+/))
+    .filter(Boolean);
   for (let i = 0; i < words.length; i++) {
     const word = words[i]!;
     if (word.startsWith(`${flag}=`)) return word.slice(flag.length + 1);
@@ -28,12 +31,15 @@ export function controllerManagerCIDRs(pods: readonly V1Pod[]): ClusterCIDRs {
     .filter((p) => isControllerManager(p) && !p.metadata?.deletionTimestamp)
     .sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
   const fromFlag = (flag: string): Found => {
-    if (candidates.length === 0) return nothing('no kube-controller-manager pod in kube-system (label component=kube-controller-manager)');
+    if (candidates.length === 0)
+      return nothing('no kube-controller-manager pod in kube-system (label component=kube-controller-manager)');
     for (const pod of candidates) {
       const value = flagValue(pod, flag);
       if (value !== undefined) return parseCIDRList(value, `pod kube-system/${pod.metadata?.name} ${flag}`);
     }
-    return nothing(`no kube-controller-manager pod with ${flag} (${candidates.map((p) => `kube-system/${p.metadata?.name}`).join(', ')})`);
+    return nothing(
+      `no kube-controller-manager pod with ${flag} (${candidates.map((p) => `kube-system/${p.metadata?.name}`).join(', ')})`,
+    );
   };
   return { pod: fromFlag('--cluster-cidr'), service: fromFlag('--service-cluster-ip-range') };
 }

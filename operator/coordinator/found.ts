@@ -39,7 +39,9 @@ export function concatFound(places: Found[], absent?: string): Found {
 }
 
 /** Sorts objects oldest first, as Calico and Cilium pools are listed by creation time (name breaks ties). */
-export function byCreation<T extends { metadata?: { name?: string; creationTimestamp?: Date | string } }>(items: readonly T[]): T[] {
+export function byCreation<T extends { metadata?: { name?: string; creationTimestamp?: Date | string } }>(
+  items: readonly T[],
+): T[] {
   const time = (t: T) => (t.metadata?.creationTimestamp ? new Date(t.metadata.creationTimestamp).getTime() : 0);
   return [...items].sort((a, b) => time(a) - time(b) || (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
 }

@@ -10,7 +10,7 @@ export interface CiliumPodIPPool extends KubernetesObject {
   spec?: { ipv4?: { cidrs?: string[] }; ipv6?: { cidrs?: string[] } };
 }
 
-export const NO_CALICO_POOL = 'no enabled Calico IPPool (crd.projectcalico.org/v1)';
+const NO_CALICO_POOL = 'no enabled Calico IPPool (crd.projectcalico.org/v1)';
 
 /**
  * Enabled Calico IPPools, oldest first. Pools this product created to advertise Spiderpool subnets over
@@ -18,7 +18,10 @@ export const NO_CALICO_POOL = 'no enabled Calico IPPool (crd.projectcalico.org/v
  */
 export function calicoCIDRs(pools: readonly CalicoIPPool[]): Found {
   const live = byCreation(pools.filter((p) => !p.metadata?.deletionTimestamp && !p.spec?.disabled && !isOwned(p)));
-  return concatFound(live.map((p) => parseCIDRList(p.spec?.cidr ?? '', `Calico IPPool ${p.metadata?.name} spec.cidr`)), NO_CALICO_POOL);
+  return concatFound(
+    live.map((p) => parseCIDRList(p.spec?.cidr ?? '', `Calico IPPool ${p.metadata?.name} spec.cidr`)),
+    NO_CALICO_POOL,
+  );
 }
 
 const CLUSTER_POOL_MODES = ['cluster-pool', 'cluster-pool-v2beta'];
@@ -27,7 +30,11 @@ const CLUSTER_POOL_MODES = ['cluster-pool', 'cluster-pool-v2beta'];
  * Cilium's pod CIDRs by its IPAM mode (`data.ipam`; Cilium's default when unset is cluster-pool).
  * `clusterPod` are the Kubernetes pod CIDRs, which Cilium uses in `kubernetes` mode.
  */
-export function ciliumCIDRs(cm: V1ConfigMap | undefined, clusterPod: Found, podIPPools: readonly CiliumPodIPPool[]): Found {
+export function ciliumCIDRs(
+  cm: V1ConfigMap | undefined,
+  clusterPod: Found,
+  podIPPools: readonly CiliumPodIPPool[],
+): Found {
   const where = `kube-system/${CILIUM_CONFIG}`;
   if (!cm) return nothing(`${where} not found`);
   const ipam = cm.data?.ipam || 'cluster-pool';
@@ -44,5 +51,7 @@ export function ciliumCIDRs(cm: V1ConfigMap | undefined, clusterPod: Found, podI
     return concatFound(places, `no CiliumPodIPPool (cilium.io/v2alpha1) for ${where} ipam multi-pool`);
   }
   if (ipam === 'kubernetes') return clusterPod;
-  return nothing(`${where} ipam ${JSON.stringify(ipam)} is not supported (supported: ${[...CLUSTER_POOL_MODES, 'multi-pool', 'kubernetes'].join(', ')})`);
+  return nothing(
+    `${where} ipam ${JSON.stringify(ipam)} is not supported (supported: ${[...CLUSTER_POOL_MODES, 'multi-pool', 'kubernetes'].join(', ')})`,
+  );
 }

@@ -45,16 +45,25 @@ export interface CoordinatorResult {
 
 const TYPES = ['auto', 'cluster', 'calico', 'cilium', 'none'];
 
-function resolveType(inputs: CoordinatorInputs): { type: PodCIDRType; note: string; fallback?: string[] } | { error: string } {
+function resolveType(
+  inputs: CoordinatorInputs,
+): { type: PodCIDRType; note: string; fallback?: string[] } | { error: string } {
   const t = inputs.podCIDRType;
-  if (t === undefined || t === '') return { error: `spec.podCIDRType is not set: it must be one of ${TYPES.join(', ')}` };
+  if (t === undefined || t === '')
+    return { error: `spec.podCIDRType is not set: it must be one of ${TYPES.join(', ')}` };
   if (!TYPES.includes(t)) return { error: `spec.podCIDRType ${JSON.stringify(t)} is not one of ${TYPES.join(', ')}` };
   if (t !== 'auto') return { type: t as PodCIDRType, note: '' };
   const cni = inputs.defaultCni ?? { absent: 'no CNI configuration directory' };
   if ('error' in cni) return { error: `podCIDRType auto: ${cni.error}` };
-  if ('file' in cni) return { type: typeOfCni(cni.name), note: `podCIDRType auto: default CNI ${JSON.stringify(cni.name)} in ${cni.file}` };
-  if (calicoCIDRs(inputs.calicoPools).cidrs.length > 0) return { type: 'calico', note: `podCIDRType auto: ${cni.absent}; Calico IPPools found` };
-  if (inputs.ciliumConfig) return { type: 'cilium', note: `podCIDRType auto: ${cni.absent}; kube-system/${CILIUM_CONFIG} found` };
+  if ('file' in cni)
+    return {
+      type: typeOfCni(cni.name),
+      note: `podCIDRType auto: default CNI ${JSON.stringify(cni.name)} in ${cni.file}`,
+    };
+  if (calicoCIDRs(inputs.calicoPools).cidrs.length > 0)
+    return { type: 'calico', note: `podCIDRType auto: ${cni.absent}; Calico IPPools found` };
+  if (inputs.ciliumConfig)
+    return { type: 'cilium', note: `podCIDRType auto: ${cni.absent}; kube-system/${CILIUM_CONFIG} found` };
   return {
     type: 'cluster',
     note: `podCIDRType auto: ${cni.absent}, no Calico IPPool and no kube-system/${CILIUM_CONFIG}: using the cluster's pod CIDR`,
@@ -62,7 +71,12 @@ function resolveType(inputs: CoordinatorInputs): { type: PodCIDRType; note: stri
   };
 }
 
-const notReady = (reason: string): SpiderCoordinatorStatus => ({ phase: 'NotReady', reason, overlayPodCIDR: [], serviceCIDR: [] });
+const notReady = (reason: string): SpiderCoordinatorStatus => ({
+  phase: 'NotReady',
+  reason,
+  overlayPodCIDR: [],
+  serviceCIDR: [],
+});
 
 export function coordinatorStatus(inputs: CoordinatorInputs): CoordinatorResult {
   const resolved = resolveType(inputs);
@@ -72,12 +86,14 @@ export function coordinatorStatus(inputs: CoordinatorInputs): CoordinatorResult 
   const kubeadm = kubeadmCIDRs(inputs.kubeadmConfig);
   const kcm = controllerManagerCIDRs(inputs.kubeSystemPods);
   const clusterPod = firstFound(kubeadm.pod, kcm.pod);
-  const serviceObjects = byCreation(inputs.serviceCIDRs.filter((s) => !s.metadata?.deletionTimestamp))
-    .map((s) => parseCIDRList((s.spec?.cidrs ?? []).join(','), `ServiceCIDR ${s.metadata?.name} spec.cidrs`));
+  const serviceObjects = byCreation(inputs.serviceCIDRs.filter((s) => !s.metadata?.deletionTimestamp)).map((s) =>
+    parseCIDRList((s.spec?.cidrs ?? []).join(','), `ServiceCIDR ${s.metadata?.name} spec.cidrs`),
+  );
   const service = firstFound(concatFound(serviceObjects), kubeadm.service, kcm.service);
 
   let pod: Found;
-  if (type === 'cluster') pod = resolved.fallback ? { ...clusterPod, problems: [...clusterPod.problems, ...resolved.fallback] } : clusterPod;
+  if (type === 'cluster')
+    pod = resolved.fallback ? { ...clusterPod, problems: [...clusterPod.problems, ...resolved.fallback] } : clusterPod;
   else if (type === 'calico') pod = calicoCIDRs(inputs.calicoPools);
   else if (type === 'cilium') pod = ciliumCIDRs(inputs.ciliumConfig, clusterPod, inputs.ciliumPodIPPools);
   else pod = { cidrs: [], problems: [] };
@@ -86,7 +102,11 @@ export function coordinatorStatus(inputs: CoordinatorInputs): CoordinatorResult 
     ...(type !== 'none' && pod.cidrs.length === 0 ? [`no pod CIDR found: ${pod.problems.join(', ')}`] : []),
     ...(service.cidrs.length === 0 ? [`no service CIDR found: ${service.problems.join(', ')}`] : []),
   ];
-  const notes = [resolved.note, ...(pod.cidrs.length > 0 ? pod.problems : []), ...(service.cidrs.length > 0 ? service.problems : [])].filter(Boolean);
+  const notes = [
+    resolved.note,
+    ...(pod.cidrs.length > 0 ? pod.problems : []),
+    ...(service.cidrs.length > 0 ? service.problems : []),
+  ].filter(Boolean);
   if (missing.length > 0) return { status: notReady(missing.join('; ')), type, notes };
   return { status: { phase: 'Synced', overlayPodCIDR: pod.cidrs, serviceCIDR: service.cidrs }, type, notes };
 }

@@ -8,8 +8,18 @@ import { apiMessage } from '../../lib/kube.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Caches } from '../runtime/types.ts';
 import type { GcClient } from './client.ts';
-import { decide, decideEndpoint, splitPodKey, statefulSetOf, type DecideOptions, type Observed, type PoolRecord, type ReleaseReason } from './decide.ts';
-import { POD, SPIDER_ENDPOINT, SPIDER_IPPOOL, STATEFUL_SET } from '../kinds.ts';
+import {
+  decide,
+  decideEndpoint,
+  splitPodKey,
+  statefulSetOf,
+  type DecideOptions,
+  type Observed,
+  type PoolRecord,
+  type ReleaseReason,
+} from './decide.ts';
+import { KINDS } from '../../api/v2beta1/kinds.ts';
+import { POD, STATEFUL_SET } from '../kinds.ts';
 import type { GcMetrics } from './metrics.ts';
 import type { GcOptions } from './options.ts';
 import { releaseRecords, retireEndpoint } from './release.ts';
@@ -27,13 +37,18 @@ export interface PassResult {
   recheckAt?: number;
 }
 
-interface Condemned { record: PoolRecord; reason: ReleaseReason; endpoint?: SpiderEndpoint }
+interface Condemned {
+  record: PoolRecord;
+  reason: ReleaseReason;
+  endpoint?: SpiderEndpoint;
+}
 
 const FRESH_READS_AT_ONCE = 8;
 
 const recordId = (r: PoolRecord) => `${r.pool}/${r.ip}/${r.podUid}`;
 const holder = (pod: string, uid: string | undefined) => `${pod}|${uid ?? ''}`;
-const earliest = (a: number | undefined, b: number | undefined) => (a === undefined ? b : b === undefined ? a : Math.min(a, b));
+const earliest = (a: number | undefined, b: number | undefined) =>
+  a === undefined ? b : b === undefined ? a : Math.min(a, b);
 
 async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -57,12 +72,15 @@ export class Collector {
     const records = this.allRecords();
     if (this.deps.options.dryRun) {
       const present = new Set(records.map(recordId));
-      for (const id of this.deps.metrics.wouldRelease.keys()) if (!present.has(id)) this.deps.metrics.wouldRelease.delete(id);
+      for (const id of this.deps.metrics.wouldRelease.keys())
+        if (!present.has(id)) this.deps.metrics.wouldRelease.delete(id);
     }
     const errors: unknown[] = [];
     await this.collectRecords(records).catch((err: unknown) => errors.push(err));
-    const endpoints = this.deps.caches.of<SpiderEndpoint>(SPIDER_ENDPOINT).list();
-    await this.collectEndpoints(endpoints, new Set(records.map((r) => holder(r.pod, r.podUid)))).catch((err: unknown) => errors.push(err));
+    const endpoints = this.deps.caches.of<SpiderEndpoint>(KINDS.SpiderEndpoint).list();
+    await this.collectEndpoints(endpoints, new Set(records.map((r) => holder(r.pod, r.podUid)))).catch((err: unknown) =>
+      errors.push(err),
+    );
     if (errors.length) throw errors[0];
     this.deps.metrics.scans.inc();
     this.deps.log.debug('full scan done', { records: records.length, endpoints: endpoints.length });
@@ -72,13 +90,13 @@ export class Collector {
   async collectPod(podKey: string): Promise<PassResult> {
     const records = this.recordsOf(podKey);
     const result = await this.collectRecords(records);
-    const endpoint = this.deps.caches.of<SpiderEndpoint>(SPIDER_ENDPOINT).get(podKey);
+    const endpoint = this.deps.caches.of<SpiderEndpoint>(KINDS.SpiderEndpoint).get(podKey);
     if (endpoint) await this.collectEndpoints([endpoint], new Set(records.map((r) => holder(r.pod, r.podUid))));
     return result;
   }
 
   private recordsOf(podKey: string): PoolRecord[] {
-    const pools = this.deps.caches.of<SpiderIPPool>(SPIDER_IPPOOL).list();
+    const pools = this.deps.caches.of<SpiderIPPool>(KINDS.SpiderIPPool).list();
     const version = pools.map((p) => `${p.metadata.name}@${p.metadata.resourceVersion}`).join(',');
     if (this.index?.version !== version) {
       const byPod = new Map<string, PoolRecord[]>();
@@ -94,7 +112,7 @@ export class Collector {
 
   /** Records of every cached pool, each pool parsed once per resourceVersion. */
   private allRecords(): PoolRecord[] {
-    const pools = this.deps.caches.of<SpiderIPPool>(SPIDER_IPPOOL).list();
+    const pools = this.deps.caches.of<SpiderIPPool>(KINDS.SpiderIPPool).list();
     const names = new Set(pools.map((p) => p.metadata.name));
     for (const name of this.parsed.keys()) if (!names.has(name)) this.parsed.delete(name);
     return pools.flatMap((pool) => {
@@ -103,7 +121,13 @@ export class Collector {
       if (known && known.resourceVersion === resourceVersion) return known.records;
       let records: PoolRecord[];
       try {
-        records = [...parseRecords(pool)].map(([ip, r]) => ({ pool: name, ip, pod: r.pod, podUid: r.podUid, ...(r.nic ? { nic: r.nic } : {}) }));
+        records = [...parseRecords(pool)].map(([ip, r]) => ({
+          pool: name,
+          ip,
+          pod: r.pod,
+          podUid: r.podUid,
+          ...(r.nic ? { nic: r.nic } : {}),
+        }));
       } catch (err) {
         // A pool whose records cannot be read is left alone: freeing from it would be guessing.
         this.deps.log.error('pool records unreadable, skipped', { pool: name, err: apiMessage(err) });
@@ -115,16 +139,21 @@ export class Collector {
   }
 
   private decideOptions(now: number): DecideOptions {
-    return { now, graceMarginMs: this.deps.options.graceMarginMs, enableStatefulSet: this.deps.options.enableStatefulSet };
+    return {
+      now,
+      graceMarginMs: this.deps.options.graceMarginMs,
+      enableStatefulSet: this.deps.options.enableStatefulSet,
+    };
   }
 
   private cached(podKey: string): Observed {
     const { caches } = this.deps;
     const pod = caches.of<V1Pod>(POD).get(podKey);
-    const endpoint = caches.of<SpiderEndpoint>(SPIDER_ENDPOINT).get(podKey);
+    const endpoint = caches.of<SpiderEndpoint>(KINDS.SpiderEndpoint).get(podKey);
     const setName = statefulSetOf(pod, endpoint);
     const namespace = splitPodKey(podKey)?.namespace;
-    const statefulSet = setName && namespace ? caches.of<V1StatefulSet>(STATEFUL_SET).get(`${namespace}/${setName}`) : undefined;
+    const statefulSet =
+      setName && namespace ? caches.of<V1StatefulSet>(STATEFUL_SET).get(`${namespace}/${setName}`) : undefined;
     return { pod, endpoint, statefulSet };
   }
 
@@ -132,7 +161,10 @@ export class Collector {
     const { client, options } = this.deps;
     const id = splitPodKey(podKey);
     if (!id) return {};
-    const [pod, endpoint] = await Promise.all([client.pod(id.namespace, id.name), client.endpoint(id.namespace, id.name)]);
+    const [pod, endpoint] = await Promise.all([
+      client.pod(id.namespace, id.name),
+      client.endpoint(id.namespace, id.name),
+    ]);
     const setName = options.enableStatefulSet ? statefulSetOf(pod, endpoint) : undefined;
     const statefulSet = setName ? await client.statefulSet(id.namespace, setName) : undefined;
     return { pod, endpoint, statefulSet };
@@ -146,10 +178,10 @@ export class Collector {
     const suspects = new Map<string, PoolRecord[]>();
     for (const record of records) {
       let seen = observed.get(record.pod);
-      if (!seen) observed.set(record.pod, seen = this.cached(record.pod));
+      if (!seen) observed.set(record.pod, (seen = this.cached(record.pod)));
       const decision = decide(record, seen, this.decideOptions(now));
       if (decision.action === 'keep') recheckAt = earliest(recheckAt, decision.recheckAt);
-      else suspects.set(record.pod, [...suspects.get(record.pod) ?? [], record]);
+      else suspects.set(record.pod, [...(suspects.get(record.pod) ?? []), record]);
     }
 
     const condemned: Condemned[] = [];
@@ -167,7 +199,12 @@ export class Collector {
       for (const record of suspected) {
         const decision = decide(record, seen, this.decideOptions(at));
         if (decision.action === 'keep') recheckAt = earliest(recheckAt, decision.recheckAt);
-        else condemned.push({ record, reason: decision.reason, ...(decision.deleteEndpoint && seen.endpoint ? { endpoint: seen.endpoint } : {}) });
+        else
+          condemned.push({
+            record,
+            reason: decision.reason,
+            ...(decision.deleteEndpoint && seen.endpoint ? { endpoint: seen.endpoint } : {}),
+          });
       }
     });
 
@@ -191,30 +228,46 @@ export class Collector {
       // Logged once per record, not on every scan.
       if (metrics.wouldRelease.has(id)) continue;
       metrics.wouldRelease.set(id, { record, reason: c.reason });
-      log.info('dry run: would release', { pool: record.pool, ip: record.ip, pod: record.pod, podUid: record.podUid, reason: c.reason, deleteEndpoint: c.endpoint !== undefined });
+      log.info('dry run: would release', {
+        pool: record.pool,
+        ip: record.ip,
+        pod: record.pod,
+        podUid: record.podUid,
+        reason: c.reason,
+        deleteEndpoint: c.endpoint !== undefined,
+      });
     }
   }
 
   private async release(condemned: Condemned[], errors: unknown[]): Promise<void> {
     const { client, metrics, log } = this.deps;
     const byPool = new Map<string, Condemned[]>();
-    for (const c of condemned) byPool.set(c.record.pool, [...byPool.get(c.record.pool) ?? [], c]);
+    for (const c of condemned) byPool.set(c.record.pool, [...(byPool.get(c.record.pool) ?? []), c]);
     const failedPools = new Set<string>();
-    await Promise.all([...byPool].map(async ([pool, items]) => {
-      metrics.attempts.inc();
-      try {
-        const freed = new Set(await releaseRecords(client, pool, items.map((c) => c.record), { onConflict: () => metrics.conflicts.inc() }));
-        for (const { record, reason } of items.filter((c) => freed.has(c.record.ip))) {
-          metrics.released.inc({ reason });
-          log.info('released', { pool, ip: record.ip, pod: record.pod, podUid: record.podUid, reason });
+    await Promise.all(
+      [...byPool].map(async ([pool, items]) => {
+        metrics.attempts.inc();
+        try {
+          const freed = new Set(
+            await releaseRecords(
+              client,
+              pool,
+              items.map((c) => c.record),
+              { onConflict: () => metrics.conflicts.inc() },
+            ),
+          );
+          for (const { record, reason } of items.filter((c) => freed.has(c.record.ip))) {
+            metrics.released.inc({ reason });
+            log.info('released', { pool, ip: record.ip, pod: record.pod, podUid: record.podUid, reason });
+          }
+        } catch (err) {
+          failedPools.add(pool);
+          metrics.failures.inc();
+          errors.push(err);
+          log.warn('release failed', { pool, ips: items.map((c) => c.record.ip), err: apiMessage(err) });
         }
-      } catch (err) {
-        failedPools.add(pool);
-        metrics.failures.inc();
-        errors.push(err);
-        log.warn('release failed', { pool, ips: items.map((c) => c.record.ip), err: apiMessage(err) });
-      }
-    }));
+      }),
+    );
 
     // An endpoint goes once every record condemned with it is gone from its pool.
     const endpoints = new Map<string, { endpoint: SpiderEndpoint; ok: boolean }>();
@@ -248,7 +301,10 @@ export class Collector {
     const { options, log } = this.deps;
     const key = (e: SpiderEndpoint) => `${e.metadata.namespace}/${e.metadata.name}`;
     const isReferenced = (e: SpiderEndpoint) => referenced.has(holder(key(e), e.status?.current.uid));
-    const suspects = endpoints.filter((e) => decideEndpoint(e, this.cached(key(e)), isReferenced(e), this.decideOptions(Date.now())).action === 'delete');
+    const suspects = endpoints.filter(
+      (e) =>
+        decideEndpoint(e, this.cached(key(e)), isReferenced(e), this.decideOptions(Date.now())).action === 'delete',
+    );
     const errors: unknown[] = [];
     await eachLimited(suspects, FRESH_READS_AT_ONCE, async (suspect) => {
       let seen: Observed;
@@ -260,7 +316,11 @@ export class Collector {
         return;
       }
       const endpoint = seen.endpoint;
-      if (!endpoint || decideEndpoint(endpoint, seen, isReferenced(endpoint), this.decideOptions(Date.now())).action !== 'delete') return;
+      if (
+        !endpoint ||
+        decideEndpoint(endpoint, seen, isReferenced(endpoint), this.decideOptions(Date.now())).action !== 'delete'
+      )
+        return;
       if (!options.dryRun) await this.retire(endpoint, errors);
       else if (!this.reportedEndpoints.has(endpoint.metadata.uid ?? key(endpoint))) {
         this.reportedEndpoints.add(endpoint.metadata.uid ?? key(endpoint));

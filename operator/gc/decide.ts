@@ -1,8 +1,8 @@
-// Whether one pool record may be freed (spec §6.7, §4.9). Pure: the caller supplies what it observed,
-// once from its caches to pick suspects and again from fresh reads before anything is freed.
+// Whether one pool record may be freed (docs/garbage-collection.md#validity-rules). Pure: the caller supplies what it
+// observed, once from its caches to pick suspects and again from fresh reads before anything is freed.
 import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { SpiderEndpoint } from '../../api/v2beta1/types.ts';
-import { ordinalOf } from '../../agent/owner.ts';
+import { controllerOf, statefulSetWants } from '../../ipam/owner.ts';
 
 /** One entry of SpiderIPPool.status.allocatedIPs, with the pool it belongs to. */
 export interface PoolRecord {
@@ -31,8 +31,13 @@ export interface DecideOptions {
 
 export type KeepReason = 'PodAlive' | 'PodTerminating' | 'PodCompleting' | 'StatefulSetRetained';
 export type ReleaseReason =
-  | 'InvalidRecord' | 'PodDeleted' | 'PodUIDMismatch' | 'PodTerminatedPastGrace' | 'PodCompleted'
-  | 'StatefulSetScaledDown' | 'StatefulSetDeleted';
+  | 'InvalidRecord'
+  | 'PodDeleted'
+  | 'PodUIDMismatch'
+  | 'PodTerminatedPastGrace'
+  | 'PodCompleted'
+  | 'StatefulSetScaledDown'
+  | 'StatefulSetDeleted';
 
 export type Decision =
   /** `recheckAt` (ms since the epoch): the decision may change then without any event. */
@@ -47,24 +52,16 @@ export function splitPodKey(key: string): { namespace: string; name: string } | 
 }
 
 /** Cached objects are plain JSON (strings), fresh reads carry Date objects. */
-const timeOf = (value: Date | string | undefined): number | undefined => (value === undefined ? undefined : new Date(value).getTime());
+const timeOf = (value: Date | string | undefined): number | undefined =>
+  value === undefined ? undefined : new Date(value).getTime();
 
 /** The StatefulSet whose identity the pod name is: the pod's controller, or else what its endpoint records. */
 export function statefulSetOf(pod: V1Pod | undefined, endpoint: SpiderEndpoint | undefined): string | undefined {
   if (pod) {
-    const owner = pod.metadata?.ownerReferences?.find((r) => r.controller);
+    const owner = controllerOf(pod.metadata?.ownerReferences);
     return owner?.kind === 'StatefulSet' && owner.apiVersion === 'apps/v1' ? owner.name : undefined;
   }
   return endpoint?.status?.ownerControllerType === 'StatefulSet' ? endpoint.status.ownerControllerName : undefined;
-}
-
-/** A StatefulSet wants a pod name while it exists and the ordinal is within [start, start + replicas). */
-export function statefulSetWants(set: V1StatefulSet | undefined, podName: string): boolean {
-  const setName = set?.metadata?.name;
-  if (!setName || set.metadata?.deletionTimestamp) return false;
-  const ordinal = ordinalOf(podName, setName);
-  const start = set.spec?.ordinals?.start ?? 0;
-  return ordinal !== undefined && ordinal >= start && ordinal < start + (set.spec?.replicas ?? 1);
 }
 
 /**
@@ -78,14 +75,20 @@ export function endOfLife(pod: V1Pod, graceMarginMs: number): number | undefined
   const phase = pod.status?.phase;
   if (phase !== 'Succeeded' && phase !== 'Failed') return undefined;
   // A finished pod without a recorded finish time has nothing left running: its grace starts from 0.
-  const finished = Math.max(0, ...(pod.status?.containerStatuses ?? []).map((c) => timeOf(c.state?.terminated?.finishedAt) ?? 0));
+  const finished = Math.max(
+    0,
+    ...(pod.status?.containerStatuses ?? []).map((c) => timeOf(c.state?.terminated?.finishedAt) ?? 0),
+  );
   return finished + (pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000 + graceMarginMs;
 }
 
 /** Whether the endpoint lists this address of this pool, under any pod UID. */
 function endpointLists(endpoint: SpiderEndpoint | undefined, record: PoolRecord): boolean {
-  return (endpoint?.status?.current.ips ?? []).some((e) =>
-    (e.ipv4Pool === record.pool && e.ipv4?.split('/')[0] === record.ip) || (e.ipv6Pool === record.pool && e.ipv6?.split('/')[0] === record.ip));
+  return (endpoint?.status?.current.ips ?? []).some(
+    (e) =>
+      (e.ipv4Pool === record.pool && e.ipv4?.split('/')[0] === record.ip) ||
+      (e.ipv6Pool === record.pool && e.ipv6?.split('/')[0] === record.ip),
+  );
 }
 
 export function decide(record: PoolRecord, seen: Observed, options: DecideOptions): Decision {
@@ -101,10 +104,15 @@ export function decide(record: PoolRecord, seen: Observed, options: DecideOption
     const end = endOfLife(pod, options.graceMarginMs);
     if (end === undefined) return { action: 'keep', reason: 'PodAlive' };
     const terminating = pod.metadata?.deletionTimestamp !== undefined;
-    if (options.now < end) return { action: 'keep', reason: terminating ? 'PodTerminating' : 'PodCompleting', recheckAt: end };
+    if (options.now < end)
+      return { action: 'keep', reason: terminating ? 'PodTerminating' : 'PodCompleting', recheckAt: end };
     // The StatefulSet recreates the pod under the same name and the agent moves the addresses to it.
     if (retained) return { action: 'keep', reason: 'StatefulSetRetained' };
-    return { action: 'release', reason: terminating ? 'PodTerminatedPastGrace' : 'PodCompleted', deleteEndpoint: endpointIsRecords };
+    return {
+      action: 'release',
+      reason: terminating ? 'PodTerminatedPastGrace' : 'PodCompleted',
+      deleteEndpoint: endpointIsRecords,
+    };
   }
 
   // The record's pod is gone for good: a UID never comes back. A StatefulSet pod's replacement takes over
@@ -114,21 +122,32 @@ export function decide(record: PoolRecord, seen: Observed, options: DecideOption
   if (retained) return { action: 'release', reason: 'PodDeleted', deleteEndpoint: false };
   if (setName === undefined) return { action: 'release', reason: 'PodDeleted', deleteEndpoint: endpoint !== undefined };
   // No pod of this name lives and the set does not want one: its endpoint goes whichever pod it names.
-  return { action: 'release', reason: set && !set.metadata?.deletionTimestamp ? 'StatefulSetScaledDown' : 'StatefulSetDeleted', deleteEndpoint: endpoint !== undefined };
+  return {
+    action: 'release',
+    reason: set && !set.metadata?.deletionTimestamp ? 'StatefulSetScaledDown' : 'StatefulSetDeleted',
+    deleteEndpoint: endpoint !== undefined,
+  };
 }
 
-export type EndpointDecision = { action: 'keep'; reason: 'PodAlive' | 'StatefulSetRetained' | 'RecordsRemain' } | { action: 'delete' };
+export type EndpointDecision =
+  { action: 'keep'; reason: 'PodAlive' | 'StatefulSetRetained' | 'RecordsRemain' } | { action: 'delete' };
 
 /**
  * A SpiderEndpoint that no pool record names with its UID: left behind when its records were freed but
  * the endpoint could not be removed (its finalizer would hold it forever).
  */
-export function decideEndpoint(endpoint: SpiderEndpoint, seen: Observed, referenced: boolean, options: DecideOptions): EndpointDecision {
+export function decideEndpoint(
+  endpoint: SpiderEndpoint,
+  seen: Observed,
+  referenced: boolean,
+  options: DecideOptions,
+): EndpointDecision {
   if (referenced) return { action: 'keep', reason: 'RecordsRemain' };
   const uid = endpoint.status?.current.uid;
   if (uid !== undefined && seen.pod?.metadata?.uid === uid) return { action: 'keep', reason: 'PodAlive' };
   const setName = options.enableStatefulSet ? statefulSetOf(seen.pod, endpoint) : undefined;
   const set = setName !== undefined && seen.statefulSet?.metadata?.name === setName ? seen.statefulSet : undefined;
-  if (setName !== undefined && statefulSetWants(set, endpoint.metadata.name)) return { action: 'keep', reason: 'StatefulSetRetained' };
+  if (setName !== undefined && statefulSetWants(set, endpoint.metadata.name))
+    return { action: 'keep', reason: 'StatefulSetRetained' };
   return { action: 'delete' };
 }

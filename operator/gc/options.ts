@@ -1,4 +1,6 @@
-// GC settings, from the controller environment as Spiderpool names them (spec §6.7, §9.3).
+// GC settings, from the controller's configuration as Spiderpool names them (docs/garbage-collection.md#settings).
+import { setting, type Setting } from '../../lib/daemon/config.ts';
+
 export interface GcOptions {
   /** SPIDERPOOL_GC_IP_ENABLED (true): the master switch. */
   enabled: boolean;
@@ -12,27 +14,30 @@ export interface GcOptions {
   enableStatefulSet: boolean;
 }
 
-function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (/^(true|false)$/i.test(raw)) return raw.toLowerCase() === 'true';
-  throw new Error(`${name}: "${raw}" is not true or false`);
-}
+export const DEFAULT_GC_OPTIONS: Readonly<GcOptions> = {
+  enabled: true,
+  intervalMs: 600_000,
+  graceMarginMs: 0,
+  dryRun: false,
+  enableStatefulSet: true,
+};
 
-function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback * 1000;
-  const value = Number(raw.replace(/s$/, ''));
-  if (!Number.isFinite(value) || value < min) throw new Error(`${name}: "${raw}" is not a number of seconds >= ${min}`);
-  return value * 1000;
-}
-
-export function gcOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): GcOptions {
-  return {
-    enabled: flag(env, 'SPIDERPOOL_GC_IP_ENABLED', true),
-    intervalMs: seconds(env, 'SPIDERPOOL_GC_DEFAULT_INTERVAL_DURATION', 600, 0.1),
-    graceMarginMs: seconds(env, 'SPIDERPOOL_GC_ADDITIONAL_GRACE_DELAY', 0, 0),
-    dryRun: flag(env, 'SPIDERPOOL_GC_DRY_RUN', false),
-    enableStatefulSet: flag(env, 'SPIDERPOOL_ENABLE_STATEFULSET', true),
-  };
-}
+/** The declarations the controller reads GcOptions with (lib/daemon/config.ts). */
+export const GC_SETTINGS = {
+  enabled: setting.boolean({ env: 'SPIDERPOOL_GC_IP_ENABLED', default: DEFAULT_GC_OPTIONS.enabled }),
+  intervalMs: setting.seconds({
+    env: 'SPIDERPOOL_GC_DEFAULT_INTERVAL_DURATION',
+    default: DEFAULT_GC_OPTIONS.intervalMs / 1000,
+    min: 0.1,
+  }),
+  graceMarginMs: setting.seconds({
+    env: 'SPIDERPOOL_GC_ADDITIONAL_GRACE_DELAY',
+    default: DEFAULT_GC_OPTIONS.graceMarginMs / 1000,
+  }),
+  dryRun: setting.boolean({ env: 'SPIDERPOOL_GC_DRY_RUN', default: DEFAULT_GC_OPTIONS.dryRun }),
+  enableStatefulSet: setting.boolean({
+    env: 'SPIDERPOOL_ENABLE_STATEFULSET',
+    key: 'enableStatefulSet',
+    default: DEFAULT_GC_OPTIONS.enableStatefulSet,
+  }),
+} satisfies { [K in keyof GcOptions]: Setting<GcOptions[K]> };

@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
-import type { PoolStatusClient } from '../../agent/store/pool-batcher.ts';
+import { withoutRecords } from '../../ipam/pool-status.ts';
+import type { PoolStatusClient } from '../../ipam/retry.ts';
 import { parseRecords } from '../../ipam/records.ts';
-import { releaseRecords, withoutRecords } from './release.ts';
+import { releaseRecords } from './release.ts';
 
 const pool = (records: Record<string, { pod: string; podUid: string }>, resourceVersion = '1'): SpiderIPPool => ({
   metadata: { name: 'p4', resourceVersion },
@@ -23,30 +24,23 @@ class MemoryPool implements PoolStatusClient {
   }
   async writeStatus(next: SpiderIPPool): Promise<SpiderIPPool> {
     const other = this.interleaved.shift();
-    if (other) this.pool = { ...other(this.pool), metadata: { ...this.pool.metadata, resourceVersion: String(Number(this.pool.metadata.resourceVersion) + 1) } };
-    if (next.metadata.resourceVersion !== this.pool.metadata.resourceVersion) throw new ApiException(409, 'Conflict', '{"reason":"Conflict"}', {});
+    if (other)
+      this.pool = {
+        ...other(this.pool),
+        metadata: { ...this.pool.metadata, resourceVersion: String(Number(this.pool.metadata.resourceVersion) + 1) },
+      };
+    if (next.metadata.resourceVersion !== this.pool.metadata.resourceVersion)
+      throw new ApiException(409, 'Conflict', '{"reason":"Conflict"}', {});
     this.writes++;
-    this.pool = { ...structuredClone(next), metadata: { ...next.metadata, resourceVersion: String(Number(next.metadata.resourceVersion) + 1) } };
+    this.pool = {
+      ...structuredClone(next),
+      metadata: { ...next.metadata, resourceVersion: String(Number(next.metadata.resourceVersion) + 1) },
+    };
     return structuredClone(this.pool);
   }
 }
 
 describe('GC record removal', () => {
-  it('removes only records that still hold the given pod UID and recounts', () => {
-    const p = pool({ '10.0.0.1': { pod: 'ns/a', podUid: 'u1' }, '10.0.0.2': { pod: 'ns/b', podUid: 'u2' }, '10.0.0.3': { pod: 'ns/c', podUid: 'u3' } });
-    const { pool: next, removed } = withoutRecords(p, [{ ip: '10.0.0.1', podUid: 'u1' }, { ip: '10.0.0.2', podUid: 'other' }, { ip: '10.0.0.9', podUid: 'u9' }]);
-    assert.deepEqual(removed, ['10.0.0.1']);
-    assert.deepEqual([...parseRecords(next).keys()], ['10.0.0.2', '10.0.0.3']);
-    assert.equal(next.status?.allocatedIPCount, 2);
-    assert.equal(parseRecords(p).size, 3, 'the input is not modified');
-  });
-
-  it('drops allocatedIPs when the last record goes', () => {
-    const { pool: next } = withoutRecords(pool({ '10.0.0.1': { pod: 'ns/a', podUid: 'u1' } }), [{ ip: '10.0.0.1', podUid: 'u1' }]);
-    assert.equal(next.status?.allocatedIPs, undefined);
-    assert.equal(next.status?.allocatedIPCount, 0);
-  });
-
   it('does not write when nothing is removed', async () => {
     const store = new MemoryPool(pool({ '10.0.0.1': { pod: 'ns/a', podUid: 'u1' } }));
     assert.deepEqual(await releaseRecords(store, 'p4', [{ ip: '10.0.0.1', podUid: 'u0' }]), []);
@@ -54,30 +48,55 @@ describe('GC record removal', () => {
   });
 
   it('retries on 409 from a fresh read, and spares a record that moved to another UID meanwhile', async () => {
-    const store = new MemoryPool(pool({ '10.0.0.1': { pod: 'ns/a', podUid: 'u1' }, '10.0.0.2': { pod: 'ns/web-0', podUid: 'old' } }));
+    const store = new MemoryPool(
+      pool({ '10.0.0.1': { pod: 'ns/a', podUid: 'u1' }, '10.0.0.2': { pod: 'ns/web-0', podUid: 'old' } }),
+    );
     // An agent rebinds web-0 to its new UID, and allocates .3, between our read and our write.
-    store.interleaved.push((p) => withoutRecords(p, []).pool, (p) => {
-      const records = parseRecords(p);
-      records.set('10.0.0.2', { pod: 'ns/web-0', podUid: 'new' });
-      records.set('10.0.0.3', { pod: 'ns/d', podUid: 'u4' });
-      return { ...p, status: { allocatedIPs: JSON.stringify(Object.fromEntries(records)), allocatedIPCount: records.size } };
-    });
+    store.interleaved.push(
+      (p) => withoutRecords(p, []).pool,
+      (p) => {
+        const records = parseRecords(p);
+        records.set('10.0.0.2', { pod: 'ns/web-0', podUid: 'new' });
+        records.set('10.0.0.3', { pod: 'ns/d', podUid: 'u4' });
+        return {
+          ...p,
+          status: { allocatedIPs: JSON.stringify(Object.fromEntries(records)), allocatedIPCount: records.size },
+        };
+      },
+    );
     let conflicts = 0;
-    const freed = await releaseRecords(store, 'p4', [{ ip: '10.0.0.1', podUid: 'u1' }, { ip: '10.0.0.2', podUid: 'old' }], { onConflict: () => conflicts++ });
+    const freed = await releaseRecords(
+      store,
+      'p4',
+      [
+        { ip: '10.0.0.1', podUid: 'u1' },
+        { ip: '10.0.0.2', podUid: 'old' },
+      ],
+      { onConflict: () => conflicts++ },
+    );
     assert.deepEqual(freed, ['10.0.0.1']);
     assert.equal(conflicts, 2);
-    assert.deepEqual(Object.fromEntries(parseRecords(store.pool)), { '10.0.0.2': { pod: 'ns/web-0', podUid: 'new' }, '10.0.0.3': { pod: 'ns/d', podUid: 'u4' } });
+    assert.deepEqual(Object.fromEntries(parseRecords(store.pool)), {
+      '10.0.0.2': { pod: 'ns/web-0', podUid: 'new' },
+      '10.0.0.3': { pod: 'ns/d', podUid: 'u4' },
+    });
     assert.equal(store.pool.status?.allocatedIPCount, 2);
   });
 
   it('gives up with the 409 once the retry budget is spent', async () => {
     const store = new MemoryPool(pool({ '10.0.0.1': { pod: 'ns/a', podUid: 'u1' } }));
     store.interleaved = Array.from({ length: 1000 }, () => (p: SpiderIPPool) => p);
-    await assert.rejects(releaseRecords(store, 'p4', [{ ip: '10.0.0.1', podUid: 'u1' }], { retryBudgetMs: 50 }), (e: ApiException<unknown>) => e.code === 409);
+    await assert.rejects(
+      releaseRecords(store, 'p4', [{ ip: '10.0.0.1', podUid: 'u1' }], { retryBudgetMs: 50 }),
+      (e: ApiException<unknown>) => e.code === 409,
+    );
   });
 
   it('treats a deleted pool as nothing to free', async () => {
-    const gone: PoolStatusClient = { read: () => Promise.reject(new ApiException(404, 'NotFound', '{}', {})), writeStatus: () => Promise.reject(new Error('no write expected')) };
+    const gone: PoolStatusClient = {
+      read: () => Promise.reject(new ApiException(404, 'NotFound', '{}', {})),
+      writeStatus: () => Promise.reject(new Error('no write expected')),
+    };
     assert.deepEqual(await releaseRecords(gone, 'p4', [{ ip: '10.0.0.1', podUid: 'u1' }]), []);
   });
 });

@@ -1,27 +1,15 @@
 // The two writes of the garbage collector. A pool record goes only if it still holds the pod UID that was
 // judged dead, so a record that meanwhile moved to a live pod (a StatefulSet rebind, an address handed out
 // again) is left alone. Every write carries the resourceVersion it was computed from.
-import { FINALIZER, type SpiderEndpoint, type SpiderIPPool } from '../../api/v2beta1/types.ts';
-import type { PoolStatusClient } from '../../agent/store/pool-batcher.ts';
-import { parseRecords, serializeRecords } from '../../ipam/records.ts';
+import type { SpiderEndpoint } from '../../api/v2beta1/types.ts';
+import { FINALIZER } from '../../api/v2beta1/constants.ts';
+import { withoutRecords } from '../../ipam/pool-status.ts';
+import { updatePoolStatus, type PoolStatusClient } from '../../ipam/retry.ts';
 import { isConflict, isNotFound } from '../../lib/kube.ts';
 
-export interface ReleaseItem { ip: string; podUid: string }
-
-/** The pool without the records that still hold the given UIDs, and which addresses those were. */
-export function withoutRecords(pool: SpiderIPPool, items: readonly ReleaseItem[]): { pool: SpiderIPPool; removed: string[] } {
-  const records = parseRecords(pool);
-  const removed: string[] = [];
-  for (const { ip, podUid } of items) {
-    if (records.get(ip)?.podUid !== podUid) continue;
-    records.delete(ip);
-    removed.push(ip);
-  }
-  const status = { ...pool.status, allocatedIPCount: records.size };
-  const allocatedIPs = serializeRecords(records);
-  if (allocatedIPs === undefined) delete status.allocatedIPs;
-  else status.allocatedIPs = allocatedIPs;
-  return { pool: { ...pool, status }, removed };
+export interface ReleaseItem {
+  ip: string;
+  podUid: string;
 }
 
 export interface ReleaseOptions {
@@ -31,27 +19,25 @@ export interface ReleaseOptions {
 }
 
 /** Frees the records from a fresh read of the pool; returns the addresses actually freed. */
-export async function releaseRecords(client: PoolStatusClient, poolName: string, items: readonly ReleaseItem[], options: ReleaseOptions = {}): Promise<string[]> {
-  const deadline = Date.now() + (options.retryBudgetMs ?? 30_000);
-  for (let attempt = 0; ; attempt++) {
-    let pool: SpiderIPPool;
-    try {
-      pool = await client.read(poolName);
-    } catch (err) {
-      if (isNotFound(err)) return [];
-      throw err;
-    }
-    const next = withoutRecords(pool, items);
-    if (next.removed.length === 0) return [];
-    try {
-      await client.writeStatus(next.pool);
-      return next.removed;
-    } catch (err) {
-      if (!isConflict(err) || Date.now() > deadline) throw err;
-      options.onConflict?.();
-      await new Promise((r) => setTimeout(r, Math.min(200, 10 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random())));
-    }
-  }
+export async function releaseRecords(
+  client: PoolStatusClient,
+  poolName: string,
+  items: readonly ReleaseItem[],
+  options: ReleaseOptions = {},
+): Promise<string[]> {
+  const updated = await updatePoolStatus(
+    client,
+    poolName,
+    (pool) => {
+      const { pool: next, removed } = withoutRecords(pool, items);
+      return { next: removed.length ? next : undefined, result: removed };
+    },
+    {
+      policy: { budgetMs: options.retryBudgetMs ?? 30_000, firstPauseMs: 10, maxPauseMs: 200 },
+      onConflict: options.onConflict,
+    },
+  );
+  return updated.gone ? [] : updated.result;
 }
 
 export interface EndpointClient {

@@ -20,28 +20,39 @@ export function registerPoolMetrics(registry: Registry, pools: ReadCache<SpiderI
     }
   };
   new Gauge({
-    name: 'spiderpool_debug_ippool_total_ip_counts', help: 'IPs of the pool: |ips − excludeIPs|', labelNames, registers,
+    name: 'spiderpool_debug_ippool_total_ip_counts',
+    help: 'IPs of the pool: |ips − excludeIPs|',
+    labelNames,
+    registers,
     collect() {
       this.reset();
       perPool((pool, c) => this.set({ SpiderIPPool: pool }, c.total));
     },
   });
   new Gauge({
-    name: 'spiderpool_debug_ippool_allocated_ip_counts', help: 'IPs of the pool allocated to pods', labelNames, registers,
+    name: 'spiderpool_debug_ippool_allocated_ip_counts',
+    help: 'IPs of the pool allocated to pods',
+    labelNames,
+    registers,
     collect() {
       this.reset();
       perPool((pool, c) => this.set({ SpiderIPPool: pool }, c.allocated));
     },
   });
   new Gauge({
-    name: 'spiderpool_debug_ippool_available_ip_counts', help: 'IPs of the pool not allocated: total − allocated', labelNames, registers,
+    name: 'spiderpool_debug_ippool_available_ip_counts',
+    help: 'IPs of the pool not allocated: total − allocated',
+    labelNames,
+    registers,
     collect() {
       this.reset();
       perPool((pool, c) => this.set({ SpiderIPPool: pool }, Math.max(0, c.total - c.allocated)));
     },
   });
   new Gauge({
-    name: 'spiderpool_total_ippool_counts', help: 'Number of SpiderIPPools', registers,
+    name: 'spiderpool_total_ippool_counts',
+    help: 'Number of SpiderIPPools',
+    registers,
     collect() {
       this.set(pools.list().length);
     },

@@ -1,10 +1,9 @@
 // What the IPPool reconciler computes for one pool: its counters and its metadata. Pure functions of
 // the pool, so they can be tested without a cluster.
-import { FINALIZER, type SpiderIPPool } from '../../api/v2beta1/types.ts';
+import { FINALIZER, POOL_CIDR_LABEL } from '../../api/v2beta1/constants.ts';
+import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { IPSet, cidrToLabelValue } from '../../lib/ip/index.ts';
 import { parseRecords, poolFamily } from '../../ipam/records.ts';
-
-export const POOL_CIDR_LABEL = 'ipam.spidernet.io/ippool-cidr';
 
 /** A pool whose spec or status cannot be interpreted; retrying does not help until someone edits it. */
 export class InvalidPool extends Error {}
@@ -60,7 +59,7 @@ export function poolCounts(pool: SpiderIPPool): PoolCounts {
   return counts;
 }
 
-export const hasFinalizer = (pool: SpiderIPPool): boolean => pool.metadata.finalizers?.includes(FINALIZER) ?? false;
+const hasFinalizer = (pool: SpiderIPPool): boolean => pool.metadata.finalizers?.includes(FINALIZER) ?? false;
 
 // JSON pointer escaping (RFC 6901) of one path segment.
 const pointer = (segment: string): string => segment.replace(/~/g, '~0').replace(/\//g, '~1');
@@ -78,11 +77,19 @@ export function metadataPatch(pool: SpiderIPPool): PatchOp[] | undefined {
   const ops: PatchOp[] = [];
   const { finalizers, labels } = pool.metadata;
   if (!hasFinalizer(pool)) {
-    ops.push(finalizers ? { op: 'add', path: '/metadata/finalizers/-', value: FINALIZER } : { op: 'add', path: '/metadata/finalizers', value: [FINALIZER] });
+    ops.push(
+      finalizers
+        ? { op: 'add', path: '/metadata/finalizers/-', value: FINALIZER }
+        : { op: 'add', path: '/metadata/finalizers', value: [FINALIZER] },
+    );
   }
   const cidr = cidrToLabelValue(pool.spec.subnet);
   if (labels?.[POOL_CIDR_LABEL] !== cidr) {
-    ops.push(labels ? { op: 'add', path: `/metadata/labels/${pointer(POOL_CIDR_LABEL)}`, value: cidr } : { op: 'add', path: '/metadata/labels', value: { [POOL_CIDR_LABEL]: cidr } });
+    ops.push(
+      labels
+        ? { op: 'add', path: `/metadata/labels/${pointer(POOL_CIDR_LABEL)}`, value: cidr }
+        : { op: 'add', path: '/metadata/labels', value: { [POOL_CIDR_LABEL]: cidr } },
+    );
   }
   return ops.length ? [guard(pool), ...ops] : undefined;
 }
@@ -99,10 +106,17 @@ export function statusPatch(pool: SpiderIPPool, counts: PoolCounts): PatchOp[] |
   const status = pool.status;
   if (status?.totalIPCount === counts.total && status.allocatedIPCount === counts.allocated) return undefined;
   const ops: PatchOp[] = status
-    ? [{ op: 'add', path: '/status/totalIPCount', value: counts.total }, { op: 'add', path: '/status/allocatedIPCount', value: counts.allocated }]
+    ? [
+        { op: 'add', path: '/status/totalIPCount', value: counts.total },
+        { op: 'add', path: '/status/allocatedIPCount', value: counts.allocated },
+      ]
     : [{ op: 'add', path: '/status', value: { totalIPCount: counts.total, allocatedIPCount: counts.allocated } }];
   return [guard(pool), ...ops];
 }
 
 // Every write is conditional: the counters must match the allocatedIPs the agents wrote at this version.
-const guard = (pool: SpiderIPPool): PatchOp => ({ op: 'replace', path: '/metadata/resourceVersion', value: pool.metadata.resourceVersion });
+const guard = (pool: SpiderIPPool): PatchOp => ({
+  op: 'replace',
+  path: '/metadata/resourceVersion',
+  value: pool.metadata.resourceVersion,
+});

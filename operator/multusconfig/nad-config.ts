@@ -1,22 +1,27 @@
-// The CNI configuration a SpiderMultusConfig stands for (spec §6.4): the `spec.config` of its
+// The CNI configuration a SpiderMultusConfig stands for (docs/multus-config.md#conflist): the `spec.config` of its
 // NetworkAttachmentDefinition and the device-plugin resource the NAD must announce. Pure: the same object
 // always gives the same JSON, so the reconciler can compare it with what the cluster holds.
+import {
+  CNI_CONFIG_NAME_ANNOTATION,
+  CNI_VERSION_ANNOTATION,
+  NAD_NAME_ANNOTATION,
+} from '../../api/v2beta1/constants.ts';
 import type { SpiderMultusConfig, SpiderMultusConfigSpec } from '../../api/v2beta1/types.ts';
 import * as plugin from './plugins.ts';
 import type { MasterBased, Plugin } from './plugins.ts';
 
-export const ANNOTATION_NAD_NAME = 'multus.spidernet.io/cr-name';
-export const ANNOTATION_CNI_VERSION = 'multus.spidernet.io/cni-version';
-export const ANNOTATION_CNI_CONFIG_NAME = 'cni.spidernet.io/cniconfig-name';
-
 export const CNI_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] as const;
-export const DEFAULT_CNI_VERSION = '0.3.1';
+const DEFAULT_CNI_VERSION = '0.3.1';
 
 export type CniType = NonNullable<SpiderMultusConfigSpec['cniType']>;
 
 /** A SpiderMultusConfig from which no NAD can be generated; the message names the object and the field. */
 export class InvalidMultusConfigError extends Error {
-  constructor(smc: SpiderMultusConfig, readonly field: string, readonly reason: string) {
+  constructor(
+    smc: SpiderMultusConfig,
+    readonly field: string,
+    readonly reason: string,
+  ) {
     super(`SpiderMultusConfig ${smc.metadata.namespace}/${smc.metadata.name}: ${field}: ${reason}`);
     this.name = 'InvalidMultusConfigError';
   }
@@ -31,7 +36,7 @@ export interface NadContent {
 
 /** The NAD name: the `multus.spidernet.io/cr-name` annotation, else the SpiderMultusConfig's own name. */
 export function nadNameOf(smc: SpiderMultusConfig): string {
-  return smc.metadata.annotations?.[ANNOTATION_NAD_NAME] || smc.metadata.name;
+  return smc.metadata.annotations?.[NAD_NAME_ANNOTATION] || smc.metadata.name;
 }
 
 /** Throws InvalidMultusConfigError when the object cannot describe a network. */
@@ -45,7 +50,7 @@ export function generateNadContent(smc: SpiderMultusConfig): NadContent {
   const coordinator = (spec.enableCoordinator ?? true) ? [plugin.coordinator(spec.coordinator)] : [];
   const conflist = {
     cniVersion: cniVersionOf(smc),
-    name: smc.metadata.annotations?.[ANNOTATION_CNI_CONFIG_NAME] || nadNameOf(smc),
+    name: smc.metadata.annotations?.[CNI_CONFIG_NAME_ANNOTATION] || nadNameOf(smc),
     plugins: [...generated.head, ...chain, ...coordinator, ...generated.tail],
   };
   return { config: JSON.stringify(conflist), resourceName: generated.resourceName };
@@ -59,16 +64,28 @@ interface Generated {
   resourceName?: string;
 }
 
-function mainPlugins(smc: SpiderMultusConfig, cniType: Exclude<CniType, 'custom'>, spec: SpiderMultusConfigSpec): Generated {
+function mainPlugins(
+  smc: SpiderMultusConfig,
+  cniType: Exclude<CniType, 'custom'>,
+  spec: SpiderMultusConfigSpec,
+): Generated {
   switch (cniType) {
-    case 'macvlan': return masterBased(smc, 'macvlan', spec, plugin.macvlan);
-    case 'ipvlan': return masterBased(smc, 'ipvlan', spec, plugin.ipvlan);
-    case 'vlan': return vlanPlugins(smc, spec);
-    case 'sriov': return sriovPlugins(smc, spec);
-    case 'ib-sriov': return ibSriovPlugins(smc, spec);
-    case 'ipoib': return ipoibPlugins(smc, spec);
-    case 'ovs': return ovsPlugins(smc, spec);
-    default: throw new InvalidMultusConfigError(smc, 'spec.cniType', `unsupported value ${JSON.stringify(cniType)}`);
+    case 'macvlan':
+      return masterBased(smc, 'macvlan', spec, plugin.macvlan);
+    case 'ipvlan':
+      return masterBased(smc, 'ipvlan', spec, plugin.ipvlan);
+    case 'vlan':
+      return vlanPlugins(smc, spec);
+    case 'sriov':
+      return sriovPlugins(smc, spec);
+    case 'ib-sriov':
+      return ibSriovPlugins(smc, spec);
+    case 'ipoib':
+      return ipoibPlugins(smc, spec);
+    case 'ovs':
+      return ovsPlugins(smc, spec);
+    default:
+      throw new InvalidMultusConfigError(smc, 'spec.cniType', `unsupported value ${JSON.stringify(cniType)}`);
   }
 }
 
@@ -83,15 +100,22 @@ function requireString(smc: SpiderMultusConfig, field: string, value: string | u
 }
 
 function checkMasters(smc: SpiderMultusConfig, field: string, cfg: MasterBased): void {
-  if (!Array.isArray(cfg.master) || cfg.master.length === 0) throw new InvalidMultusConfigError(smc, `${field}.master`, 'needs at least one interface');
+  if (!Array.isArray(cfg.master) || cfg.master.length === 0)
+    throw new InvalidMultusConfigError(smc, `${field}.master`, 'needs at least one interface');
   cfg.master.forEach((m, i) => requireString(smc, `${field}.master[${i}]`, m));
   if (cfg.master.length > 1 && !cfg.bond?.name) {
-    throw new InvalidMultusConfigError(smc, `${field}.bond.name`, `required with ${cfg.master.length} master interfaces, which are bonded`);
+    throw new InvalidMultusConfigError(
+      smc,
+      `${field}.bond.name`,
+      `required with ${cfg.master.length} master interfaces, which are bonded`,
+    );
   }
 }
 
 function masterBased(
-  smc: SpiderMultusConfig, field: 'macvlan' | 'ipvlan', spec: SpiderMultusConfigSpec,
+  smc: SpiderMultusConfig,
+  field: 'macvlan' | 'ipvlan',
+  spec: SpiderMultusConfigSpec,
   main: (cfg: MasterBased, ipam: Plugin | undefined) => Plugin,
 ): Generated {
   const cfg = block(smc, field, field, spec[field]);
@@ -105,14 +129,20 @@ function vlanPlugins(smc: SpiderMultusConfig, spec: SpiderMultusConfigSpec): Gen
   checkMasters(smc, 'spec.vlan', cfg);
   // The vlan plugin creates the VLAN interface itself; ifacer is only needed to build the bond.
   const ifacer = plugin.ifacer(cfg, 0);
-  return { head: [...(ifacer ? [ifacer] : []), plugin.vlan(cfg, plugin.ipam(cfg.ippools, spec.disableIPAM))], tail: [] };
+  return {
+    head: [...(ifacer ? [ifacer] : []), plugin.vlan(cfg, plugin.ipam(cfg.ippools, spec.disableIPAM))],
+    tail: [],
+  };
 }
 
 function sriovPlugins(smc: SpiderMultusConfig, spec: SpiderMultusConfigSpec): Generated {
   const cfg = block(smc, 'sriov', 'sriov', spec.sriov);
   const resourceName = requireString(smc, 'spec.sriov.resourceName', cfg.resourceName);
   return {
-    head: [plugin.sriov(cfg, plugin.ipam(cfg.ippools, spec.disableIPAM)), ...(cfg.rdmaIsolation ? [plugin.rdma()] : [])],
+    head: [
+      plugin.sriov(cfg, plugin.ipam(cfg.ippools, spec.disableIPAM)),
+      ...(cfg.rdmaIsolation ? [plugin.rdma()] : []),
+    ],
     tail: cfg.mtu ? [plugin.tuning(cfg.mtu)] : [],
     resourceName,
   };
@@ -136,7 +166,11 @@ function ovsPlugins(smc: SpiderMultusConfig, spec: SpiderMultusConfigSpec): Gene
   requireString(smc, 'spec.ovs.bridge', cfg.bridge);
   (cfg.trunk ?? []).forEach((t, i) => {
     if (t.minID !== undefined && t.maxID !== undefined && t.minID > t.maxID) {
-      throw new InvalidMultusConfigError(smc, `spec.ovs.trunk[${i}]`, `minID ${t.minID} is greater than maxID ${t.maxID}`);
+      throw new InvalidMultusConfigError(
+        smc,
+        `spec.ovs.trunk[${i}]`,
+        `minID ${t.minID} is greater than maxID ${t.maxID}`,
+      );
     }
   });
   return {
@@ -149,9 +183,11 @@ function ovsPlugins(smc: SpiderMultusConfig, spec: SpiderMultusConfigSpec): Gene
 function chainedPlugin(smc: SpiderMultusConfig, text: string, i: number): Plugin {
   const field = `spec.chainCNIJsonData[${i}]`;
   const value = parseJson(smc, field, text);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidMultusConfigError(smc, field, 'must be a JSON object (one CNI plugin)');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new InvalidMultusConfigError(smc, field, 'must be a JSON object (one CNI plugin)');
   const type = (value as Plugin).type;
-  if (typeof type !== 'string' || !type) throw new InvalidMultusConfigError(smc, field, 'a CNI plugin needs a non-empty "type"');
+  if (typeof type !== 'string' || !type)
+    throw new InvalidMultusConfigError(smc, field, 'a CNI plugin needs a non-empty "type"');
   return value as Plugin;
 }
 
@@ -171,10 +207,14 @@ function parseJson(smc: SpiderMultusConfig, field: string, text: string): unknow
 }
 
 function cniVersionOf(smc: SpiderMultusConfig): string {
-  const value = smc.metadata.annotations?.[ANNOTATION_CNI_VERSION];
+  const value = smc.metadata.annotations?.[CNI_VERSION_ANNOTATION];
   if (value === undefined) return DEFAULT_CNI_VERSION;
   if (!(CNI_VERSIONS as readonly string[]).includes(value)) {
-    throw new InvalidMultusConfigError(smc, `metadata.annotations[${ANNOTATION_CNI_VERSION}]`, `unsupported CNI version ${JSON.stringify(value)}, use one of ${CNI_VERSIONS.join(', ')}`);
+    throw new InvalidMultusConfigError(
+      smc,
+      `metadata.annotations[${CNI_VERSION_ANNOTATION}]`,
+      `unsupported CNI version ${JSON.stringify(value)}, use one of ${CNI_VERSIONS.join(', ')}`,
+    );
   }
   return value;
 }

@@ -2,16 +2,10 @@
 // and how an existing one differs from the desired form.
 import { isDeepStrictEqual } from 'node:util';
 import type { V1OwnerReference } from '@kubernetes/client-node';
-import { GROUP, VERSION, type NetworkAttachmentDefinition, type SpiderMultusConfig } from '../../api/v2beta1/types.ts';
+import { GROUP, MULTUS_RESOURCE_NAME } from '../../api/v2beta1/constants.ts';
+import { KINDS } from '../../api/v2beta1/kinds.ts';
+import type { NetworkAttachmentDefinition, SpiderMultusConfig } from '../../api/v2beta1/types.ts';
 import { generateNadContent, nadNameOf } from './nad-config.ts';
-
-export const NAD_GROUP = 'k8s.cni.cncf.io';
-export const NAD_VERSION = 'v1';
-export const NAD_PLURAL = 'network-attachment-definitions';
-export const SMC_KIND = 'SpiderMultusConfig';
-
-/** Device-plugin resource the pods of this network need; read by the resource-injecting webhooks and Multus. */
-export const ANNOTATION_RESOURCE_NAME = 'k8s.v1.cni.cncf.io/resourceName';
 
 // kubectl's record of what the user applied to the SpiderMultusConfig; on the NAD it would make a later
 // `kubectl apply` of the NAD compute its patch against the wrong object.
@@ -19,10 +13,10 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 type StringMap = Record<string, string>;
 
-export function ownerReferenceTo(smc: SpiderMultusConfig): V1OwnerReference {
+function ownerReferenceTo(smc: SpiderMultusConfig): V1OwnerReference {
   return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: SMC_KIND,
+    apiVersion: KINDS.SpiderMultusConfig.apiVersion,
+    kind: KINDS.SpiderMultusConfig.kind,
     name: smc.metadata.name,
     uid: smc.metadata.uid ?? '',
     controller: true,
@@ -37,10 +31,12 @@ export function ownerReferenceTo(smc: SpiderMultusConfig): V1OwnerReference {
  */
 export function desiredNad(smc: SpiderMultusConfig): NetworkAttachmentDefinition {
   const content = generateNadContent(smc);
-  const annotations: StringMap = Object.fromEntries(Object.entries(smc.metadata.annotations ?? {}).filter(([k]) => k !== LAST_APPLIED));
-  if (content.resourceName) annotations[ANNOTATION_RESOURCE_NAME] = content.resourceName;
+  const annotations: StringMap = Object.fromEntries(
+    Object.entries(smc.metadata.annotations ?? {}).filter(([k]) => k !== LAST_APPLIED),
+  );
+  if (content.resourceName) annotations[MULTUS_RESOURCE_NAME] = content.resourceName;
   return {
-    apiVersion: `${NAD_GROUP}/${NAD_VERSION}`,
+    apiVersion: KINDS.NetworkAttachmentDefinition.apiVersion,
     kind: 'NetworkAttachmentDefinition',
     metadata: {
       name: nadNameOf(smc),
@@ -55,20 +51,26 @@ export function desiredNad(smc: SpiderMultusConfig): NetworkAttachmentDefinition
 
 /** The controller reference of a NAD when it points to a SpiderMultusConfig. */
 export function controllingSmc(nad: NetworkAttachmentDefinition): V1OwnerReference | undefined {
-  return nad.metadata.ownerReferences?.find((r) => r.controller && r.kind === SMC_KIND && r.apiVersion.startsWith(`${GROUP}/`));
+  return nad.metadata.ownerReferences?.find(
+    (r) => r.controller && r.kind === KINDS.SpiderMultusConfig.kind && r.apiVersion.startsWith(`${GROUP}/`),
+  );
 }
 
 /** The fields in which an existing NAD differs from the desired one; empty when it is up to date. */
 export function nadDrift(current: NetworkAttachmentDefinition, desired: NetworkAttachmentDefinition): string[] {
   const drift: string[] = [];
   if (!sameConfig(current.spec?.config, desired.spec?.config)) drift.push('spec.config');
-  if (!isDeepStrictEqual(current.metadata.annotations ?? {}, desired.metadata.annotations ?? {})) drift.push('metadata.annotations');
+  if (!isDeepStrictEqual(current.metadata.annotations ?? {}, desired.metadata.annotations ?? {}))
+    drift.push('metadata.annotations');
   if (!isDeepStrictEqual(current.metadata.labels ?? {}, desired.metadata.labels ?? {})) drift.push('metadata.labels');
   return drift;
 }
 
 /** The existing NAD carrying the desired content; its resourceVersion stays, as the precondition of the write. */
-export function withDesiredContent(current: NetworkAttachmentDefinition, desired: NetworkAttachmentDefinition): NetworkAttachmentDefinition {
+export function withDesiredContent(
+  current: NetworkAttachmentDefinition,
+  desired: NetworkAttachmentDefinition,
+): NetworkAttachmentDefinition {
   return {
     ...current,
     metadata: { ...current.metadata, annotations: desired.metadata.annotations, labels: desired.metadata.labels },

@@ -1,8 +1,15 @@
-// One builder per plugin entry of the generated conflist (spec §6.4). Builders are pure: they take the
-// already validated SpiderMultusConfig blocks and return the plugin's JSON object, keys in the order a
-// user reads them in the NAD. Absent values are left out; zero values that the API sets are kept.
+// One builder per plugin entry of the generated conflist (docs/multus-config.md#plugin-chain). Builders are pure: they
+// take the already validated SpiderMultusConfig blocks and return the plugin's JSON object, keys in the order a user
+// reads them in the NAD. Absent values are left out; zero values that the API sets are kept.
 import type {
-  BondConfig, CoordinatorSpec, IbSriovConfig, IpoibConfig, OvsConfig, SpiderpoolPools, SriovConfig, VlanConfig,
+  BondConfig,
+  CoordinatorSpec,
+  IbSriovConfig,
+  IpoibConfig,
+  OvsConfig,
+  SpiderpoolPools,
+  SriovConfig,
+  VlanConfig,
 } from '../../api/v2beta1/types.ts';
 
 export type Plugin = Record<string, unknown>;
@@ -36,7 +43,7 @@ export function ipam(pools: SpiderpoolPools | undefined, disableIPAM: boolean | 
 }
 
 /** The host interface the macvlan/ipvlan child sits on: the bond for several masters, plus the VLAN suffix. */
-export function parentInterface(cfg: MasterBased): string {
+function parentInterface(cfg: MasterBased): string {
   const base = cfg.master.length === 1 ? cfg.master[0] : cfg.bond?.name;
   return cfg.vlanID ? `${base}.${cfg.vlanID}` : `${base}`;
 }
@@ -67,7 +74,7 @@ export function vlan(cfg: VlanConfig, ipamBlock: Plugin | undefined): Plugin {
     type: 'vlan',
     master: parentInterface({ ...cfg, vlanID: 0 }),
     vlanMode,
-    vlanId: vlanMode === 'manual' ? cfg.vlanID ?? 0 : undefined,
+    vlanId: vlanMode === 'manual' ? (cfg.vlanID ?? 0) : undefined,
     mtu: cfg.mtu,
     ipam: ipamBlock,
   });
@@ -114,8 +121,9 @@ export const rdma = (): Plugin => ({ type: 'rdma' });
 export const tuning = (mtu: number): Plugin => ({ type: 'tuning', mtu });
 
 /**
- * What the mutating webhook fills in when a SpiderMultusConfig has no coordinator block (spec §5.5). The
- * generation applies it too, so that an object created while the webhook was unavailable gets the same NAD.
+ * What the mutating webhook fills in when a SpiderMultusConfig has no coordinator block
+ * (docs/admission.md#spidermultusconfig). The generation applies it too, so that an object created while the webhook
+ * was unavailable gets the same NAD.
  */
 export const DEFAULT_COORDINATOR: CoordinatorSpec = { mode: 'auto', tunePodRoutes: true, podRPFilter: 0 };
 

@@ -4,7 +4,7 @@
 import { apiMessage, isConflict } from '../../lib/kube.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { RuntimeMetrics } from '../metrics.ts';
-import type { BackoffPolicy } from './backoff.ts';
+import type { BackoffPolicy } from '../../lib/watch/backoff.ts';
 import type { Key, Reconciler } from './types.ts';
 import { WorkQueue } from './workqueue.ts';
 
@@ -77,7 +77,13 @@ export class Controller {
       } else {
         metrics.reconciles.inc({ controller, result: 'error' });
         metrics.reconcileErrors.inc({ controller });
-        log.error('reconcile failed', { controller, key, retryInMs: delay, failures: this.queue.failureCount(key), err: apiMessage(err) });
+        log.error('reconcile failed', {
+          controller,
+          key,
+          retryInMs: delay,
+          failures: this.queue.failureCount(key),
+          err: apiMessage(err),
+        });
       }
     }
   }

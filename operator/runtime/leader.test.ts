@@ -3,7 +3,9 @@ import { leaseState } from './leader.ts';
 
 describe('leaseState', () => {
   const now = Date.parse('2026-01-01T00:00:30Z');
-  const lease = (holderIdentity: string | undefined, renewTime: string, leaseDurationSeconds = 15) => ({ spec: { holderIdentity, renewTime: renewTime as unknown as Date, leaseDurationSeconds } });
+  const lease = (holderIdentity: string | undefined, renewTime: string, leaseDurationSeconds = 15) => ({
+    spec: { holderIdentity, renewTime: renewTime as unknown as Date, leaseDurationSeconds },
+  });
 
   it('is free without a holder, mine when this identity holds it', () => {
     assert.equal(leaseState(lease(undefined, '2026-01-01T00:00:29.000000Z'), 'me', now), 'free');

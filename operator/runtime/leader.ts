@@ -7,7 +7,7 @@ import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@
 import { isConflict, isNotFound, apiMessage } from '../../lib/kube.ts';
 import type { Logger } from '../../lib/log.ts';
 import { requestTimeout } from './api.ts';
-import { sleep } from './backoff.ts';
+import { sleep } from '../../lib/watch/backoff.ts';
 
 export interface LeaseTimings {
   leaseDurationMs: number;
@@ -15,7 +15,11 @@ export interface LeaseTimings {
   retryPeriodMs: number;
 }
 
-export const DEFAULT_LEASE_TIMINGS: LeaseTimings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+export const DEFAULT_LEASE_TIMINGS: LeaseTimings = {
+  leaseDurationMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryPeriodMs: 2_000,
+};
 
 export interface LeaderElectorOptions extends LeaseTimings {
   kubeConfig: KubeConfig;
@@ -34,7 +38,7 @@ const timeOf = (t: unknown): number | undefined => {
 };
 
 /** When the holder's claim lapses: its last renewal plus its own leaseDurationSeconds. */
-export function leaseExpiry(lease: V1Lease): number | undefined {
+function leaseExpiry(lease: V1Lease): number | undefined {
   const spec = lease.spec ?? {};
   const renewed = timeOf(spec.renewTime) ?? timeOf(spec.acquireTime);
   return renewed === undefined ? undefined : renewed + (spec.leaseDurationSeconds ?? 15) * 1000;
@@ -58,8 +62,10 @@ export class LeaderElector {
   private running?: Promise<void>;
 
   constructor(private readonly options: LeaderElectorOptions) {
-    if (options.renewDeadlineMs >= options.leaseDurationMs) throw new Error('leader election: the renew deadline must be shorter than the lease duration');
-    if (options.retryPeriodMs >= options.renewDeadlineMs) throw new Error('leader election: the retry period must be shorter than the renew deadline');
+    if (options.renewDeadlineMs >= options.leaseDurationMs)
+      throw new Error('leader election: the renew deadline must be shorter than the lease duration');
+    if (options.retryPeriodMs >= options.renewDeadlineMs)
+      throw new Error('leader election: the retry period must be shorter than the renew deadline');
     this.api = options.kubeConfig.makeApiClient(CoordinationV1Api);
   }
 
@@ -77,7 +83,9 @@ export class LeaderElector {
     await this.running;
     if (this.leading) {
       this.lose('shutting down', 'info');
-      await this.release().catch((err: unknown) => this.options.log.warn('could not release the leader lease', { err: apiMessage(err) }));
+      await this.release().catch((err: unknown) =>
+        this.options.log.warn('could not release the leader lease', { err: apiMessage(err) }),
+      );
     }
   }
 
@@ -91,7 +99,10 @@ export class LeaderElector {
       } catch (err) {
         state = 'error';
         // Only the leader's failures matter: they count down to the renew deadline.
-        log.log(this.leading ? 'warn' : 'debug', 'leader lease request failed', { lease: this.leaseRef(), err: apiMessage(err) });
+        log.log(this.leading ? 'warn' : 'debug', 'leader lease request failed', {
+          lease: this.leaseRef(),
+          err: apiMessage(err),
+        });
       }
       if (signal.aborted) break;
       if (state === 'mine') this.renewed();
@@ -112,7 +123,10 @@ export class LeaderElector {
 
   private renewed(): void {
     clearTimeout(this.deadline);
-    this.deadline = setTimeout(() => this.lose(`no renewal within ${this.options.renewDeadlineMs} ms`), this.options.renewDeadlineMs);
+    this.deadline = setTimeout(
+      () => this.lose(`no renewal within ${this.options.renewDeadlineMs} ms`),
+      this.options.renewDeadlineMs,
+    );
     this.deadline.unref();
     if (!this.leading) {
       this.leading = true;
@@ -144,14 +158,29 @@ export class LeaderElector {
     } catch (err) {
       if (!isNotFound(err)) throw err;
       try {
-        await this.api.createNamespacedLease({
-          namespace,
-          body: { metadata: { name, namespace }, spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } },
-        }, timeout);
+        await this.api.createNamespacedLease(
+          {
+            namespace,
+            body: {
+              metadata: { name, namespace },
+              spec: {
+                holderIdentity: identity,
+                leaseDurationSeconds,
+                acquireTime: now,
+                renewTime: now,
+                leaseTransitions: 0,
+              },
+            },
+          },
+          timeout,
+        );
         return 'mine';
       } catch (createErr) {
         if (isConflict(createErr)) return 'held';
-        if (isNotFound(createErr)) throw new Error(`cannot create Lease ${this.leaseRef()}: namespace ${namespace} does not exist`, { cause: createErr });
+        if (isNotFound(createErr))
+          throw new Error(`cannot create Lease ${this.leaseRef()}: namespace ${namespace} does not exist`, {
+            cause: createErr,
+          });
         throw createErr;
       }
     }
@@ -161,16 +190,23 @@ export class LeaderElector {
     const spec = lease.spec ?? {};
     const takingOver = spec.holderIdentity !== identity;
     try {
-      await this.api.replaceNamespacedLease({
-        name, namespace,
-        body: {
-          ...lease,
-          spec: {
-            ...spec, holderIdentity: identity, leaseDurationSeconds, renewTime: now,
-            ...(takingOver ? { acquireTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } : {}),
+      await this.api.replaceNamespacedLease(
+        {
+          name,
+          namespace,
+          body: {
+            ...lease,
+            spec: {
+              ...spec,
+              holderIdentity: identity,
+              leaseDurationSeconds,
+              renewTime: now,
+              ...(takingOver ? { acquireTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } : {}),
+            },
           },
         },
-      }, timeout);
+        timeout,
+      );
       return 'mine';
     } catch (err) {
       if (isConflict(err)) return 'held';
@@ -184,9 +220,14 @@ export class LeaderElector {
     const lease = await this.api.readNamespacedLease({ name, namespace }, timeout);
     if (lease.spec?.holderIdentity !== identity) return;
     const now = new V1MicroTime();
-    await this.api.replaceNamespacedLease({
-      name, namespace, body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now } },
-    }, timeout);
+    await this.api.replaceNamespacedLease(
+      {
+        name,
+        namespace,
+        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now } },
+      },
+      timeout,
+    );
     this.options.log.info('released the leader lease', { lease: this.leaseRef() });
   }
 }

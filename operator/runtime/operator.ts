@@ -10,12 +10,13 @@ import dotiOperator, { type ResourceEvent } from '@dot-i/k8s-operator';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/log.ts';
+import { Informer } from '../../lib/watch/informer.ts';
+import { kindId } from '../../lib/watch/kind.ts';
+import type { Change } from '../../lib/watch/store.ts';
 import { createRuntimeMetrics, type RuntimeMetrics } from '../metrics.ts';
-import { kindId } from './api.ts';
 import { Controller } from './controller.ts';
-import { Informer } from './informer.ts';
+import { createEventRecorder } from './events.ts';
 import { LeaderElector, type LeaseTimings } from './leader.ts';
-import type { Change } from './store.ts';
 import type { Caches, Kind, ReadCache, Reconciler, ReconcilerFactory } from './types.ts';
 
 // Under ESM the package's default import is the CommonJS exports object, whose `default` is the class.
@@ -42,7 +43,7 @@ interface Registered {
   controller?: Controller;
 }
 
-export function defaultIdentity(): string {
+function defaultIdentity(): string {
   return `${hostname()}_${process.pid}_${randomBytes(3).toString('hex')}`;
 }
 
@@ -61,13 +62,18 @@ export class SpiderpoolOperator extends Operator {
     super(config.log);
     this.identity = config.identity ?? defaultIdentity();
     this.metrics = createRuntimeMetrics(config.registry, {
-      queueDepths: () => this.registered.map((r) => [r.reconciler.name, r.controller?.queue.depth ?? 0] as [string, number]),
+      queueDepths: () =>
+        this.registered.map((r) => [r.reconciler.name, r.controller?.queue.depth ?? 0] as [string, number]),
       isLeader: () => this.isLeader(),
       cacheSizes: () => [...this.informers.values()].map((i) => [i.id, i.store.size] as [string, number]),
     });
     this.elector = new LeaderElector({
-      kubeConfig: config.kubeConfig, namespace: config.leaseNamespace, name: config.leaseName, identity: this.identity,
-      log: config.log, ...config.lease,
+      kubeConfig: config.kubeConfig,
+      namespace: config.leaseNamespace,
+      name: config.leaseName,
+      identity: this.identity,
+      log: config.log,
+      ...config.lease,
       onStartedLeading: () => this.startControllers(),
       onStoppedLeading: () => void this.stopControllers(),
     });
@@ -76,6 +82,7 @@ export class SpiderpoolOperator extends Operator {
   /** Builds the reconcilers and their caches, starts the watches, the resync timer and the election. */
   protected async init(): Promise<void> {
     const { kubeConfig, log, registry } = this.config;
+    const events = createEventRecorder(kubeConfig, log);
     for (const factory of this.config.reconcilers) {
       const kinds = new Set<string>();
       const caches: Caches = {
@@ -84,12 +91,13 @@ export class SpiderpoolOperator extends Operator {
           return this.informer(kind).store as unknown as ReadCache<T>;
         },
       };
-      const reconciler = factory({ caches, kubeConfig, log, registry });
+      const reconciler = factory({ caches, kubeConfig, log, registry, events });
       for (const watch of reconciler.watches) {
         kinds.add(kindId(watch.kind));
         this.informer(watch.kind);
       }
-      if (this.registered.some((r) => r.reconciler.name === reconciler.name)) throw new Error(`two reconcilers are named ${reconciler.name}`);
+      if (this.registered.some((r) => r.reconciler.name === reconciler.name))
+        throw new Error(`two reconcilers are named ${reconciler.name}`);
       this.registered.push({ reconciler, kinds });
     }
     this.started = true;
@@ -97,11 +105,20 @@ export class SpiderpoolOperator extends Operator {
     this.resyncTimer = setInterval(() => void this.resync(), this.config.resyncMs);
     this.resyncTimer.unref();
     this.elector.start();
-    log.info('operator started', { identity: this.identity, reconcilers: this.registered.map((r) => r.reconciler.name), kinds: [...this.informers.keys()] });
+    log.info('operator started', {
+      identity: this.identity,
+      reconcilers: this.registered.map((r) => r.reconciler.name),
+      kinds: [...this.informers.keys()],
+    });
   }
 
   /** The dot-i watch would end the process on the first apiserver hiccup; every watch goes through Informer. */
-  protected override watchResource(_group: string, _version: string, plural: string, _onEvent: (event: ResourceEvent) => Promise<void>): Promise<void> {
+  protected override watchResource(
+    _group: string,
+    _version: string,
+    plural: string,
+    _onEvent: (event: ResourceEvent) => Promise<void>,
+  ): Promise<void> {
     return Promise.reject(new Error(`watchResource(${plural}) is not supported: watches are served by Informer`));
   }
 
@@ -132,7 +149,9 @@ export class SpiderpoolOperator extends Operator {
 
   /** True when no controller has a key queued or in progress (delayed retries do not count). */
   idle(): boolean {
-    return this.registered.every((r) => !r.controller || r.controller.queue.depth === 0 && r.controller.queue.active === 0);
+    return this.registered.every(
+      (r) => !r.controller || (r.controller.queue.depth === 0 && r.controller.queue.active === 0),
+    );
   }
 
   override async stop(): Promise<void> {
@@ -151,7 +170,12 @@ export class SpiderpoolOperator extends Operator {
     const id = kindId(kind);
     let informer = this.informers.get(id);
     if (!informer) {
-      informer = new Informer({ kind, kubeConfig: this.config.kubeConfig, log: this.config.log, optionalRetryMs: this.config.optionalRetryMs });
+      informer = new Informer({
+        kind,
+        kubeConfig: this.config.kubeConfig,
+        log: this.config.log,
+        optionalRetryMs: this.config.optionalRetryMs,
+      });
       informer.onChange((change) => this.route(id, change));
       this.informers.set(id, informer);
       if (this.started) informer.start();
@@ -164,14 +188,16 @@ export class SpiderpoolOperator extends Operator {
       if (!r.controller) continue;
       for (const watch of r.reconciler.watches) {
         if (kindId(watch.kind) !== id) continue;
-        for (const obj of [change.before, change.after]) if (obj) for (const key of watch.keys(obj)) r.controller.queue.add(key);
+        for (const obj of [change.before, change.after])
+          if (obj) for (const key of watch.keys(obj)) r.controller.queue.add(key);
       }
     }
   }
 
   private enqueueAll(r: Registered, controller: Controller): void {
     for (const watch of r.reconciler.watches) {
-      for (const obj of this.informer(watch.kind).store.list()) for (const key of watch.keys(obj)) controller.queue.add(key);
+      for (const obj of this.informer(watch.kind).store.list())
+        for (const key of watch.keys(obj)) controller.queue.add(key);
     }
     for (const key of r.reconciler.initialKeys?.() ?? []) controller.queue.add(key);
   }
@@ -179,7 +205,12 @@ export class SpiderpoolOperator extends Operator {
   private startControllers(): void {
     if (this.stopped) return;
     for (const r of this.registered) {
-      const controller = new Controller({ reconciler: r.reconciler, workers: this.config.workers, log: this.config.log, metrics: this.metrics });
+      const controller = new Controller({
+        reconciler: r.reconciler,
+        workers: this.config.workers,
+        log: this.config.log,
+        metrics: this.metrics,
+      });
       r.controller = controller;
       const synced = [...r.kinds].map((id) => this.informers.get(id)?.waitForSync());
       void Promise.all(synced).then(() => {

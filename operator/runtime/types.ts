@@ -6,40 +6,17 @@
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../../lib/log.ts';
+import type { Kind } from '../../lib/watch/kind.ts';
+import type { Key, ReadCache } from '../../lib/watch/store.ts';
+import type { EventRecorder } from './events.ts';
 
-/** A watched resource. `group` is '' for the core API. */
-export interface Kind {
-  readonly group: string;
-  readonly version: string;
-  readonly plural: string;
-  readonly kind: string;
-  readonly namespaced: boolean;
-  /** Only objects of this namespace are watched (e.g. kube-system ConfigMaps). */
-  readonly namespace?: string;
-  /**
-   * A kind whose CRD may not be installed (Calico IPPools): its cache stays empty, counts as synced, and
-   * the runtime keeps checking whether the CRD has appeared.
-   */
-  readonly optional?: boolean;
-}
-
-/** "name" for cluster-scoped objects, "namespace/name" for namespaced ones. */
-export type Key = string;
-
-export function keyOf(obj: KubernetesObject): Key {
-  const { name, namespace } = obj.metadata ?? {};
-  return namespace ? `${namespace}/${name}` : `${name}`;
-}
+// Kinds and keys are those of the shared informers (lib/watch), re-exported for the reconcilers.
+export type { Kind } from '../../lib/watch/kind.ts';
+export { type Key, type ReadCache, keyOf } from '../../lib/watch/store.ts';
 
 export function splitKey(key: Key): { namespace?: string; name: string } {
   const slash = key.indexOf('/');
   return slash < 0 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
-}
-
-/** A read-only, eventually consistent view of one kind, filled from list+watch. */
-export interface ReadCache<T extends KubernetesObject = KubernetesObject> {
-  get(key: Key): T | undefined;
-  list(namespace?: string): T[];
 }
 
 export interface Caches {
@@ -78,6 +55,8 @@ export interface ReconcilerContext {
   log: Logger;
   /** The operator's metrics registry; reconcilers register their own gauges and counters here. */
   registry: Registry;
+  /** Warning events on the objects a reconciler cannot bring to their desired state; one recorder per operator. */
+  events: EventRecorder;
 }
 
 export type ReconcilerFactory = (ctx: ReconcilerContext) => Reconciler;
@@ -93,8 +72,10 @@ export interface OperatorOptions {
   leaseName?: string;
   /** Interval of the full relist and re-enqueue of every key. */
   resyncMs?: number;
-  /** TCP port of /metrics and /healthz; 0 picks a free one, undefined serves none. */
+  /** TCP port of /metrics, /healthz and /readyz; 0 picks a free one, undefined serves none. */
   metricsPort?: number;
+  /** Where the operator registers its series; a new one when unset. */
+  registry?: Registry;
   log?: Logger;
   /** Workers per reconciler (default 3). */
   workers?: number;
@@ -117,6 +98,8 @@ export interface RunningOperator {
   identity: string;
   /** Resolves once every cache has completed its first LIST. */
   waitForSync(): Promise<void>;
+  /** True once every cache has completed its first LIST. */
+  hasSynced(): boolean;
   /** A full resync now: relists every kind and re-enqueues every key; resolves once the relists are applied. */
   resync(): Promise<void>;
   /** True when no reconciler has a key queued or being reconciled (keys waiting for a delay do not count). */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { backoffDelay } from './backoff.ts';
+import { backoffDelay } from '../../lib/watch/backoff.ts';
 import { WorkQueue } from './workqueue.ts';
 
 const tick = () => new Promise((r) => setImmediate(r));
@@ -22,7 +22,9 @@ describe('WorkQueue', () => {
     q.add('a');
     q.add('a');
     let second: string | undefined;
-    void q.get().then((k) => { second = k; });
+    void q.get().then((k) => {
+      second = k;
+    });
     await tick();
     assert.equal(second, undefined, 'the re-added key waits for done()');
     q.done(key!);
@@ -53,7 +55,16 @@ describe('WorkQueue', () => {
 
   it('backs off per key exponentially until forget', () => {
     const q = new WorkQueue({ baseMs: 100, maxMs: 1000, jitter: 0 });
-    assert.deepEqual([q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a')], [100, 200, 400, 800, 1000]);
+    assert.deepEqual(
+      [
+        q.addRateLimited('a'),
+        q.addRateLimited('a'),
+        q.addRateLimited('a'),
+        q.addRateLimited('a'),
+        q.addRateLimited('a'),
+      ],
+      [100, 200, 400, 800, 1000],
+    );
     assert.equal(q.addRateLimited('b'), 100, 'other keys have their own count');
     q.forget('a');
     assert.equal(q.addRateLimited('a'), 100);
@@ -74,9 +85,21 @@ describe('WorkQueue', () => {
 describe('backoffDelay', () => {
   it('doubles from the base, caps at the maximum and adds at most the jitter fraction', () => {
     const policy = { baseMs: 200, maxMs: 60_000, jitter: 0.1 };
-    assert.equal(backoffDelay(policy, 0, () => 0), 200);
-    assert.equal(backoffDelay(policy, 3, () => 0), 1600);
-    assert.equal(backoffDelay(policy, 3, () => 1), 1760);
-    assert.equal(backoffDelay(policy, 1000, () => 0), 60_000);
+    assert.equal(
+      backoffDelay(policy, 0, () => 0),
+      200,
+    );
+    assert.equal(
+      backoffDelay(policy, 3, () => 0),
+      1600,
+    );
+    assert.equal(
+      backoffDelay(policy, 3, () => 1),
+      1760,
+    );
+    assert.equal(
+      backoffDelay(policy, 1000, () => 0),
+      60_000,
+    );
   });
 });

@@ -1,10 +1,10 @@
 // A work queue with client-go semantics: a key waiting in the queue is held once however often it is
 // added, a key being processed is never handed to a second worker (an add during processing queues it
 // again when the worker is done), and failures are retried with per-key exponential back-off.
-import { type BackoffPolicy, backoffDelay } from './backoff.ts';
+import { type BackoffPolicy, backoffDelay } from '../../lib/watch/backoff.ts';
 import type { Key } from './types.ts';
 
-export const DEFAULT_QUEUE_BACKOFF: BackoffPolicy = { baseMs: 200, maxMs: 60_000, jitter: 0.1 };
+const DEFAULT_QUEUE_BACKOFF: BackoffPolicy = { baseMs: 200, maxMs: 60_000, jitter: 0.1 };
 
 export class WorkQueue {
   private queue: Key[] = [];

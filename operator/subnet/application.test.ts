@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { SelectionError } from '../../ipam/selection/errors.ts';
 import {
-  appKey, applicationOf, applicationRecord, autoPoolRequests, jobPods, parseAppKey, parseApplicationRecord, type Application,
+  appKey,
+  applicationOf,
+  applicationRecord,
+  autoPoolRequests,
+  jobPods,
+  parseAppKey,
+  parseApplicationRecord,
+  type Application,
 } from './application.ts';
 import { ipNumberText, poolSize } from './pool-size.ts';
 
@@ -12,13 +19,25 @@ const IP_NUMBER = 'ipam.spidernet.io/ippool-ip-number';
 const RECLAIM = 'ipam.spidernet.io/ippool-reclaim';
 
 function workload(kind: string, spec: object, meta: object = {}, status: object = {}): KubernetesObject {
-  return { apiVersion: kind === 'Job' ? 'batch/v1' : 'apps/v1', kind, metadata: { name: 'web', namespace: 'team', uid: 'u-1', ...meta }, spec, status } as KubernetesObject;
+  return {
+    apiVersion: kind === 'Job' ? 'batch/v1' : 'apps/v1',
+    kind,
+    metadata: { name: 'web', namespace: 'team', uid: 'u-1', ...meta },
+    spec,
+    status,
+  } as KubernetesObject;
 }
 
-const template = (annotations: Record<string, string>, hostNetwork = false) => ({ metadata: { annotations }, spec: { hostNetwork, containers: [] } });
+const template = (annotations: Record<string, string>, hostNetwork = false) => ({
+  metadata: { annotations },
+  spec: { hostNetwork, containers: [] },
+});
 
 function app(annotations: Record<string, string>, replicas = 2, hostNetwork = false): Application {
-  return applicationOf('Deployment', workload('Deployment', { replicas, template: template(annotations, hostNetwork) })) as Application;
+  return applicationOf(
+    'Deployment',
+    workload('Deployment', { replicas, template: template(annotations, hostNetwork) }),
+  ) as Application;
 }
 
 describe('subnet applications', () => {
@@ -56,13 +75,22 @@ describe('subnet applications', () => {
     });
 
     it('a ReplicaSet controlled by a Deployment is not an application; one controlled by something else is', () => {
-      const owned = (apiVersion: string, kind: string) => workload('ReplicaSet', { replicas: 1, template: template({}) }, { ownerReferences: [{ apiVersion, kind, name: 'x', uid: 'x', controller: true }] });
+      const owned = (apiVersion: string, kind: string) =>
+        workload(
+          'ReplicaSet',
+          { replicas: 1, template: template({}) },
+          { ownerReferences: [{ apiVersion, kind, name: 'x', uid: 'x', controller: true }] },
+        );
       assert.equal(applicationOf('ReplicaSet', owned('apps/v1', 'Deployment')), undefined);
       assert.equal(applicationOf('ReplicaSet', owned('argoproj.io/v1alpha1', 'Rollout'))?.kind, 'ReplicaSet');
     });
 
     it('a Job of a CronJob is its own application, as the agent resolves its pods to the Job', () => {
-      const job = workload('Job', { template: template({}) }, { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'c', uid: 'c', controller: true }] });
+      const job = workload(
+        'Job',
+        { template: template({}) },
+        { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'c', uid: 'c', controller: true }] },
+      );
       assert.equal(applicationOf('Job', job)?.name, 'web');
     });
   });
@@ -76,12 +104,15 @@ describe('subnet applications', () => {
     });
 
     it('subnets wins over subnet and covers every NIC; ip-number and reclaim apply to all', () => {
-      const a = app({
-        [SUBNET]: '{"ipv4":["other"]}',
-        [SUBNETS]: '[{"interface":"eth0","ipv4":["a"]},{"interface":"net1","ipv6":["b"]}]',
-        [IP_NUMBER]: '5',
-        [RECLAIM]: 'false',
-      }, 9);
+      const a = app(
+        {
+          [SUBNET]: '{"ipv4":["other"]}',
+          [SUBNETS]: '[{"interface":"eth0","ipv4":["a"]},{"interface":"net1","ipv6":["b"]}]',
+          [IP_NUMBER]: '5',
+          [RECLAIM]: 'false',
+        },
+        9,
+      );
       assert.deepEqual(autoPoolRequests(a), [
         { nic: 'eth0', family: 4, subnet: 'a', size: 5, ipNumber: '5', reclaim: false },
         { nic: 'net1', family: 6, subnet: 'b', size: 5, ipNumber: '5', reclaim: false },
@@ -94,8 +125,11 @@ describe('subnet applications', () => {
     });
 
     it('a malformed annotation is a WrongInput naming it', () => {
-      assert.throws(() => autoPoolRequests(app({ [SUBNET]: '{"ipv4":["s"]}', [IP_NUMBER]: '++1' })), (err: unknown) =>
-        err instanceof SelectionError && err.reason === 'WrongInput' && /ippool-ip-number/.test(err.message));
+      assert.throws(
+        () => autoPoolRequests(app({ [SUBNET]: '{"ipv4":["s"]}', [IP_NUMBER]: '++1' })),
+        (err: unknown) =>
+          err instanceof SelectionError && err.reason === 'WrongInput' && /ippool-ip-number/.test(err.message),
+      );
       assert.throws(() => autoPoolRequests(app({ [SUBNET]: '{"ipv4":["s"]}', [IP_NUMBER]: '-2' })), /negative/);
       assert.throws(() => autoPoolRequests(app({ [SUBNET]: '{"ipv4":["s"]}', [RECLAIM]: 'maybe' })), /ippool-reclaim/);
     });
@@ -110,7 +144,10 @@ describe('subnet applications', () => {
     });
 
     it('the subnet record is <group>_<version>_<Kind>_<ns>_<name>', () => {
-      assert.equal(applicationRecord({ kind: 'Deployment', namespace: 'default', name: 'nginx' }), 'apps_v1_Deployment_default_nginx');
+      assert.equal(
+        applicationRecord({ kind: 'Deployment', namespace: 'default', name: 'nginx' }),
+        'apps_v1_Deployment_default_nginx',
+      );
       assert.equal(applicationRecord({ kind: 'Job', namespace: 'a', name: 'b' }), 'batch_v1_Job_a_b');
       assert.deepEqual(parseApplicationRecord('batch_v1_Job_a_b'), { kind: 'Job', namespace: 'a', name: 'b' });
       assert.equal(parseApplicationRecord('v1_Pod_a_b'), undefined);

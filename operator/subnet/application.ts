@@ -1,7 +1,15 @@
-// Which workloads ask for auto-created pools, and how many addresses each of their NICs and families
-// needs (§4.13, §6.3). An application is the pod's top controller as the agent resolves it
-// (agent/owner.ts): the pools made here are the ones the agent looks up by the application's UID.
-import type { KubernetesObject, V1DaemonSet, V1Deployment, V1Job, V1PodTemplateSpec, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
+// Which workloads ask for auto-created pools, and how many addresses each of their NICs and families needs
+// (docs/auto-pools.md#applications, docs/auto-pools.md#sizing). An application is the pod's top controller as the agent
+// resolves it (ipam/owner.ts): the pools made here are the ones the agent looks up by the application's UID.
+import type {
+  KubernetesObject,
+  V1DaemonSet,
+  V1Deployment,
+  V1Job,
+  V1PodTemplateSpec,
+  V1ReplicaSet,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
 import { parsePodIPAMAnnotations } from '../../ipam/selection/annotations.ts';
 import { APP_KINDS, isAppKind, type AppKind } from './kinds.ts';
 import { DEFAULT_IP_NUMBER, ipNumberText, poolSize } from './pool-size.ts';
@@ -43,10 +51,11 @@ export function parseAppKey(key: string): AppRef | undefined {
   return { kind, namespace, name };
 }
 
-export const appApiVersion = (kind: AppKind): string => `${APP_KINDS[kind].group}/${APP_KINDS[kind].version}`;
+const appApiVersion = (kind: AppKind): string => `${APP_KINDS[kind].group}/${APP_KINDS[kind].version}`;
 
 /** `apps/v1 Deployment default/nginx`, for messages. */
-export const describeApp = (ref: AppRef): string => `${appApiVersion(ref.kind)} ${ref.kind} ${ref.namespace}/${ref.name}`;
+export const describeApp = (ref: AppRef): string =>
+  `${appApiVersion(ref.kind)} ${ref.kind} ${ref.namespace}/${ref.name}`;
 
 /**
  * The application behind a watched object, or undefined for a ReplicaSet that a Deployment controls
@@ -54,7 +63,14 @@ export const describeApp = (ref: AppRef): string => `${appApiVersion(ref.kind)} 
  */
 export function applicationOf(kind: AppKind, obj: KubernetesObject): Application | undefined {
   const meta = obj.metadata ?? {};
-  const base = { kind, namespace: meta.namespace ?? '', name: meta.name ?? '', uid: meta.uid ?? '', apiVersion: appApiVersion(kind), terminating: !!meta.deletionTimestamp };
+  const base = {
+    kind,
+    namespace: meta.namespace ?? '',
+    name: meta.name ?? '',
+    uid: meta.uid ?? '',
+    apiVersion: appApiVersion(kind),
+    terminating: !!meta.deletionTimestamp,
+  };
   switch (kind) {
     case 'Deployment':
     case 'StatefulSet': {
@@ -96,7 +112,11 @@ export function autoPoolRequests(app: Application): AutoPoolRequest[] {
   const parsed = parsePodIPAMAnnotations(app.template?.metadata?.annotations);
   const items = parsed.subnets ?? (parsed.subnet ? [parsed.subnet] : []);
   const ipNumber = parsed.ippoolIPNumber ?? DEFAULT_IP_NUMBER;
-  const common = { size: poolSize(ipNumber, app.replicas), ipNumber: ipNumberText(ipNumber), reclaim: parsed.ippoolReclaim ?? true };
+  const common = {
+    size: poolSize(ipNumber, app.replicas),
+    ipNumber: ipNumberText(ipNumber),
+    reclaim: parsed.ippoolReclaim ?? true,
+  };
   return items.flatMap((item) => [
     ...(item.ipv4 === undefined ? [] : [{ nic: item.interface, family: 4 as const, subnet: item.ipv4, ...common }]),
     ...(item.ipv6 === undefined ? [] : [{ nic: item.interface, family: 6 as const, subnet: item.ipv6, ...common }]),
@@ -115,6 +135,7 @@ export function parseApplicationRecord(record: string): AppRef | undefined {
   const parts = record.split('_');
   if (parts.length !== 5) return undefined;
   const [group, version, kind = '', namespace = '', name = ''] = parts;
-  if (!isAppKind(kind) || APP_KINDS[kind].group !== group || APP_KINDS[kind].version !== version || !namespace || !name) return undefined;
+  if (!isAppKind(kind) || APP_KINDS[kind].group !== group || APP_KINDS[kind].version !== version || !namespace || !name)
+    return undefined;
   return { kind, namespace, name };
 }

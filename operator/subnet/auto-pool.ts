@@ -1,24 +1,13 @@
-// The shape of an auto-created SpiderIPPool (§3.3, §6.3 step 3): its name, the labels by which the agent
-// finds it (agent/selection/auto-pools.ts) and the podAffinity that binds it to one application
-// (agent/selection/filters.ts).
+// The shape of an auto-created SpiderIPPool (docs/auto-pools.md#pool-shape): its name, the labels by which the agent
+// finds it (ipam/selection/auto-pools.ts) and the podAffinity that binds it to one application
+// (ipam/selection/filters.ts).
 import type { V1OwnerReference } from '@kubernetes/client-node';
-import { ANNOTATION } from '../../ipam/selection/annotations.ts';
-import { APP_AFFINITY_LABEL, AUTO_POOL_LABEL } from '../../ipam/selection/pools.ts';
-import { GROUP, VERSION, type SpiderIPPool, type SpiderSubnet } from '../../api/v2beta1/types.ts';
+import { ANNOTATION, APP_AFFINITY_LABEL, AUTO_POOL_LABEL, POOL_CIDR_LABEL } from '../../api/v2beta1/constants.ts';
+import { KINDS } from '../../api/v2beta1/kinds.ts';
+import type { SpiderIPPool, SpiderSubnet } from '../../api/v2beta1/types.ts';
 import { IPSet, cidrToLabelValue } from '../../lib/ip/index.ts';
 import type { AppRef, Application, AutoPoolRequest } from './application.ts';
 import { APP_KINDS, isAppKind } from './kinds.ts';
-
-export const POOL_LABEL = {
-  ...AUTO_POOL_LABEL,
-  ownerApplicationGV: 'ipam.spidernet.io/owner-application-gv',
-  ownerApplicationKind: 'ipam.spidernet.io/owner-application-kind',
-  ownerApplicationNamespace: 'ipam.spidernet.io/owner-application-namespace',
-  reclaim: 'ipam.spidernet.io/ippool-reclaim',
-  ippoolCIDR: 'ipam.spidernet.io/ippool-cidr',
-} as const;
-
-export const SUBNET_CIDR_LABEL = 'ipam.spidernet.io/subnet-cidr';
 
 const MAX_NAME = 253;
 
@@ -30,49 +19,61 @@ export function autoPoolName(app: Application, nic: string, family: 4 | 6): stri
   const suffix = `-${nic.toLowerCase()}-${uidTail(app.uid)}`;
   const prefix = `auto${family}-`;
   // A shortened name must not end in '.' (a DNS label cannot end there) or '-'.
-  const name = app.name.toLowerCase().slice(0, MAX_NAME - prefix.length - suffix.length).replace(/[.-]+$/, '');
+  const name = app.name
+    .toLowerCase()
+    .slice(0, MAX_NAME - prefix.length - suffix.length)
+    .replace(/[.-]+$/, '');
   return `${prefix}${name}${suffix}`;
 }
 
-export const uidTail = (uid: string): string => (uid.split('-').pop() ?? '').slice(0, 5).toLowerCase();
+const uidTail = (uid: string): string => (uid.split('-').pop() ?? '').slice(0, 5).toLowerCase();
 
 /** The application an auto-created pool was made for, when it is of a kind this controller manages. */
 export function poolApplication(pool: SpiderIPPool): AppRef | undefined {
   const labels = pool.metadata.labels ?? {};
-  const kind = labels[POOL_LABEL.ownerApplicationKind] ?? '';
-  const namespace = labels[POOL_LABEL.ownerApplicationNamespace];
-  const name = labels[POOL_LABEL.ownerApplicationName];
+  const kind = labels[AUTO_POOL_LABEL.ownerApplicationKind] ?? '';
+  const namespace = labels[AUTO_POOL_LABEL.ownerApplicationNamespace];
+  const name = labels[AUTO_POOL_LABEL.ownerApplicationName];
   if (!isAppKind(kind) || !namespace || !name) return undefined;
-  if (labels[POOL_LABEL.ownerApplicationGV] !== `${APP_KINDS[kind].group}_${APP_KINDS[kind].version}`) return undefined;
+  if (labels[AUTO_POOL_LABEL.ownerApplicationGV] !== `${APP_KINDS[kind].group}_${APP_KINDS[kind].version}`)
+    return undefined;
   return { kind, namespace, name };
 }
 
-export const isReclaimable = (pool: SpiderIPPool): boolean => pool.metadata.labels?.[POOL_LABEL.reclaim] !== 'false';
+export const isReclaimable = (pool: SpiderIPPool): boolean =>
+  pool.metadata.labels?.[AUTO_POOL_LABEL.reclaim] !== 'false';
 
 /** Labels that identify the application, without its UID: the same for every incarnation of it. */
 export function appIdentityLabels(ref: AppRef): Record<string, string> {
   return {
-    [POOL_LABEL.ownerApplicationGV]: `${APP_KINDS[ref.kind].group}_${APP_KINDS[ref.kind].version}`,
-    [POOL_LABEL.ownerApplicationKind]: ref.kind,
-    [POOL_LABEL.ownerApplicationNamespace]: ref.namespace,
-    [POOL_LABEL.ownerApplicationName]: ref.name,
+    [AUTO_POOL_LABEL.ownerApplicationGV]: `${APP_KINDS[ref.kind].group}_${APP_KINDS[ref.kind].version}`,
+    [AUTO_POOL_LABEL.ownerApplicationKind]: ref.kind,
+    [AUTO_POOL_LABEL.ownerApplicationNamespace]: ref.namespace,
+    [AUTO_POOL_LABEL.ownerApplicationName]: ref.name,
   };
 }
 
-export function autoPoolLabels(app: Application, req: AutoPoolRequest, subnet: SpiderSubnet): Record<string, string> {
+function autoPoolLabels(app: Application, req: AutoPoolRequest, subnet: SpiderSubnet): Record<string, string> {
   return {
     ...appIdentityLabels(app),
-    [POOL_LABEL.ownerApplicationUID]: app.uid,
-    [POOL_LABEL.ownerSpiderSubnet]: subnet.metadata.name,
-    [POOL_LABEL.interface]: req.nic,
-    [POOL_LABEL.ipVersion]: `IPv${req.family}`,
-    [POOL_LABEL.reclaim]: String(req.reclaim),
-    [POOL_LABEL.ippoolCIDR]: cidrToLabelValue(subnet.spec.subnet),
+    [AUTO_POOL_LABEL.ownerApplicationUID]: app.uid,
+    [AUTO_POOL_LABEL.ownerSpiderSubnet]: subnet.metadata.name,
+    [AUTO_POOL_LABEL.interface]: req.nic,
+    [AUTO_POOL_LABEL.ipVersion]: `IPv${req.family}`,
+    [AUTO_POOL_LABEL.reclaim]: String(req.reclaim),
+    [POOL_CIDR_LABEL]: cidrToLabelValue(subnet.spec.subnet),
   };
 }
 
 export function subnetOwnerReference(subnet: SpiderSubnet): V1OwnerReference {
-  return { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderSubnet', name: subnet.metadata.name, uid: subnet.metadata.uid ?? '', controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: KINDS.SpiderSubnet.apiVersion,
+    kind: KINDS.SpiderSubnet.kind,
+    name: subnet.metadata.name,
+    uid: subnet.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /**
@@ -80,11 +81,17 @@ export function subnetOwnerReference(subnet: SpiderSubnet): V1OwnerReference {
  * application cannot be, since a cluster-scoped object cannot have a namespaced owner. Gateway and routes
  * are the subnet's.
  */
-export function newAutoPool(name: string, app: Application, req: AutoPoolRequest, subnet: SpiderSubnet, ips: string[]): SpiderIPPool {
+export function newAutoPool(
+  name: string,
+  app: Application,
+  req: AutoPoolRequest,
+  subnet: SpiderSubnet,
+  ips: string[],
+): SpiderIPPool {
   const { group, version } = APP_KINDS[app.kind];
   return {
-    apiVersion: `${GROUP}/${VERSION}`,
-    kind: 'SpiderIPPool',
+    apiVersion: KINDS.SpiderIPPool.apiVersion,
+    kind: KINDS.SpiderIPPool.kind,
     metadata: {
       name,
       labels: autoPoolLabels(app, req, subnet),
@@ -115,7 +122,13 @@ export function newAutoPool(name: string, app: Application, req: AutoPoolRequest
  * may change over its life (a re-created application takes over a kept pool with its new UID and reclaim
  * choice). Returns undefined when nothing differs.
  */
-export function updatedAutoPool(pool: SpiderIPPool, app: Application, req: AutoPoolRequest, subnet: SpiderSubnet, ips: IPSet): SpiderIPPool | undefined {
+export function updatedAutoPool(
+  pool: SpiderIPPool,
+  app: Application,
+  req: AutoPoolRequest,
+  subnet: SpiderSubnet,
+  ips: IPSet,
+): SpiderIPPool | undefined {
   const labels = { ...pool.metadata.labels, ...autoPoolLabels(app, req, subnet) };
   const annotations = { ...pool.metadata.annotations, [ANNOTATION.ippoolIPNumber]: req.ipNumber };
   const same =
@@ -124,4 +137,32 @@ export function updatedAutoPool(pool: SpiderIPPool, app: Application, req: AutoP
     pool.metadata.annotations?.[ANNOTATION.ippoolIPNumber] === req.ipNumber;
   if (same) return undefined;
   return { ...pool, metadata: { ...pool.metadata, labels, annotations }, spec: { ...pool.spec, ips: ips.toRanges() } };
+}
+
+/** A reclaimable pool of an earlier application with the same kind, namespace and name. */
+export function isStalePredecessor(pool: SpiderIPPool, app: Application): boolean {
+  return pool.metadata.labels?.[AUTO_POOL_LABEL.ownerApplicationUID] !== app.uid && isReclaimable(pool);
+}
+
+/** Whether the pool is the one for the request's NIC and family. */
+export function servesRequest(pool: SpiderIPPool, req: AutoPoolRequest): boolean {
+  const labels = pool.metadata.labels ?? {};
+  return labels[AUTO_POOL_LABEL.interface] === req.nic && labels[AUTO_POOL_LABEL.ipVersion] === `IPv${req.family}`;
+}
+
+/**
+ * The pool to size for the request: the application's own, else one that an earlier application of the
+ * same name kept (`ippool-reclaim: "false"`) in the same subnet, which the new one takes over with its
+ * addresses (docs/auto-pools.md#reclaim).
+ */
+export function pickPool(usable: SpiderIPPool[], app: Application, req: AutoPoolRequest): SpiderIPPool | undefined {
+  const candidates = usable
+    .filter((p) => servesRequest(p, req))
+    .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  return (
+    candidates.find((p) => p.metadata.labels?.[AUTO_POOL_LABEL.ownerApplicationUID] === app.uid) ??
+    candidates.find(
+      (p) => p.metadata.labels?.[AUTO_POOL_LABEL.ownerSpiderSubnet] === req.subnet && !p.metadata.deletionTimestamp,
+    )
+  );
 }

@@ -8,11 +8,21 @@ const set = (...ranges: string[]): IPSet => IPSet.fromRanges(ranges, 4);
 const ranges = (s: IPSet): string[] => s.toRanges();
 
 function subnet(spec: Partial<SpiderSubnet['spec']>): SpiderSubnet {
-  return { apiVersion: 'spiderpool.spidernet.io/v2beta1', kind: 'SpiderSubnet', metadata: { name: 's' }, spec: { subnet: '10.0.0.0/24', ...spec } };
+  return {
+    apiVersion: 'spiderpool.spidernet.io/v2beta1',
+    kind: 'SpiderSubnet',
+    metadata: { name: 's' },
+    spec: { subnet: '10.0.0.0/24', ...spec },
+  };
 }
 
 /** A random set of addresses within 10.0.0.0/26, as values 0..63 offset into the /24. */
-const smallSet = fc.uniqueArray(fc.integer({ min: 0, max: 63 }), { maxLength: 40 }).map((values) => IPSet.fromValues(4, values.map((v) => 0x0a000000n + BigInt(v))));
+const smallSet = fc.uniqueArray(fc.integer({ min: 0, max: 63 }), { maxLength: 40 }).map((values) =>
+  IPSet.fromValues(
+    4,
+    values.map((v) => 0x0a000000n + BigInt(v)),
+  ),
+);
 
 describe('subnet carving', () => {
   it('the subnet offers ips − excludeIPs, and pools never get its gateway', () => {
@@ -44,7 +54,12 @@ describe('subnet carving', () => {
   });
 
   it('growing beyond the free addresses says how many are missing and how many are left', () => {
-    assert.deepEqual(resize(set('10.0.0.1'), 6, set('10.0.0.2-10.0.0.4'), IPSet.empty(4)), { ok: false, reason: 'exhausted', missing: 5n, free: 3n });
+    assert.deepEqual(resize(set('10.0.0.1'), 6, set('10.0.0.2-10.0.0.4'), IPSet.empty(4)), {
+      ok: false,
+      reason: 'exhausted',
+      missing: 5n,
+      free: 3n,
+    });
   });
 
   it('shrinking drops the highest unallocated addresses and keeps the allocated ones', () => {
@@ -54,32 +69,45 @@ describe('subnet carving', () => {
   });
 
   it('shrinking waits when pods hold more addresses than the new size allows', () => {
-    assert.deepEqual(resize(set('10.0.0.1-10.0.0.6'), 2, IPSet.empty(4), set('10.0.0.1-10.0.0.5')), { ok: false, reason: 'in-use', excess: 4n, free: 1n });
+    assert.deepEqual(resize(set('10.0.0.1-10.0.0.6'), 2, IPSet.empty(4), set('10.0.0.1-10.0.0.5')), {
+      ok: false,
+      reason: 'in-use',
+      excess: 4n,
+      free: 1n,
+    });
   });
 
   it('any resize keeps allocated addresses, never takes an address that is not free, and reaches the size when it succeeds', () => {
-    fc.assert(fc.property(smallSet, smallSet, smallSet, fc.integer({ min: 0, max: 70 }), (held, freeRaw, allocRaw, size) => {
-      const allocated = allocRaw.intersect(held);
-      const free = freeRaw.subtract(held);
-      const r = resize(held, size, free, allocated);
-      if (!r.ok) {
-        if (r.reason === 'exhausted') assert.ok(free.count() < BigInt(size) - held.count());
-        else assert.ok(held.subtract(allocated).count() < held.count() - BigInt(size));
-        return;
-      }
-      assert.equal(r.ips.count(), BigInt(size));
-      assert.ok(r.ips.containsSet(allocated), 'allocated addresses stay');
-      assert.ok(held.union(free).containsSet(r.ips), 'only held or free addresses');
-      if (BigInt(size) >= held.count()) {
-        assert.ok(r.ips.containsSet(held), 'growing keeps everything held');
-        assert.ok(r.ips.subtract(held).equals(lowest(free, BigInt(size) - held.count())), 'growing takes the lowest free');
-      } else {
-        assert.ok(held.containsSet(r.ips), 'shrinking only removes');
-        const dropped = held.subtract(r.ips);
-        const kept = held.subtract(allocated).subtract(dropped);
-        const maxKept = kept.intervals[kept.intervals.length - 1]?.end ?? -1n;
-        assert.ok(dropped.intervals.every((iv) => iv.start > maxKept), 'shrinking drops the highest unallocated');
-      }
-    }));
+    fc.assert(
+      fc.property(smallSet, smallSet, smallSet, fc.integer({ min: 0, max: 70 }), (held, freeRaw, allocRaw, size) => {
+        const allocated = allocRaw.intersect(held);
+        const free = freeRaw.subtract(held);
+        const r = resize(held, size, free, allocated);
+        if (!r.ok) {
+          if (r.reason === 'exhausted') assert.ok(free.count() < BigInt(size) - held.count());
+          else assert.ok(held.subtract(allocated).count() < held.count() - BigInt(size));
+          return;
+        }
+        assert.equal(r.ips.count(), BigInt(size));
+        assert.ok(r.ips.containsSet(allocated), 'allocated addresses stay');
+        assert.ok(held.union(free).containsSet(r.ips), 'only held or free addresses');
+        if (BigInt(size) >= held.count()) {
+          assert.ok(r.ips.containsSet(held), 'growing keeps everything held');
+          assert.ok(
+            r.ips.subtract(held).equals(lowest(free, BigInt(size) - held.count())),
+            'growing takes the lowest free',
+          );
+        } else {
+          assert.ok(held.containsSet(r.ips), 'shrinking only removes');
+          const dropped = held.subtract(r.ips);
+          const kept = held.subtract(allocated).subtract(dropped);
+          const maxKept = kept.intervals[kept.intervals.length - 1]?.end ?? -1n;
+          assert.ok(
+            dropped.intervals.every((iv) => iv.start > maxKept),
+            'shrinking drops the highest unallocated',
+          );
+        }
+      }),
+    );
   });
 });

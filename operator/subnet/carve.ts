@@ -3,12 +3,15 @@
 import type { SpiderSubnet } from '../../api/v2beta1/types.ts';
 import { IPSet, formatIP, parseCIDR, parseIP, type Family } from '../../lib/ip/index.ts';
 
-export const subnetFamily = (subnet: SpiderSubnet): Family => subnet.spec.ipVersion ?? parseCIDR(subnet.spec.subnet).family;
+export const subnetFamily = (subnet: SpiderSubnet): Family =>
+  subnet.spec.ipVersion ?? parseCIDR(subnet.spec.subnet).family;
 
 /** `ips − excludeIPs`: what the subnet's status counts as its total. */
 export function subnetIPs(subnet: SpiderSubnet): IPSet {
   const family = subnetFamily(subnet);
-  return IPSet.fromRanges(subnet.spec.ips ?? [], family).subtract(IPSet.fromRanges(subnet.spec.excludeIPs ?? [], family));
+  return IPSet.fromRanges(subnet.spec.ips ?? [], family).subtract(
+    IPSet.fromRanges(subnet.spec.excludeIPs ?? [], family),
+  );
 }
 
 /**
@@ -17,7 +20,9 @@ export function subnetIPs(subnet: SpiderSubnet): IPSet {
  */
 export function carvableIPs(subnet: SpiderSubnet): IPSet {
   const family = subnetFamily(subnet);
-  const gateway = subnet.spec.gateway ? IPSet.fromValues(family, [parseIP(subnet.spec.gateway).value]) : IPSet.empty(family);
+  const gateway = subnet.spec.gateway
+    ? IPSet.fromValues(family, [parseIP(subnet.spec.gateway).value])
+    : IPSet.empty(family);
   return subnetIPs(subnet).subtract(gateway);
 }
 
@@ -47,7 +52,8 @@ export function highest(set: IPSet, n: bigint): IPSet {
   return set;
 }
 
-const span = (family: Family, start: bigint, end: bigint): IPSet => IPSet.fromRanges([`${formatIP(start, family)}-${formatIP(end, family)}`], family);
+const span = (family: Family, start: bigint, end: bigint): IPSet =>
+  IPSet.fromRanges([`${formatIP(start, family)}-${formatIP(end, family)}`], family);
 
 export type Resize =
   | { ok: true; ips: IPSet }

@@ -1,7 +1,7 @@
-// SpiderSubnet.status.controlledIPPools: the addresses reserved out of the subnet for each pool,
-// `{"<pool>": {"ips": ["10.6.0.10-10.6.0.12"], "application": "apps_v1_Deployment_default_nginx"}}`
-// (§2.2). It is the subnet's ledger: every carve is a write of this status with a resourceVersion
-// precondition, so two writers that read the same ledger cannot both give away the same address.
+// SpiderSubnet.status.controlledIPPools: the addresses reserved out of the subnet for each pool, `{"<pool>": {"ips":
+// ["10.6.0.10-10.6.0.12"], "application": "apps_v1_Deployment_default_nginx"}}` (docs/api.md#spidersubnet,
+// docs/auto-pools.md#the-subnet-ledger). It is the subnet's ledger: every carve is a write of this status with a
+// resourceVersion precondition, so two writers that read the same ledger cannot both give away the same address.
 import type { SpiderSubnet, SpiderSubnetStatus } from '../../api/v2beta1/types.ts';
 import { IPSet } from '../../lib/ip/index.ts';
 import { subnetFamily, subnetIPs } from './carve.ts';
@@ -29,7 +29,8 @@ export function parseControlledPools(subnet: SpiderSubnet): ControlledPools {
     throw new ControlledPoolsError(`${where} is not valid JSON (${(err as Error).message})`);
   }
   if (parsed === null) return new Map();
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ControlledPoolsError(`${where} is not a JSON object`);
+  if (typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ControlledPoolsError(`${where} is not a JSON object`);
   const out: ControlledPools = new Map();
   for (const [pool, value] of Object.entries(parsed as Record<string, unknown>)) {
     const entry = value as { ips?: unknown; application?: unknown } | null;
@@ -49,7 +50,11 @@ export function parseControlledPools(subnet: SpiderSubnet): ControlledPools {
 export function serializeControlledPools(pools: ControlledPools): string | undefined {
   if (pools.size === 0) return undefined;
   const sorted = [...pools.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify(Object.fromEntries(sorted.map(([name, { ips, application }]) => [name, application === undefined ? { ips } : { ips, application }])));
+  return JSON.stringify(
+    Object.fromEntries(
+      sorted.map(([name, { ips, application }]) => [name, application === undefined ? { ips } : { ips, application }]),
+    ),
+  );
 }
 
 export function entryIPs(subnet: SpiderSubnet, entry: ControlledPool | undefined): IPSet {
@@ -66,7 +71,9 @@ export function reservedIPs(subnet: SpiderSubnet, pools: ControlledPools, except
 // The CRD field is an int64, but a JSON number above 2^53 loses precision; a /64 saturates here.
 const toCount = (n: bigint): number => (n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n));
 
-/** The status the ledger implies: totalIPCount = |ips − excludeIPs|, allocatedIPCount = addresses reserved for pools. */
+/**
+ * The status the ledger implies: totalIPCount = |ips − excludeIPs|, allocatedIPCount = addresses reserved for pools.
+ */
 export function subnetStatusFor(subnet: SpiderSubnet, pools: ControlledPools): SpiderSubnetStatus {
   const family = subnetFamily(subnet);
   const allocated = [...pools.values()].reduce((sum, entry) => sum + IPSet.fromRanges(entry.ips, family).count(), 0n);
@@ -79,5 +86,9 @@ export function subnetStatusFor(subnet: SpiderSubnet, pools: ControlledPools): S
 }
 
 export function sameSubnetStatus(a: SpiderSubnetStatus | undefined, b: SpiderSubnetStatus): boolean {
-  return (a?.controlledIPPools ?? undefined) === b.controlledIPPools && a?.totalIPCount === b.totalIPCount && a?.allocatedIPCount === b.allocatedIPCount;
+  return (
+    (a?.controlledIPPools ?? undefined) === b.controlledIPPools &&
+    a?.totalIPCount === b.totalIPCount &&
+    a?.allocatedIPCount === b.allocatedIPCount
+  );
 }

@@ -1,17 +1,25 @@
-// One auto-created pool brought to its size (§6.3 ReconcileAutoIPPool). The subnet's ledger
+// One auto-created pool brought to its size (docs/auto-pools.md#carving). The subnet's ledger
 // (status.controlledIPPools) is written with a resourceVersion precondition before a pool gains
 // addresses, so concurrent carvers cannot hand out the same address; a pool loses addresses before the
 // ledger releases them, and that pool write carries the pool's resourceVersion, which the agent's
 // allocations also bump, so an address a pod has just been given is never dropped.
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { parseRecords, usedSet } from '../../ipam/records.ts';
-import { GROUP, VERSION, type SpiderIPPool, type SpiderReservedIP, type SpiderSubnet } from '../../api/v2beta1/types.ts';
+import { AUTO_POOL_LABEL, GROUP, VERSION } from '../../api/v2beta1/constants.ts';
+import { KINDS } from '../../api/v2beta1/kinds.ts';
+import type { SpiderIPPool, SpiderReservedIP, SpiderSubnet } from '../../api/v2beta1/types.ts';
 import { IPSet, type Family } from '../../lib/ip/index.ts';
 import { isConflict, orUndefined } from '../../lib/kube.ts';
 import { applicationRecord, describeApp, type Application, type AutoPoolRequest } from './application.ts';
-import { POOL_LABEL, autoPoolName, newAutoPool, updatedAutoPool } from './auto-pool.ts';
+import { autoPoolName, newAutoPool, updatedAutoPool } from './auto-pool.ts';
 import { carvableIPs, resize, subnetFamily } from './carve.ts';
-import { entryIPs, parseControlledPools, reservedIPs, subnetStatusFor, type ControlledPools } from './controlled-pools.ts';
+import {
+  entryIPs,
+  parseControlledPools,
+  reservedIPs,
+  subnetStatusFor,
+  type ControlledPools,
+} from './controlled-pools.ts';
 
 /** What the caller should do next. */
 export type EnsureOutcome =
@@ -59,26 +67,48 @@ export class AutoPoolWriter {
   private async attempt(app: Application, req: AutoPoolRequest, poolName: string | undefined): Promise<EnsureOutcome> {
     const what = `${describeApp(app)} (${req.nic} IPv${req.family})`;
     const subnet = await this.readSubnet(req.subnet);
-    if (!subnet) return { kind: 'wait', reason: 'SubnetNotFound', message: `SpiderSubnet "${req.subnet}" named by the pod template of ${what} does not exist` };
+    if (!subnet)
+      return {
+        kind: 'wait',
+        reason: 'SubnetNotFound',
+        message: `SpiderSubnet "${req.subnet}" named by the pod template of ${what} does not exist`,
+      };
     if (subnet.metadata.deletionTimestamp) {
-      return { kind: 'wait', reason: 'SubnetTerminating', message: `SpiderSubnet "${req.subnet}" named by the pod template of ${what} is being deleted` };
+      return {
+        kind: 'wait',
+        reason: 'SubnetTerminating',
+        message: `SpiderSubnet "${req.subnet}" named by the pod template of ${what} is being deleted`,
+      };
     }
     const family = subnetFamily(subnet);
     if (family !== req.family) {
-      return { kind: 'stop', reason: 'WrongSubnetFamily', message: `the pod template of ${what} names SpiderSubnet "${req.subnet}" as IPv${req.family}, but it is IPv${family}` };
+      return {
+        kind: 'stop',
+        reason: 'WrongSubnetFamily',
+        message: `the pod template of ${what} names SpiderSubnet "${req.subnet}" as IPv${req.family}, but it is IPv${family}`,
+      };
     }
     // Without a known pool, the name it would get is read too: an earlier attempt may have created it
     // and lost the answer.
     const pool = await this.readPool(poolName ?? autoPoolName(app, req.nic, req.family));
-    if (pool && pool.metadata.labels?.[POOL_LABEL.ownerApplicationUID] !== app.uid && poolName === undefined) {
-      return { kind: 'stop', reason: 'IPPoolNameTaken', message: `SpiderIPPool "${pool.metadata.name}", the name of the auto-created pool of ${what}, belongs to something else; delete or rename it` };
+    if (pool && pool.metadata.labels?.[AUTO_POOL_LABEL.ownerApplicationUID] !== app.uid && poolName === undefined) {
+      return {
+        kind: 'stop',
+        reason: 'IPPoolNameTaken',
+        message: `SpiderIPPool "${pool.metadata.name}", the name of the auto-created pool of ${what}, belongs to something else; delete or rename it`,
+      };
     }
     if (pool?.metadata.deletionTimestamp) {
-      return { kind: 'wait', reason: 'IPPoolTerminating', message: `the auto-created IPPool "${pool.metadata.name}" of ${what} is being deleted; a new one is made once it is gone` };
+      return {
+        kind: 'wait',
+        reason: 'IPPoolTerminating',
+        message: `the auto-created IPPool "${pool.metadata.name}" of ${what} is being deleted; a new one is made once it is gone`,
+      };
     }
     if (pool && pool.spec.subnet !== subnet.spec.subnet) {
       return {
-        kind: 'stop', reason: 'ApplicationSubnetChanged',
+        kind: 'stop',
+        reason: 'ApplicationSubnetChanged',
         message: `${what} has the auto-created IPPool "${pool.metadata.name}" in ${pool.spec.subnet}, but its pod template now names SpiderSubnet "${req.subnet}" (${subnet.spec.subnet}); an application cannot change its subnet, recreate it instead`,
       };
     }
@@ -90,7 +120,8 @@ export class AutoPoolWriter {
     const strays = current.subtract(reserved).intersect(others);
     if (!strays.isEmpty()) {
       return {
-        kind: 'stop', reason: 'IPPoolOverlaps',
+        kind: 'stop',
+        reason: 'IPPoolOverlaps',
         message: `the auto-created IPPool "${name}" of ${what} holds ${strays.toRanges().join(',')}, which SpiderSubnet "${req.subnet}" has given to other pools; remove them from the pool`,
       };
     }
@@ -100,13 +131,15 @@ export class AutoPoolWriter {
     const next = resize(held, req.size, free, allocated);
     if (!next.ok && next.reason === 'exhausted') {
       return {
-        kind: 'wait', reason: 'SubnetExhausted',
+        kind: 'wait',
+        reason: 'SubnetExhausted',
         message: `SpiderSubnet "${req.subnet}" cannot supply ${what}: the pool needs ${req.size} addresses (${req.ipNumber.startsWith('+') ? `${app.replicas} replicas, ippool-ip-number ${req.ipNumber}` : `fixed by ippool-ip-number ${req.ipNumber}`}), ${next.missing} more than it holds, but only ${next.free} are free`,
       };
     }
     if (!next.ok) {
       return {
-        kind: 'wait', reason: 'IPPoolShrinkBlocked',
+        kind: 'wait',
+        reason: 'IPPoolShrinkBlocked',
         // No counts of free addresses here: they change with every pod that goes, and each change would be a new event.
         message: `the auto-created IPPool "${name}" of ${what} must drop ${next.excess} addresses to shrink to ${req.size}, but pods still use some of them (IPPool available free IPs are not enough); it shrinks as pods release theirs`,
       };
@@ -131,7 +164,9 @@ export class AutoPoolWriter {
     let set = IPSet.empty(family);
     for (const pool of this.view.pools()) {
       if (pool.metadata.name === except || pool.spec.subnet !== subnet.spec.subnet) continue;
-      set = set.union(IPSet.fromRanges(pool.spec.ips ?? [], family).subtract(IPSet.fromRanges(pool.spec.excludeIPs ?? [], family)));
+      set = set.union(
+        IPSet.fromRanges(pool.spec.ips ?? [], family).subtract(IPSet.fromRanges(pool.spec.excludeIPs ?? [], family)),
+      );
     }
     return set;
   }
@@ -148,24 +183,63 @@ export class AutoPoolWriter {
 
   private async writeLedger(subnet: SpiderSubnet, ledger: ControlledPools): Promise<void> {
     const status = subnetStatusFor(subnet, ledger);
-    await this.custom.replaceClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'spidersubnets', name: subnet.metadata.name, body: { ...subnet, status } });
+    await this.custom.replaceClusterCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      plural: KINDS.SpiderSubnet.plural,
+      name: subnet.metadata.name,
+      body: { ...subnet, status },
+    });
   }
 
-  private async writePool(pool: SpiderIPPool | undefined, name: string, app: Application, req: AutoPoolRequest, subnet: SpiderSubnet, ips: IPSet): Promise<void> {
+  private async writePool(
+    pool: SpiderIPPool | undefined,
+    name: string,
+    app: Application,
+    req: AutoPoolRequest,
+    subnet: SpiderSubnet,
+    ips: IPSet,
+  ): Promise<void> {
     if (!pool) {
-      await this.custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', body: newAutoPool(name, app, req, subnet, ips.toRanges()) });
+      await this.custom.createClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: KINDS.SpiderIPPool.plural,
+        body: newAutoPool(name, app, req, subnet, ips.toRanges()),
+      });
       return;
     }
     const updated = updatedAutoPool(pool, app, req, subnet, ips);
-    if (updated) await this.custom.replaceClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name, body: updated });
+    if (updated)
+      await this.custom.replaceClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: KINDS.SpiderIPPool.plural,
+        name,
+        body: updated,
+      });
   }
 
   private async readSubnet(name: string): Promise<SpiderSubnet | undefined> {
-    return await orUndefined(this.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spidersubnets', name }) as Promise<SpiderSubnet>);
+    return await orUndefined(
+      this.custom.getClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: KINDS.SpiderSubnet.plural,
+        name,
+      }) as Promise<SpiderSubnet>,
+    );
   }
 
   private async readPool(name: string): Promise<SpiderIPPool | undefined> {
-    return await orUndefined(this.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'spiderippools', name }) as Promise<SpiderIPPool>);
+    return await orUndefined(
+      this.custom.getClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: KINDS.SpiderIPPool.plural,
+        name,
+      }) as Promise<SpiderIPPool>,
+    );
   }
 }
 

@@ -4,16 +4,28 @@
 // all add only the Secret's CAs and all remove only CAs absent from it, each after its own grace period,
 // so they never undo each other's writes. Someone overwriting a bundle (a Helm upgrade) is corrected
 // from the watch.
-import type { KubeConfig, V1MutatingWebhookConfiguration, V1ValidatingWebhookConfiguration } from '@kubernetes/client-node';
+import type {
+  KubeConfig,
+  V1MutatingWebhookConfiguration,
+  V1ValidatingWebhookConfiguration,
+} from '@kubernetes/client-node';
 import { isConflict } from '../../lib/kube.ts';
 import type { Logger } from '../../lib/log.ts';
+import { Informer } from '../../lib/watch/informer.ts';
+import type { Kind } from '../../lib/watch/kind.ts';
 import { WebhookConfigurationClient } from '../registration.ts';
 import { splitPem } from './secret.ts';
-import { watchObject, type ObjectWatch } from './watch-object.ts';
 
+const admission = (plural: string, kind: string): Kind => ({
+  group: 'admissionregistration.k8s.io',
+  version: 'v1',
+  plural,
+  kind,
+  namespaced: false,
+});
 const KINDS = [
-  { kind: 'mutating', path: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations' },
-  { kind: 'validating', path: '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations' },
+  { kind: 'mutating', resource: admission('mutatingwebhookconfigurations', 'MutatingWebhookConfiguration') },
+  { kind: 'validating', resource: admission('validatingwebhookconfigurations', 'ValidatingWebhookConfiguration') },
 ] as const;
 
 type Configuration = V1MutatingWebhookConfiguration | V1ValidatingWebhookConfiguration;
@@ -24,13 +36,18 @@ const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((
 export class CABundleInjector {
   private readonly client: WebhookConfigurationClient;
   private readonly staleSince = new Map<string, number>();
-  private readonly watches: ObjectWatch[] = [];
+  private readonly watches: Informer<Configuration>[] = [];
   private required: string[] = [];
   private chain: Promise<void> = Promise.resolve();
   private graceTimer?: ReturnType<typeof setTimeout>;
   private stopped = false;
 
-  constructor(private readonly kubeConfig: KubeConfig, private readonly name: string, private readonly log: Logger, private readonly graceMs = 120_000) {
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly name: string,
+    private readonly log: Logger,
+    private readonly graceMs = 120_000,
+  ) {
     this.client = new WebhookConfigurationClient(kubeConfig);
   }
 
@@ -39,8 +56,17 @@ export class CABundleInjector {
     this.required = splitPem(caBundle);
     for (const pem of this.required) this.staleSince.delete(pem);
     if (this.watches.length === 0 && !this.stopped) {
-      for (const { path } of KINDS) {
-        this.watches.push(watchObject<Configuration>(this.kubeConfig, path, this.name, (e) => { if (e.type === 'present') void this.reconcile(); }, this.log));
+      for (const { resource } of KINDS) {
+        const watch = new Informer<Configuration>({
+          kind: { ...resource, fieldSelector: `metadata.name=${this.name}` },
+          kubeConfig: this.kubeConfig,
+          log: this.log,
+        });
+        watch.onChange(({ after }) => {
+          if (after) void this.reconcile();
+        });
+        watch.start();
+        this.watches.push(watch);
       }
     }
     await this.reconcile();
@@ -49,14 +75,19 @@ export class CABundleInjector {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.graceTimer);
-    for (const w of this.watches) w.stop();
+    for (const w of this.watches) void w.stop();
   }
 
   /** Serialised: overlapping triggers run one after the other, each reading the objects afresh. */
   reconcile(): Promise<void> {
-    this.chain = this.chain.then(() => this.reconcileOnce()).catch((err: unknown) => {
-      this.log.warn('could not update the caBundle of the webhook configurations', { name: this.name, err: String(err) });
-    });
+    this.chain = this.chain
+      .then(() => this.reconcileOnce())
+      .catch((err: unknown) => {
+        this.log.warn('could not update the caBundle of the webhook configurations', {
+          name: this.name,
+          err: String(err),
+        });
+      });
     return this.chain;
   }
 
@@ -65,13 +96,15 @@ export class CABundleInjector {
     const now = Date.now();
     let nextExpiry = Infinity;
     const desiredFor = (current: string[]) => {
-      const kept = current.filter((pem) => !this.required.includes(pem)).filter((pem) => {
-        const since = this.staleSince.get(pem) ?? now;
-        this.staleSince.set(pem, since);
-        if (now - since >= this.graceMs) return false;
-        nextExpiry = Math.min(nextExpiry, since + this.graceMs);
-        return true;
-      });
+      const kept = current
+        .filter((pem) => !this.required.includes(pem))
+        .filter((pem) => {
+          const since = this.staleSince.get(pem) ?? now;
+          this.staleSince.set(pem, since);
+          if (now - since >= this.graceMs) return false;
+          nextExpiry = Math.min(nextExpiry, since + this.graceMs);
+          return true;
+        });
       return [...this.required, ...kept];
     };
     for (const { kind } of KINDS) {
@@ -89,7 +122,11 @@ export class CABundleInjector {
         if (!changed) break;
         try {
           await this.client.replace(kind, config);
-          this.log.info('updated the caBundle of a webhook configuration', { kind, name: this.name, trusted: this.required.length });
+          this.log.info('updated the caBundle of a webhook configuration', {
+            kind,
+            name: this.name,
+            trusted: this.required.length,
+          });
           break;
         } catch (err) {
           if (!isConflict(err) || attempt === 5) throw err;
@@ -97,6 +134,7 @@ export class CABundleInjector {
       }
     }
     clearTimeout(this.graceTimer);
-    if (nextExpiry !== Infinity && !this.stopped) this.graceTimer = setTimeout(() => void this.reconcile(), nextExpiry - Date.now() + 50);
+    if (nextExpiry !== Infinity && !this.stopped)
+      this.graceTimer = setTimeout(() => void this.reconcile(), nextExpiry - Date.now() + 50);
   }
 }

@@ -4,9 +4,9 @@
 import { CoreV1Api, type KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import type { Logger } from '../../lib/log.ts';
 import { isNotFound } from '../../lib/kube.ts';
+import { Informer } from '../../lib/watch/informer.ts';
 import { parseCertificateSecret, sameCertificates, type CertificateSecret } from './secret.ts';
 import { ensureSelfManagedSecret, renewalDue, type SelfManagedOptions } from './self-managed.ts';
-import { watchObject, type ObjectWatch } from './watch-object.ts';
 
 export type CertificateMode = 'self-managed' | 'cert-manager';
 
@@ -20,13 +20,17 @@ const MAX_TIMER_MS = 86_400_000;
 export class CertificateSource {
   private readonly core: CoreV1Api;
   private current?: CertificateSecret;
-  private watch?: ObjectWatch;
+  private watch?: Informer<V1Secret>;
   private renewTimer?: ReturnType<typeof setTimeout>;
   private chain: Promise<void> = Promise.resolve();
   private stopped = false;
   private onChange: (next: CertificateSecret, previous: CertificateSecret) => Promise<void> = async () => undefined;
 
-  constructor(private readonly kubeConfig: KubeConfig, private readonly options: CertificateSourceOptions, private readonly log: Logger) {
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly options: CertificateSourceOptions,
+    private readonly log: Logger,
+  ) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
   }
 
@@ -39,31 +43,59 @@ export class CertificateSource {
    * Resolves with the certificates once the Secret holds usable ones; afterwards `onChange` runs, one
    * call at a time, for every different set the Secret comes to hold.
    */
-  async start(onChange: (next: CertificateSecret, previous: CertificateSecret) => Promise<void>): Promise<CertificateSecret> {
+  async start(
+    onChange: (next: CertificateSecret, previous: CertificateSecret) => Promise<void>,
+  ): Promise<CertificateSecret> {
     this.onChange = onChange;
-    this.current = this.options.mode === 'self-managed' ? await ensureSelfManagedSecret(this.core, this.options, this.log) : await this.waitForProvidedSecret();
+    this.current =
+      this.options.mode === 'self-managed'
+        ? await ensureSelfManagedSecret(this.core, this.options, this.log)
+        : await this.waitForProvidedSecret();
     this.scheduleRenewal();
     const { namespace, secretName } = this.options;
-    this.watch = watchObject<V1Secret>(this.kubeConfig, `/api/v1/namespaces/${namespace}/secrets`, secretName, (event) => {
+    this.watch = new Informer<V1Secret>({
+      kind: {
+        group: '',
+        version: 'v1',
+        plural: 'secrets',
+        kind: 'Secret',
+        namespaced: true,
+        namespace,
+        fieldSelector: `metadata.name=${secretName}`,
+      },
+      kubeConfig: this.kubeConfig,
+      log: this.log,
+    });
+    this.watch.onChange(({ after: secret }) => {
       this.enqueue(async () => {
-        const next = event.type === 'present' ? this.usable(event.object) : undefined;
+        const next = secret ? this.usable(secret) : undefined;
         if (next) return this.adopt(next);
-        if (this.options.mode === 'self-managed') return this.adopt(await ensureSelfManagedSecret(this.core, this.options, this.log));
-        if (event.type === 'deleted') this.log.warn('the certificate Secret was deleted; serving the last certificates until it is back', { namespace, name: secretName });
+        if (this.options.mode === 'self-managed')
+          return this.adopt(await ensureSelfManagedSecret(this.core, this.options, this.log));
+        if (!secret)
+          this.log.warn('the certificate Secret was deleted; serving the last certificates until it is back', {
+            namespace,
+            name: secretName,
+          });
       });
-    }, this.log);
+    });
+    this.watch.start();
     return this.current;
   }
 
   stop(): void {
     this.stopped = true;
-    this.watch?.stop();
+    void this.watch?.stop();
     clearTimeout(this.renewTimer);
   }
 
   private enqueue(work: () => Promise<void>): void {
     this.chain = this.chain.then(work).catch((err: unknown) => {
-      this.log.error('could not apply the certificate Secret', { namespace: this.options.namespace, name: this.options.secretName, err: String(err) });
+      this.log.error('could not apply the certificate Secret', {
+        namespace: this.options.namespace,
+        name: this.options.secretName,
+        err: String(err),
+      });
     });
   }
 
@@ -80,7 +112,11 @@ export class CertificateSource {
     const previous = this.certificates;
     if (this.stopped || sameCertificates(previous, next)) return;
     this.current = next;
-    this.log.info('the certificate Secret changed', { namespace: this.options.namespace, name: this.options.secretName, resourceVersion: next.resourceVersion });
+    this.log.info('the certificate Secret changed', {
+      namespace: this.options.namespace,
+      name: this.options.secretName,
+      resourceVersion: next.resourceVersion,
+    });
     this.scheduleRenewal();
     await this.onChange(next, previous);
   }
@@ -89,12 +125,16 @@ export class CertificateSource {
     clearTimeout(this.renewTimer);
     if (this.options.mode !== 'self-managed' || this.stopped) return;
     const due = renewalDue(this.certificates, this.options).getTime() - Date.now();
-    this.renewTimer = setTimeout(() => this.enqueue(async () => {
-      const renewed = await ensureSelfManagedSecret(this.core, this.options, this.log);
-      // Nothing to renew yet (a daily re-check, or clocks disagree): look again later, not in a loop.
-      if (sameCertificates(renewed, this.certificates)) this.scheduleRenewal(60_000);
-      else await this.adopt(renewed);
-    }), Math.max(minimumMs, Math.min(due, MAX_TIMER_MS)));
+    this.renewTimer = setTimeout(
+      () =>
+        this.enqueue(async () => {
+          const renewed = await ensureSelfManagedSecret(this.core, this.options, this.log);
+          // Nothing to renew yet (a daily re-check, or clocks disagree): look again later, not in a loop.
+          if (sameCertificates(renewed, this.certificates)) this.scheduleRenewal(60_000);
+          else await this.adopt(renewed);
+        }),
+      Math.max(minimumMs, Math.min(due, MAX_TIMER_MS)),
+    );
   }
 
   private async waitForProvidedSecret(): Promise<CertificateSecret> {
@@ -106,7 +146,8 @@ export class CertificateSource {
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
-      if (waited % 30 === 0) this.log.info('waiting for the certificate Secret that cert-manager maintains', { namespace, name });
+      if (waited % 30 === 0)
+        this.log.info('waiting for the certificate Secret that cert-manager maintains', { namespace, name });
       await new Promise((r) => setTimeout(r, 1000));
     }
     throw new Error(`stopped while waiting for Secret ${namespace}/${name}`);

@@ -18,7 +18,11 @@ describe('certificate serial numbers', () => {
     return forge.pki.certificateToPem(cert);
   };
 
-  for (const [what, first] of [['two leading zero bytes', [0x00, 0x00, 0x05]], ['a high first byte', [0xff, 0x80]], ['a zero byte before a low one', [0x00, 0x12]]] as const) {
+  for (const [what, first] of [
+    ['two leading zero bytes', [0x00, 0x00, 0x05]],
+    ['a high first byte', [0xff, 0x80]],
+    ['a zero byte before a low one', [0x00, 0x12]],
+  ] as const) {
     it(`encodes random bytes with ${what} as a positive, minimal serial that OpenSSL reads back`, () => {
       const random = Buffer.alloc(16, 0x33);
       Buffer.from(first).copy(random);

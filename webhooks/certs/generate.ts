@@ -12,7 +12,9 @@ export interface KeyPair {
 
 function rsaKeyPair(): Promise<forge.pki.rsa.KeyPair> {
   // The callback form uses Node's native generator off the main thread.
-  return new Promise((resolve, reject) => forge.pki.rsa.generateKeyPair({ bits: 2048 }, (err, pair) => (err ? reject(err) : resolve(pair))));
+  return new Promise((resolve, reject) =>
+    forge.pki.rsa.generateKeyPair({ bits: 2048 }, (err, pair) => (err ? reject(err) : resolve(pair))),
+  );
 }
 
 /**
@@ -22,7 +24,7 @@ function rsaKeyPair(): Promise<forge.pki.rsa.KeyPair> {
  */
 export function serialNumberHex(random: Buffer): string {
   const bytes = Buffer.from(random);
-  bytes[0] = (bytes[0]! & 0x7f) || 0x01;
+  bytes[0] = bytes[0]! & 0x7f || 0x01;
   return bytes.toString('hex');
 }
 

@@ -4,7 +4,14 @@ import { renewalDue, renewalNeeded } from './self-managed.ts';
 import { splitPem } from './secret.ts';
 
 const DAY = 86_400;
-const options = { namespace: 'ns', secretName: 's', hosts: ['127.0.0.1', 'svc.ns.svc'], caValiditySeconds: 3650 * DAY, certValiditySeconds: 365 * DAY, renewBeforeSeconds: 30 * DAY };
+const options = {
+  namespace: 'ns',
+  secretName: 's',
+  hosts: ['127.0.0.1', 'svc.ns.svc'],
+  caValiditySeconds: 3650 * DAY,
+  certValiditySeconds: 365 * DAY,
+  renewBeforeSeconds: 30 * DAY,
+};
 
 describe('self-managed certificate renewal', function () {
   this.timeout(20_000);
@@ -17,15 +24,33 @@ describe('self-managed certificate renewal', function () {
     assert.equal(renewalNeeded(cert, options, Date.now() + 340 * DAY * 1000), 'serving');
     assert.equal(renewalNeeded(cert, options, Date.now() + 3300 * DAY * 1000), 'ca');
     const due = renewalDue(cert, options).getTime();
-    assert.ok(Math.abs(due - (Date.now() + 335 * DAY * 1000)) < 60_000, 'due 30 days before the serving certificate ends');
+    assert.ok(
+      Math.abs(due - (Date.now() + 335 * DAY * 1000)) < 60_000,
+      'due 30 days before the serving certificate ends',
+    );
   });
 
   it('renews when a host is missing, when the serving certificate is not signed by the CA, and needs a new CA without the CA key', async () => {
     const ca = await generateCA('ca', 3650);
     const other = await generateCA('other', 3650);
-    assert.equal(renewalNeeded({ caBundle: ca.cert, serving: await issueServingCertificate(ca, ['127.0.0.1'], 365), caKey: ca.key }, options), 'serving');
-    assert.equal(renewalNeeded({ caBundle: ca.cert, serving: await issueServingCertificate(other, options.hosts, 365), caKey: ca.key }, options), 'serving');
-    assert.equal(renewalNeeded({ caBundle: ca.cert, serving: await issueServingCertificate(other, options.hosts, 365) }, options), 'ca');
+    assert.equal(
+      renewalNeeded(
+        { caBundle: ca.cert, serving: await issueServingCertificate(ca, ['127.0.0.1'], 365), caKey: ca.key },
+        options,
+      ),
+      'serving',
+    );
+    assert.equal(
+      renewalNeeded(
+        { caBundle: ca.cert, serving: await issueServingCertificate(other, options.hosts, 365), caKey: ca.key },
+        options,
+      ),
+      'serving',
+    );
+    assert.equal(
+      renewalNeeded({ caBundle: ca.cert, serving: await issueServingCertificate(other, options.hosts, 365) }, options),
+      'ca',
+    );
   });
 
   it('splits and normalises PEM bundles so that they compare as sets', async () => {
@@ -38,6 +63,10 @@ describe('self-managed certificate renewal', function () {
   });
 
   it('rejects lifetimes that cannot work', () => {
-    assert.throws(() => renewalNeeded({ caBundle: '', serving: { cert: '', key: '' } }, { ...options, renewBeforeSeconds: 400 * DAY }), /renewBeforeSeconds .* must be shorter than certValiditySeconds/);
+    assert.throws(
+      () =>
+        renewalNeeded({ caBundle: '', serving: { cert: '', key: '' } }, { ...options, renewBeforeSeconds: 400 * DAY }),
+      /renewBeforeSeconds .* must be shorter than certValiditySeconds/,
+    );
   });
 });

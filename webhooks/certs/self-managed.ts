@@ -25,11 +25,20 @@ export interface SelfManagedOptions {
   renewBeforeSeconds?: number;
 }
 
-interface Lifetimes { ca: number; cert: number; renewBefore: number }
+interface Lifetimes {
+  ca: number;
+  cert: number;
+  renewBefore: number;
+}
 
 function lifetimes(options: SelfManagedOptions): Lifetimes {
-  const l = { ca: options.caValiditySeconds ?? 3650 * DAY, cert: options.certValiditySeconds ?? 365 * DAY, renewBefore: options.renewBeforeSeconds ?? 30 * DAY };
-  if (l.renewBefore >= l.cert) throw new Error(`renewBeforeSeconds (${l.renewBefore}) must be shorter than certValiditySeconds (${l.cert})`);
+  const l = {
+    ca: options.caValiditySeconds ?? 3650 * DAY,
+    cert: options.certValiditySeconds ?? 365 * DAY,
+    renewBefore: options.renewBeforeSeconds ?? 30 * DAY,
+  };
+  if (l.renewBefore >= l.cert)
+    throw new Error(`renewBeforeSeconds (${l.renewBefore}) must be shorter than certValiditySeconds (${l.cert})`);
   if (l.cert > l.ca) throw new Error(`certValiditySeconds (${l.cert}) must not exceed caValiditySeconds (${l.ca})`);
   return l;
 }
@@ -37,7 +46,9 @@ function lifetimes(options: SelfManagedOptions): Lifetimes {
 const endOf = (pem: string) => new Date(new X509Certificate(pem).validTo).getTime();
 
 function servingHosts(pem: string): string[] {
-  return (new X509Certificate(pem).subjectAltName ?? '').split(', ').map((entry) => entry.replace(/^(DNS|IP Address):/, ''));
+  return (new X509Certificate(pem).subjectAltName ?? '')
+    .split(', ')
+    .map((entry) => entry.replace(/^(DNS|IP Address):/, ''));
 }
 
 /** When the Secret's certificates must be renewed: the serving certificate's or the CA's threshold. */
@@ -48,19 +59,28 @@ export function renewalDue(cert: CertificateSecret, options: SelfManagedOptions)
 }
 
 /** What to regenerate now: nothing, the serving certificate only, or the CA and the serving certificate. */
-export function renewalNeeded(cert: CertificateSecret, options: SelfManagedOptions, now = Date.now()): 'none' | 'serving' | 'ca' {
+export function renewalNeeded(
+  cert: CertificateSecret,
+  options: SelfManagedOptions,
+  now = Date.now(),
+): 'none' | 'serving' | 'ca' {
   const l = lifetimes(options);
   const signingCA = splitPem(cert.caBundle)[0] as string;
   const caExpiring = endOf(signingCA) - now < l.cert * 1000;
   const signedByCA = new X509Certificate(cert.serving.cert).verify(new X509Certificate(signingCA).publicKey);
   const covered = new Set(servingHosts(cert.serving.cert));
-  const servingStale = !signedByCA || endOf(cert.serving.cert) - now < l.renewBefore * 1000 || options.hosts.some((h) => !covered.has(h));
+  const servingStale =
+    !signedByCA || endOf(cert.serving.cert) - now < l.renewBefore * 1000 || options.hosts.some((h) => !covered.has(h));
   if (!servingStale && !caExpiring) return 'none';
   // Without the CA key only a new CA can sign a new serving certificate.
   return caExpiring || !cert.caKey ? 'ca' : 'serving';
 }
 
-async function renewed(current: CertificateSecret | undefined, need: 'serving' | 'ca', options: SelfManagedOptions): Promise<CertificateSecret> {
+async function renewed(
+  current: CertificateSecret | undefined,
+  need: 'serving' | 'ca',
+  options: SelfManagedOptions,
+): Promise<CertificateSecret> {
   const l = lifetimes(options);
   // Replicas configured with different host lists converge on the union instead of taking turns.
   const hosts = [...new Set([...options.hosts, ...(current ? servingHosts(current.serving.cert) : [])])];
@@ -71,14 +91,25 @@ async function renewed(current: CertificateSecret | undefined, need: 'serving' |
   }
   const ca = await generateCA(`spiderpool-webhook-ca-${Math.floor(Date.now() / 1000)}`, l.ca / DAY);
   const serving = await issueServingCertificate(ca, hosts, l.cert / DAY);
-  const previous = current ? splitPem(current.caBundle).slice(0, 1).filter((pem) => endOf(pem) > Date.now()) : [];
+  const previous = current
+    ? splitPem(current.caBundle)
+        .slice(0, 1)
+        .filter((pem) => endOf(pem) > Date.now())
+    : [];
   return { caBundle: [ca.cert, ...previous].join(''), serving, caKey: ca.key };
 }
 
 function secretBody(options: SelfManagedOptions, cert: CertificateSecret, resourceVersion?: string): V1Secret {
   return {
-    apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls',
-    metadata: { name: options.secretName, namespace: options.namespace, labels: { 'app.kubernetes.io/component': 'spiderpool-webhook-certs' }, ...(resourceVersion ? { resourceVersion } : {}) },
+    apiVersion: 'v1',
+    kind: 'Secret',
+    type: 'kubernetes.io/tls',
+    metadata: {
+      name: options.secretName,
+      namespace: options.namespace,
+      labels: { 'app.kubernetes.io/component': 'spiderpool-webhook-certs' },
+      ...(resourceVersion ? { resourceVersion } : {}),
+    },
     data: certificateSecretData(cert),
   };
 }
@@ -88,7 +119,11 @@ function secretBody(options: SelfManagedOptions, cert: CertificateSecret, resour
  * otherwise freshly generated ones written with create-or-read / compare-and-swap, so that concurrent
  * replicas agree on one set.
  */
-export async function ensureSelfManagedSecret(core: CoreV1Api, options: SelfManagedOptions, log: Logger): Promise<CertificateSecret> {
+export async function ensureSelfManagedSecret(
+  core: CoreV1Api,
+  options: SelfManagedOptions,
+  log: Logger,
+): Promise<CertificateSecret> {
   const { namespace, secretName: name } = options;
   for (let attempt = 1; attempt <= 10; attempt++) {
     let secret: V1Secret | undefined;
@@ -112,13 +147,21 @@ export async function ensureSelfManagedSecret(core: CoreV1Api, options: SelfMana
     try {
       current = parseCertificateSecret(secret);
     } catch (err) {
-      log.warn('the webhook certificate Secret is unusable, replacing it', { namespace, name, err: (err as Error).message });
+      log.warn('the webhook certificate Secret is unusable, replacing it', {
+        namespace,
+        name,
+        err: (err as Error).message,
+      });
     }
     const need = current ? renewalNeeded(current, options) : 'ca';
     if (need === 'none') return current as CertificateSecret;
     const next = await renewed(current, need, options);
     try {
-      const written = await core.replaceNamespacedSecret({ namespace, name, body: secretBody(options, next, secret.metadata?.resourceVersion) });
+      const written = await core.replaceNamespacedSecret({
+        namespace,
+        name,
+        body: secretBody(options, next, secret.metadata?.resourceVersion),
+      });
       log.info('renewed the webhook certificates', { namespace, name, renewed: need });
       return { ...next, resourceVersion: written.metadata?.resourceVersion };
     } catch (err) {

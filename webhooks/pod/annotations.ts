@@ -1,9 +1,8 @@
 // Every IPAM and Multus annotation of a pod, parsed by the agent's own parsers so that admission refuses
 // exactly the values allocation would fail on, plus the pod's interfaces and the networks behind them.
 import type { V1Pod } from '@kubernetes/client-node';
+import { ANNOTATION, MULTUS_NETWORKS } from '../../api/v2beta1/constants.ts';
 import {
-  ANNOTATION,
-  MULTUS_NETWORKS,
   nicNetwork,
   parseMultusNetworks,
   parsePodIPAMAnnotations,
@@ -51,15 +50,17 @@ function podNics(pod: V1Pod, context: NetworkContext): PodNic[] {
   const nics: PodNic[] = ['network' in first ? { name: 'eth0', network: first.network } : { name: 'eth0' }];
   for (const n of extra) {
     if (nics.some((nic) => nic.name === n.interface)) {
-      throw invalid(`annotation ${MULTUS_NETWORKS} is invalid: interface ${n.interface} is used by more than one network`);
+      throw invalid(
+        `annotation ${MULTUS_NETWORKS} is invalid: interface ${n.interface} is used by more than one network`,
+      );
     }
     nics.push({ name: n.interface, network: `${n.namespace}/${n.name}` });
   }
   return nics;
 }
 
-// The precedence of §3.5 makes some combinations silently drop an annotation; say so rather than let the
-// user wonder why it did nothing.
+// The precedence of docs/pool-selection.md#rules makes some combinations silently drop an annotation; say so rather
+// than let the user wonder why it did nothing.
 function ineffective(ipam: PodIPAMAnnotations): string[] {
   const warnings: string[] = [];
   const subnetKey = ipam.subnets ? ANNOTATION.subnets : ipam.subnet ? ANNOTATION.subnet : undefined;
@@ -71,7 +72,8 @@ function ineffective(ipam: PodIPAMAnnotations): string[] {
     return warnings;
   }
   if (ipam.ippools && ipam.ippool) warnings.push(ignored(ANNOTATION.ippool, ANNOTATION.ippools));
-  const noEffect = (key: string): string => `annotation ${key} has no effect without ${ANNOTATION.subnet} or ${ANNOTATION.subnets}`;
+  const noEffect = (key: string): string =>
+    `annotation ${key} has no effect without ${ANNOTATION.subnet} or ${ANNOTATION.subnets}`;
   if (ipam.ippoolIPNumber) warnings.push(noEffect(ANNOTATION.ippoolIPNumber));
   if (ipam.ippoolReclaim !== undefined) warnings.push(noEffect(ANNOTATION.ippoolReclaim));
   return warnings;

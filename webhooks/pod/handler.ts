@@ -39,7 +39,10 @@ export function podAdmissionHandler(options: PodHandlerOptions): AdmissionHandle
       // The route's failurePolicy is Ignore: a pod the webhook cannot judge is let through, and the agent
       // reports any problem when it allocates.
       log.error('pod admission failed', { pod: ref, error: (err as Error).message });
-      return { allowed: true, warnings: [`the IPAM annotations of pod ${ref} were not checked: ${(err as Error).message}`] };
+      return {
+        allowed: true,
+        warnings: [`the IPAM annotations of pod ${ref} were not checked: ${(err as Error).message}`],
+      };
     }
   };
 }
@@ -54,7 +57,10 @@ async function admit(pod: V1Pod, cluster: ClusterView, options: PodHandlerOption
 
   const namespace = pod.metadata?.namespace as string;
   const nodeName = pod.spec?.nodeName;
-  const [ns, node] = await Promise.all([cluster.getNamespace(namespace), nodeName ? cluster.getNode(nodeName) : Promise.resolve(undefined)]);
+  const [ns, node] = await Promise.all([
+    cluster.getNamespace(namespace),
+    nodeName ? cluster.getNode(nodeName) : Promise.resolve(undefined),
+  ]);
   const choices = await choosePools(
     {
       pod,

@@ -1,12 +1,10 @@
-// The pod admission webhook (§3.4, §5): validates the IPAM annotations of new pods and injects the node
+// The pod admission webhook (docs/admission.md#pods): validates the IPAM annotations of new pods and injects the node
 // affinity their pools need.
+import { INSTALL_NAMESPACE } from '../../api/v2beta1/constants.ts';
 import type { WebhookRoute } from '../types.ts';
 import { podAdmissionHandler } from './handler.ts';
 
 export const POD_WEBHOOK_PATH = '/mutate--v1-pod';
-
-/** The product's namespace when not configured, as the chart installs it. */
-export const DEFAULT_INSTALL_NAMESPACE = 'spiderpool';
 
 export interface PodWebhookOptions {
   /** The product's namespace: never checked, and where bare multusName entries live. Default `spiderpool`. */
@@ -16,7 +14,7 @@ export interface PodWebhookOptions {
 }
 
 export function createPodRoutes(options: PodWebhookOptions = {}): WebhookRoute[] {
-  const installNamespace = options.installNamespace ?? DEFAULT_INSTALL_NAMESPACE;
+  const installNamespace = options.installNamespace ?? INSTALL_NAMESPACE;
   const excludeNamespaces = ['kube-system', installNamespace];
   return [
     {
@@ -40,5 +38,3 @@ export function createPodRoutes(options: PodWebhookOptions = {}): WebhookRoute[]
     },
   ];
 }
-
-export const podRoutes: WebhookRoute[] = createPodRoutes();

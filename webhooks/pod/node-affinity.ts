@@ -21,11 +21,20 @@ const NODE_NAME_FIELD = 'metadata.name';
 export function poolNodes(pool: SpiderIPPool): NodeSet {
   const names = pool.spec.nodeName ?? [];
   // The apiserver accepts exactly one value in a metadata.name field requirement, so one term per node.
-  if (names.length > 0) return names.map((name) => ({ matchFields: [{ key: NODE_NAME_FIELD, operator: 'In', values: [name] }] }));
+  if (names.length > 0)
+    return names.map((name) => ({ matchFields: [{ key: NODE_NAME_FIELD, operator: 'In', values: [name] }] }));
   const selector = pool.spec.nodeAffinity;
   if (!selector) return 'any';
-  const labels = Object.entries(selector.matchLabels ?? {}).map(([key, value]) => ({ key, operator: 'In', values: [value] }));
-  const expressions = (selector.matchExpressions ?? []).map((r) => ({ key: r.key, operator: r.operator, ...(r.values ? { values: r.values } : {}) }));
+  const labels = Object.entries(selector.matchLabels ?? {}).map(([key, value]) => ({
+    key,
+    operator: 'In',
+    values: [value],
+  }));
+  const expressions = (selector.matchExpressions ?? []).map((r) => ({
+    key: r.key,
+    operator: r.operator,
+    ...(r.values ? { values: r.values } : {}),
+  }));
   const matchExpressions = [...labels, ...expressions];
   // An empty selector matches every node, but an empty term matches none.
   return matchExpressions.length === 0 ? 'any' : [{ matchExpressions }];
@@ -43,7 +52,7 @@ export function intersection(a: NodeSet, b: NodeSet): NodeSet {
 }
 
 /** The nodes where every family of every interface has a pool that serves it. */
-export function servedNodes(choices: FamilyChoice[]): NodeSet {
+function servedNodes(choices: FamilyChoice[]): NodeSet {
   return choices.reduce<NodeSet>((acc, c) => intersection(acc, union(c.pools.map(poolNodes))), 'any');
 }
 
@@ -56,14 +65,19 @@ export function servedNodes(choices: FamilyChoice[]): NodeSet {
 export function placement(pod: V1Pod, choices: FamilyChoice[]): { patch?: JsonPatchOperation[]; warning?: string } {
   const served = servedNodes(choices);
   if (served === 'any') return {};
-  if (served.length === 0) throw forbidden(`the SpiderIPPools it names serve no node in common: ${describePlacement(choices)}`);
+  if (served.length === 0)
+    throw forbidden(`the SpiderIPPools it names serve no node in common: ${describePlacement(choices)}`);
   const own = podRequiredTerms(pod);
   const terms = own === undefined ? served : (intersection(own, served) as V1NodeSelectorTerm[]);
   if (terms.length === 0) {
-    throw forbidden(`its required node affinity excludes every node its SpiderIPPools serve: ${describePlacement(choices)}`);
+    throw forbidden(
+      `its required node affinity excludes every node its SpiderIPPools serve: ${describePlacement(choices)}`,
+    );
   }
   if (terms.length > MAX_TERMS) {
-    return { warning: `node affinity not added: the nodes its SpiderIPPools serve need ${terms.length} node selector terms (at most ${MAX_TERMS}); ${describePlacement(choices)}` };
+    return {
+      warning: `node affinity not added: the nodes its SpiderIPPools serve need ${terms.length} node selector terms (at most ${MAX_TERMS}); ${describePlacement(choices)}`,
+    };
   }
   return { patch: requiredAffinityPatch(pod, terms) };
 }
@@ -71,7 +85,10 @@ export function placement(pod: V1Pod, choices: FamilyChoice[]): { patch?: JsonPa
 /** For messages: which pools each interface needs, and where they serve. */
 function describePlacement(choices: FamilyChoice[]): string {
   return choices
-    .map((c) => `${c.nics.join('/')} IPv${c.family} needs ${c.pools.map((p) => `SpiderIPPool "${p.metadata.name}" (${whereServed(p)})`).join(' or ')}`)
+    .map(
+      (c) =>
+        `${c.nics.join('/')} IPv${c.family} needs ${c.pools.map((p) => `SpiderIPPool "${p.metadata.name}" (${whereServed(p)})`).join(' or ')}`,
+    )
     .join(', ');
 }
 
@@ -92,8 +109,22 @@ function podRequiredTerms(pod: V1Pod): V1NodeSelectorTerm[] | undefined {
 function requiredAffinityPatch(pod: V1Pod, terms: V1NodeSelectorTerm[]): JsonPatchOperation[] {
   const required = { nodeSelectorTerms: terms };
   const affinity = pod.spec?.affinity;
-  if (!affinity) return [{ op: 'add', path: '/spec/affinity', value: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: required } } }];
-  if (!affinity.nodeAffinity) return [{ op: 'add', path: '/spec/affinity/nodeAffinity', value: { requiredDuringSchedulingIgnoredDuringExecution: required } }];
+  if (!affinity)
+    return [
+      {
+        op: 'add',
+        path: '/spec/affinity',
+        value: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: required } },
+      },
+    ];
+  if (!affinity.nodeAffinity)
+    return [
+      {
+        op: 'add',
+        path: '/spec/affinity/nodeAffinity',
+        value: { requiredDuringSchedulingIgnoredDuringExecution: required },
+      },
+    ];
   const op = affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution ? 'replace' : 'add';
   return [{ op, path: '/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution', value: required }];
 }
@@ -128,7 +159,8 @@ function satisfiable(requirements: V1NodeSelectorRequirement[]): boolean {
 }
 
 const unique = (terms: V1NodeSelectorTerm[]): V1NodeSelectorTerm[] => dedupe(terms, (t) => JSON.stringify(t));
-const uniqueRequirements = (reqs: V1NodeSelectorRequirement[]): V1NodeSelectorRequirement[] => dedupe(reqs, (r) => JSON.stringify([r.key, r.operator, r.values ?? []]));
+const uniqueRequirements = (reqs: V1NodeSelectorRequirement[]): V1NodeSelectorRequirement[] =>
+  dedupe(reqs, (r) => JSON.stringify([r.key, r.operator, r.values ?? []]));
 
 function dedupe<T>(items: T[], key: (item: T) => string): T[] {
   const seen = new Set<string>();

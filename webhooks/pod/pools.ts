@@ -1,24 +1,24 @@
-// Which pools the pod names for which interface and family (§3.5 rules 2-5), and whether they can serve
-// it. A family is refused only when none of its candidate pools can serve the pod: the agent tries them in
+// Which pools the pod names for which interface and family (docs/pool-selection.md#rules, rules 2-5), and whether they
+// can serve it. A family is refused only when none of its candidate pools can serve the pod: the agent tries them in
 // order, so a disabled pool in a list of fallbacks is no reason to refuse the pod.
 import type { V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { NetworkAttachmentDefinition, SpiderIPPool } from '../../api/v2beta1/types.ts';
+import { ANNOTATION, IPAM_PLUGIN_TYPE } from '../../api/v2beta1/constants.ts';
 import {
-  ANNOTATION,
   expandPoolNames,
   parseNamespaceDefaultPools,
   rejectReason,
   SelectionError,
   selectorProblem,
-  type IPFamily,
   type PodIPAMAnnotations,
   type TopController,
 } from '../../ipam/selection/index.ts';
+import type { Family } from '../../lib/ip/index.ts';
 import type { ClusterView } from '../types.ts';
 import type { PodNic } from './annotations.ts';
 import { forbidden, invalid } from './denied.ts';
 
-const FAMILIES: IPFamily[] = [4, 6];
+const FAMILIES: Family[] = [4, 6];
 
 /** The pools that can give one family of addresses to some interfaces of the pod. */
 export interface FamilyChoice {
@@ -26,7 +26,7 @@ export interface FamilyChoice {
   source: string;
   /** One interface for per-NIC rules; every interface of the pod for the single-NIC rules. */
   nics: string[];
-  family: IPFamily;
+  family: Family;
   /** The candidates that can serve the pod (on its node, when it has one), in the order written. */
   pools: SpiderIPPool[];
 }
@@ -68,7 +68,11 @@ async function poolRequests(ctx: PoolContext, cluster: ClusterView): Promise<Poo
     return ipam.ippools.map((item, i) => ({
       source: `annotation ${ANNOTATION.ippools} (item ${i})`,
       // Unnamed items go by position: item 0 is eth0, item k the k-th extra network (net<k> unless it asks for a name).
-      nics: [named ? (nics.find((n) => n.name === item.interface) ?? { name: item.interface as string }) : (nics[i] ?? { name: `net${i}` })],
+      nics: [
+        named
+          ? (nics.find((n) => n.name === item.interface) ?? { name: item.interface as string })
+          : (nics[i] ?? { name: `net${i}` }),
+      ],
       ipv4: item.ipv4,
       ipv6: item.ipv6,
     }));
@@ -81,15 +85,29 @@ async function poolRequests(ctx: PoolContext, cluster: ClusterView): Promise<Poo
   }
   const nsDefaults = namespaceDefaults(ctx.namespace);
   if (nsDefaults.ipv4.length > 0 || nsDefaults.ipv6.length > 0) {
-    return [{ source: `the default pool annotations of namespace ${ctx.namespace.metadata?.name ?? ''}`, nics, ...nsDefaults }];
+    return [
+      {
+        source: `the default pool annotations of namespace ${ctx.namespace.metadata?.name ?? ''}`,
+        nics,
+        ...nsDefaults,
+      },
+    ];
   }
-  const fromNads = await Promise.all(nics.map(async (nic): Promise<PoolRequest[]> => {
-    if (nic.network === undefined) return [];
-    const [namespace = '', name = ''] = nic.network.split('/');
-    const defaults = cniDefaults(await cluster.getNetworkAttachmentDefinition(namespace, name));
-    if (defaults.ipv4.length === 0 && defaults.ipv6.length === 0) return [];
-    return [{ source: `default_ipv4_ippool/default_ipv6_ippool of NetworkAttachmentDefinition ${nic.network}`, nics: [nic], ...defaults }];
-  }));
+  const fromNads = await Promise.all(
+    nics.map(async (nic): Promise<PoolRequest[]> => {
+      if (nic.network === undefined) return [];
+      const [namespace = '', name = ''] = nic.network.split('/');
+      const defaults = cniDefaults(await cluster.getNetworkAttachmentDefinition(namespace, name));
+      if (defaults.ipv4.length === 0 && defaults.ipv6.length === 0) return [];
+      return [
+        {
+          source: `default_ipv4_ippool/default_ipv6_ippool of NetworkAttachmentDefinition ${nic.network}`,
+          nics: [nic],
+          ...defaults,
+        },
+      ];
+    }),
+  );
   return fromNads.flat();
 }
 
@@ -116,9 +134,12 @@ function cniDefaults(nad: NetworkAttachmentDefinition | undefined): { ipv4: stri
   }
   if (!isObject(config)) return none;
   const plugins = Array.isArray(config.plugins) ? config.plugins : [config];
-  const ipam = plugins.map((p: unknown) => (isObject(p) ? p.ipam : undefined)).find((i): i is Record<string, unknown> => isObject(i) && i.type === 'spiderpool');
+  const ipam = plugins
+    .map((p: unknown) => (isObject(p) ? p.ipam : undefined))
+    .find((i): i is Record<string, unknown> => isObject(i) && i.type === IPAM_PLUGIN_TYPE);
   if (!ipam) return none;
-  const names = (value: unknown): string[] => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+  const names = (value: unknown): string[] =>
+    Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
   return { ipv4: names(ipam.default_ipv4_ippool), ipv6: names(ipam.default_ipv6_ippool) };
 }
 
@@ -131,12 +152,16 @@ function evaluate(req: PoolRequest, pools: SpiderIPPool[], ctx: PoolContext): Fa
     if (entries.length === 0) continue;
     const expansion = expand(entries, family, pools, `${req.source} for IPv${family}`);
     if (expansion.names.length === 0) {
-      unmatched.push(`pattern ${expansion.unmatched.map((p) => `"${p}"`).join(', ')} matched no IPv${family} SpiderIPPool`);
+      unmatched.push(
+        `pattern ${expansion.unmatched.map((p) => `"${p}"`).join(', ')} matched no IPv${family} SpiderIPPool`,
+      );
       continue;
     }
     const missing = expansion.names.filter((name) => !byName.has(name));
     if (missing.length > 0) {
-      throw forbidden(`SpiderIPPool ${missing.map((n) => `"${n}"`).join(', ')} named in ${req.source} ${missing.length > 1 ? 'do' : 'does'} not exist`);
+      throw forbidden(
+        `SpiderIPPool ${missing.map((n) => `"${n}"`).join(', ')} named in ${req.source} ${missing.length > 1 ? 'do' : 'does'} not exist`,
+      );
     }
     const usable: SpiderIPPool[] = [];
     const refused: { name: string; why: string }[] = [];
@@ -153,7 +178,12 @@ function evaluate(req: PoolRequest, pools: SpiderIPPool[], ctx: PoolContext): Fa
   return choices;
 }
 
-function expand(entries: string[], family: IPFamily, pools: SpiderIPPool[], where: string): { names: string[]; unmatched: string[] } {
+function expand(
+  entries: string[],
+  family: Family,
+  pools: SpiderIPPool[],
+  where: string,
+): { names: string[]; unmatched: string[] } {
   try {
     return expandPoolNames(entries, family, pools, where);
   } catch (err) {
@@ -169,7 +199,7 @@ function expand(entries: string[], family: IPFamily, pools: SpiderIPPool[], wher
  * the webhook cannot know (eth0 without a default-network annotation or a configured Multus cluster
  * network) leaves multusName to the agent, rather than refusing a pod that may be fine.
  */
-function poolProblem(pool: SpiderIPPool, family: IPFamily, nics: PodNic[], ctx: PoolContext): string | undefined {
+function poolProblem(pool: SpiderIPPool, family: Family, nics: PodNic[], ctx: PoolContext): string | undefined {
   const { nodeName, nodeAffinity, multusName, ...rest } = pool.spec;
   // The agent finds an invalid selector only on the node; here it would become an invalid pod spec.
   const selectorBroken = !ctx.node && !nodeName?.length && nodeAffinity ? selectorProblem(nodeAffinity) : undefined;
@@ -178,7 +208,11 @@ function poolProblem(pool: SpiderIPPool, family: IPFamily, nics: PodNic[], ctx: 
   for (const nic of nics) {
     const view: SpiderIPPool = {
       ...pool,
-      spec: { ...rest, ...(ctx.node ? { nodeName, nodeAffinity } : {}), ...(nic.network === undefined ? {} : { multusName }) },
+      spec: {
+        ...rest,
+        ...(ctx.node ? { nodeName, nodeAffinity } : {}),
+        ...(nic.network === undefined ? {} : { multusName }),
+      },
     };
     const why = rejectReason(view, {
       pod: ctx.pod,
@@ -196,27 +230,37 @@ function poolProblem(pool: SpiderIPPool, family: IPFamily, nics: PodNic[], ctx: 
   return [...reasons].join('; ');
 }
 
-function refusal(req: PoolRequest, family: IPFamily, refused: { name: string; why: string }[]): string {
-  const nics = req.nics.length === 1 ? `interface ${req.nics[0]?.name}` : `interfaces ${req.nics.map((n) => n.name).join(', ')}`;
+function refusal(req: PoolRequest, family: Family, refused: { name: string; why: string }[]): string {
+  const nics =
+    req.nics.length === 1 ? `interface ${req.nics[0]?.name}` : `interfaces ${req.nics.map((n) => n.name).join(', ')}`;
   const [only] = refused;
-  if (only && refused.length === 1) return `SpiderIPPool "${only.name}" (${req.source}, ${nics}, IPv${family}) cannot serve the pod: ${only.why}`;
+  if (only && refused.length === 1)
+    return `SpiderIPPool "${only.name}" (${req.source}, ${nics}, IPv${family}) cannot serve the pod: ${only.why}`;
   return `no SpiderIPPool named in ${req.source} can serve ${nics} IPv${family} of the pod: ${refused.map((r) => `"${r.name}": ${r.why}`).join('; ')}`;
 }
 
 /**
- * The pod's top controller (§4.3) as far as admission can tell without reading owners: a Deployment
- * names its ReplicaSets `<deployment>-<pod-template-hash>` and labels their pods with the hash. Only
+ * The pod's top controller (docs/pool-selection.md#top-controller) as far as admission can tell without reading owners:
+ * a Deployment names its ReplicaSets `<deployment>-<pod-template-hash>` and labels their pods with the hash. Only
  * auto-created pools compare it, and only when a pod names one explicitly.
  */
 function topController(pod: V1Pod): TopController {
   const namespace = pod.metadata?.namespace ?? '';
   const owner = pod.metadata?.ownerReferences?.find((ref) => ref.controller);
-  if (!owner) return { kind: 'Pod', name: pod.metadata?.name ?? '', namespace, uid: pod.metadata?.uid ?? '', apiVersion: 'v1' };
+  if (!owner)
+    return { kind: 'Pod', name: pod.metadata?.name ?? '', namespace, uid: pod.metadata?.uid ?? '', apiVersion: 'v1' };
   const hash = pod.metadata?.labels?.['pod-template-hash'];
   if (owner.kind === 'ReplicaSet' && owner.apiVersion === 'apps/v1' && hash && owner.name.endsWith(`-${hash}`)) {
-    return { kind: 'Deployment', name: owner.name.slice(0, -hash.length - 1), namespace, uid: '', apiVersion: 'apps/v1' };
+    return {
+      kind: 'Deployment',
+      name: owner.name.slice(0, -hash.length - 1),
+      namespace,
+      uid: '',
+      apiVersion: 'apps/v1',
+    };
   }
   return { kind: owner.kind, name: owner.name, namespace, uid: owner.uid, apiVersion: owner.apiVersion };
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -1,15 +1,22 @@
-// Rule 1 of §3.5: a pod whose application gets an auto-created pool from a SpiderSubnet. The pool itself is
-// created by the controller after the application exists, so admission checks only what the pod names.
+// Rule 1 of pool selection (docs/pool-selection.md#rules): a pod whose application gets an auto-created pool from a
+// SpiderSubnet. The pool itself is created by the controller after the application exists, so admission checks only
+// what the pod names.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { SpiderSubnet } from '../../api/v2beta1/types.ts';
-import { ANNOTATION, type IPFamily, type PodIPAMAnnotations } from '../../ipam/selection/index.ts';
+import { ANNOTATION } from '../../api/v2beta1/constants.ts';
+import type { PodIPAMAnnotations } from '../../ipam/selection/index.ts';
+import type { Family } from '../../lib/ip/index.ts';
 import type { ClusterView } from '../types.ts';
 import { forbidden } from './denied.ts';
 
-const FAMILIES: IPFamily[] = [4, 6];
+const FAMILIES: Family[] = [4, 6];
 
 /** Throws PodDenied when the pod cannot have an auto-created pool. */
-export async function checkSubnetAnnotations(pod: V1Pod, ipam: PodIPAMAnnotations, cluster: ClusterView): Promise<void> {
+export async function checkSubnetAnnotations(
+  pod: V1Pod,
+  ipam: PodIPAMAnnotations,
+  cluster: ClusterView,
+): Promise<void> {
   const items = ipam.subnets ?? (ipam.subnet ? [ipam.subnet] : []);
   const key = ipam.subnets ? ANNOTATION.subnets : ANNOTATION.subnet;
   if (!pod.metadata?.ownerReferences?.some((ref) => ref.controller)) {
@@ -28,9 +35,13 @@ export async function checkSubnetAnnotations(pod: V1Pod, ipam: PodIPAMAnnotation
       if (!subnet) throw forbidden(`SpiderSubnet "${name}" named in ${where} does not exist`);
       if (subnet.metadata.deletionTimestamp) throw forbidden(`SpiderSubnet "${name}" named in ${where} is terminating`);
       const actual = subnetFamily(subnet);
-      if (actual !== family) throw forbidden(`SpiderSubnet "${name}" named in ${where} is IPv${actual} (subnet ${subnet.spec.subnet}), not IPv${family}`);
+      if (actual !== family)
+        throw forbidden(
+          `SpiderSubnet "${name}" named in ${where} is IPv${actual} (subnet ${subnet.spec.subnet}), not IPv${family}`,
+        );
     }
   }
 }
 
-const subnetFamily = (subnet: SpiderSubnet): IPFamily => subnet.spec.ipVersion ?? (subnet.spec.subnet.includes(':') ? 6 : 4);
+const subnetFamily = (subnet: SpiderSubnet): Family =>
+  subnet.spec.ipVersion ?? (subnet.spec.subnet.includes(':') ? 6 : 4);

@@ -2,9 +2,16 @@
 // annotation do nothing.
 import type { V1Pod } from '@kubernetes/client-node';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
-import { globToRegExp, isPattern, parsePodIPAMAnnotations, poolFamily, type IPFamily, type PodIPAMAnnotations } from '../../ipam/selection/index.ts';
+import { ANNOTATION } from '../../api/v2beta1/constants.ts';
+import {
+  compileGlob,
+  isPattern,
+  parsePodIPAMAnnotations,
+  poolFamily,
+  type PodIPAMAnnotations,
+} from '../../ipam/selection/index.ts';
 import { assignable, parseRecords, usedSet } from '../../ipam/records.ts';
-import { IPSet, parseCIDR, parseIP } from '../../lib/ip/index.ts';
+import { IPSet, parseCIDR, parseIP, type Family } from '../../lib/ip/index.ts';
 import type { ClusterView } from '../types.ts';
 import type { FamilyChoice } from './pools.ts';
 
@@ -18,7 +25,7 @@ import type { FamilyChoice } from './pools.ts';
 export async function capacityWarnings(pod: V1Pod, choices: FamilyChoice[], cluster: ClusterView): Promise<string[]> {
   if (choices.length === 0) return [];
   const [reservedIPs, pods] = await Promise.all([cluster.listReservedIPs(), cluster.listPendingPods()]);
-  const reserved = (family: IPFamily): IPSet =>
+  const reserved = (family: Family): IPSet =>
     reservedIPs.reduce((set, r) => {
       const ips = r.spec.ips ?? [];
       const version = r.spec.ipVersion ?? (ips[0]?.includes(':') ? 6 : 4);
@@ -41,10 +48,12 @@ export async function capacityWarnings(pod: V1Pod, choices: FamilyChoice[], clus
       usage.holders.forEach((h) => holders.add(h));
       free += usage.free;
     }
-    const waiting = 1 + pods.filter((p) => {
-      const key = `${p.metadata?.namespace}/${p.metadata?.name}`;
-      return key !== self && isWaiting(p) && !holders.has(key) && namesAny(p, choice.family, choice.pools);
-    }).length;
+    const waiting =
+      1 +
+      pods.filter((p) => {
+        const key = `${p.metadata?.namespace}/${p.metadata?.name}`;
+        return key !== self && isWaiting(p) && !holders.has(key) && namesAny(p, choice.family, choice.pools);
+      }).length;
     if (free >= BigInt(waiting)) continue;
     const names = choice.pools.map((p) => `"${p.metadata.name}"`).join(', ');
     warnings.push(
@@ -73,7 +82,9 @@ export function routeWarnings(ipam: PodIPAMAnnotations, choices: FamilyChoice[])
     const inSubnet = subnets.some((s) => contains(s, route.gw));
     return inSubnet
       ? []
-      : [`annotation ipam.spidernet.io/routes: route ${i} (${route.dst} via ${route.gw}) is dropped: ${route.gw} is in the subnet of none of the pod's pools (${subnets.join(', ')})`];
+      : [
+          `annotation ${ANNOTATION.routes}: route ${i} (${route.dst} via ${route.gw}) is dropped: ${route.gw} is in the subnet of none of the pod's pools (${subnets.join(', ')})`,
+        ];
   });
 }
 
@@ -82,7 +93,10 @@ function poolUsage(pool: SpiderIPPool, reserved: IPSet): { free: bigint; holders
   try {
     const records = parseRecords(pool);
     const family = poolFamily(pool);
-    return { free: assignable(pool, reserved).subtract(usedSet(family, records)).count(), holders: [...records.values()].map((r) => r.pod) };
+    return {
+      free: assignable(pool, reserved).subtract(usedSet(family, records)).count(),
+      holders: [...records.values()].map((r) => r.pod),
+    };
   } catch {
     return undefined;
   }
@@ -90,7 +104,7 @@ function poolUsage(pool: SpiderIPPool, reserved: IPSet): { free: bigint; holders
 
 const isWaiting = (p: V1Pod): boolean => !p.metadata?.deletionTimestamp && (p.status?.phase ?? 'Pending') === 'Pending';
 
-function namesAny(p: V1Pod, family: IPFamily, pools: SpiderIPPool[]): boolean {
+function namesAny(p: V1Pod, family: Family, pools: SpiderIPPool[]): boolean {
   let ipam: PodIPAMAnnotations;
   try {
     ipam = parsePodIPAMAnnotations(p.metadata?.annotations);
@@ -102,7 +116,7 @@ function namesAny(p: V1Pod, family: IPFamily, pools: SpiderIPPool[]): boolean {
   return entries.some((entry) => {
     if (!isPattern(entry)) return pools.some((pool) => pool.metadata.name === entry);
     try {
-      const re = globToRegExp(entry);
+      const re = compileGlob(entry);
       return pools.some((pool) => re.test(pool.metadata.name));
     } catch {
       return false;

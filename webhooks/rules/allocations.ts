@@ -24,7 +24,12 @@ export function controlledIPPools(subnet: SpiderSubnet): Map<string, string[]> {
   try {
     const parsed = JSON.parse(raw) as Record<string, { ips?: unknown }> | null;
     if (typeof parsed !== 'object' || parsed === null) return new Map();
-    return new Map(Object.entries(parsed).map(([name, entry]) => [name, Array.isArray(entry?.ips) ? entry.ips.filter((r): r is string => typeof r === 'string') : []]));
+    return new Map(
+      Object.entries(parsed).map(([name, entry]) => [
+        name,
+        Array.isArray(entry?.ips) ? entry.ips.filter((r): r is string => typeof r === 'string') : [],
+      ]),
+    );
   } catch {
     return new Map();
   }

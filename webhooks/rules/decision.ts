@@ -28,10 +28,16 @@ export const isTerminating = (obj: KubernetesObject | undefined): boolean => Boo
  * update is how finalizers are removed; it is let through without the usual rules (the object may predate
  * them), but `field` (spec, or status for SpiderEndpoint) cannot change any more.
  */
-export function terminatingUpdate(ref: string, request: AdmissionRequest, field: 'spec' | 'status' = 'spec'): AdmissionDecision | undefined {
+export function terminatingUpdate(
+  ref: string,
+  request: AdmissionRequest,
+  field: 'spec' | 'status' = 'spec',
+): AdmissionDecision | undefined {
   const stored = request.oldObject as Record<string, unknown> | undefined;
   if (request.operation !== 'UPDATE' || !isTerminating(stored as KubernetesObject | undefined)) return undefined;
-  const unchanged = JSON.stringify(stored?.[field]) === JSON.stringify((request.object as Record<string, unknown> | undefined)?.[field]);
+  const unchanged =
+    JSON.stringify(stored?.[field]) ===
+    JSON.stringify((request.object as Record<string, unknown> | undefined)?.[field]);
   return decide(ref, unchanged ? [] : [`${field} cannot change while the object is being deleted`], FORBIDDEN);
 }
 

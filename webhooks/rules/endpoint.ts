@@ -1,14 +1,15 @@
-// SpiderEndpoint admission. Spiderpool has no webhook for it (§5.6); the node agent writes it, and
-// these rules only keep hand edits from recording something the agent and the GC would misread:
-// addresses in CIDR form of the right family with their pool, gateways and routes of that family,
-// one entry per interface. Nothing here reads the cluster, so it costs the agent's write nothing.
+// SpiderEndpoint admission. Spiderpool has no webhook for it (docs/admission.md#spiderendpoint); the node agent writes
+// it, and these rules only keep hand edits from recording something the agent and the GC would misread: addresses in
+// CIDR form of the right family with their pool, gateways and routes of that family, one entry per interface. Nothing
+// here reads the cluster, so it costs the agent's write nothing.
 import type { IPAllocationDetail, SpiderEndpoint } from '../../api/v2beta1/types.ts';
+import { KINDS } from '../../api/v2beta1/kinds.ts';
 import { interfaceNameProblem } from '../../ipam/selection/names.ts';
 import { type Family, parseCIDR, parseIP } from '../../lib/ip/index.ts';
 import type { AdmissionHandler } from '../types.ts';
 import { decide, objectRef, show, terminatingUpdate } from './decision.ts';
 
-const KIND = 'SpiderEndpoint';
+const KIND = KINDS.SpiderEndpoint.kind;
 
 function familyOf(text: string, parse: (s: string) => { family: Family }): Family | string {
   try {
@@ -24,7 +25,9 @@ function checkAddress(at: string, nic: IPAllocationDetail, family: Family, probl
   const pool = nic[`${key}Pool`];
   const gateway = nic[`${key}Gateway`];
   if (address !== undefined) {
-    const got = address.includes('/') ? familyOf(address, parseCIDR) : `${show(address)} has no prefix length: use the CIDR form, e.g. ${show(`${address}/24`)}`;
+    const got = address.includes('/')
+      ? familyOf(address, parseCIDR)
+      : `${show(address)} has no prefix length: use the CIDR form, e.g. ${show(`${address}/24`)}`;
     if (typeof got === 'string') problems.push(`${at}.${key}: ${got}`);
     else if (got !== family) problems.push(`${at}.${key} ${show(address)} is not an IPv${family} address`);
     if (!pool) problems.push(`${at}.${key}Pool is required when ${at}.${key} is set`);
@@ -52,7 +55,10 @@ export const validateEndpoint = (): AdmissionHandler => async (request) => {
       const at = `status.current.ips[${i}]`;
       const nameProblem = interfaceNameProblem(nic.interface);
       if (nameProblem) problems.push(`${at}.interface ${show(nic.interface)} ${nameProblem}`);
-      else if (seen.has(nic.interface)) problems.push(`${at}.interface ${show(nic.interface)} duplicates status.current.ips[${seen.get(nic.interface)}].interface`);
+      else if (seen.has(nic.interface))
+        problems.push(
+          `${at}.interface ${show(nic.interface)} duplicates status.current.ips[${seen.get(nic.interface)}].interface`,
+        );
       else seen.set(nic.interface, i);
       checkAddress(at, nic, 4, problems);
       checkAddress(at, nic, 6, problems);
@@ -61,7 +67,10 @@ export const validateEndpoint = (): AdmissionHandler => async (request) => {
         const gw = familyOf(route.gw, parseIP);
         if (typeof dst === 'string') problems.push(`${at}.routes[${j}].dst: ${dst}`);
         if (typeof gw === 'string') problems.push(`${at}.routes[${j}].gw: ${gw}`);
-        if (typeof dst === 'number' && typeof gw === 'number' && dst !== gw) problems.push(`${at}.routes[${j}]: dst ${show(route.dst)} and gw ${show(route.gw)} are of different IP families`);
+        if (typeof dst === 'number' && typeof gw === 'number' && dst !== gw)
+          problems.push(
+            `${at}.routes[${j}]: dst ${show(route.dst)} and gw ${show(route.gw)} are of different IP families`,
+          );
       });
     });
   }

@@ -1,6 +1,6 @@
-// The admission webhooks of the six Spiderpool CRDs (§5). Paths follow Spiderpool's
+// The admission webhooks of the six Spiderpool CRDs (docs/admission.md). Paths follow Spiderpool's
 // (`/mutate-spiderpool-spidernet-io-v2beta1-<kind>`, `/validate-…`).
-import { GROUP, VERSION } from '../../api/v2beta1/types.ts';
+import { KINDS, type ApiKind } from '../../api/v2beta1/kinds.ts';
 import type { AdmissionHandler, Operation, WebhookRoute } from '../types.ts';
 import { mutateCoordinator, validateCoordinator } from './coordinator.ts';
 import { validateEndpoint } from './endpoint.ts';
@@ -13,12 +13,21 @@ import { mutateSubnet, validateSubnet } from './subnet.ts';
 export { DEFAULT_RULE_OPTIONS, type RuleOptions } from './options.ts';
 
 const route = (
-  type: WebhookRoute['type'], kind: string, scope: 'Cluster' | 'Namespaced', operations: Operation[], handler: AdmissionHandler,
+  type: WebhookRoute['type'],
+  kind: ApiKind,
+  operations: Operation[],
+  handler: AdmissionHandler,
   failurePolicy: WebhookRoute['failurePolicy'] = 'Fail',
 ): WebhookRoute => ({
-  path: `/${type === 'mutating' ? 'mutate' : 'validate'}-spiderpool-spidernet-io-${VERSION}-${kind}`,
+  path: `/${type === 'mutating' ? 'mutate' : 'validate'}-${kind.group.replaceAll('.', '-')}-${kind.version}-${kind.singular}`,
   type,
-  rule: { apiGroups: [GROUP], apiVersions: [VERSION], resources: [`${kind}s`], operations, scope },
+  rule: {
+    apiGroups: [kind.group],
+    apiVersions: [kind.version],
+    resources: [kind.plural],
+    operations,
+    scope: kind.namespaced ? 'Namespaced' : 'Cluster',
+  },
   failurePolicy,
   handler,
 });
@@ -28,19 +37,19 @@ const WRITE_DELETE: Operation[] = ['CREATE', 'UPDATE', 'DELETE'];
 
 export function createCrdRoutes(options: RuleOptions): WebhookRoute[] {
   return [
-    route('mutating', 'spiderippool', 'Cluster', WRITE, mutateIPPool()),
-    route('validating', 'spiderippool', 'Cluster', WRITE_DELETE, validateIPPool(options)),
-    route('mutating', 'spidersubnet', 'Cluster', WRITE, mutateSubnet()),
-    route('validating', 'spidersubnet', 'Cluster', WRITE_DELETE, validateSubnet(options)),
-    route('mutating', 'spiderreservedip', 'Cluster', WRITE, mutateReservedIP()),
-    route('validating', 'spiderreservedip', 'Cluster', WRITE, validateReservedIP(options)),
+    route('mutating', KINDS.SpiderIPPool, WRITE, mutateIPPool()),
+    route('validating', KINDS.SpiderIPPool, WRITE_DELETE, validateIPPool(options)),
+    route('mutating', KINDS.SpiderSubnet, WRITE, mutateSubnet()),
+    route('validating', KINDS.SpiderSubnet, WRITE_DELETE, validateSubnet(options)),
+    route('mutating', KINDS.SpiderReservedIP, WRITE, mutateReservedIP()),
+    route('validating', KINDS.SpiderReservedIP, WRITE, validateReservedIP(options)),
     // The node agent writes endpoints while a pod is being created: if the controller is down, pods
     // must still start, so this one webhook fails open. Its rules read nothing from the cluster.
-    route('validating', 'spiderendpoint', 'Namespaced', WRITE, validateEndpoint(), 'Ignore'),
-    route('mutating', 'spidermultusconfig', 'Namespaced', WRITE, mutateMultusConfig()),
-    route('validating', 'spidermultusconfig', 'Namespaced', WRITE, validateMultusConfig()),
-    route('mutating', 'spidercoordinator', 'Cluster', WRITE, mutateCoordinator()),
-    route('validating', 'spidercoordinator', 'Cluster', WRITE, validateCoordinator()),
+    route('validating', KINDS.SpiderEndpoint, WRITE, validateEndpoint(), 'Ignore'),
+    route('mutating', KINDS.SpiderMultusConfig, WRITE, mutateMultusConfig()),
+    route('validating', KINDS.SpiderMultusConfig, WRITE, validateMultusConfig()),
+    route('mutating', KINDS.SpiderCoordinator, WRITE, mutateCoordinator()),
+    route('validating', KINDS.SpiderCoordinator, WRITE, validateCoordinator()),
   ];
 }
 

@@ -1,22 +1,29 @@
-// SpiderIPPool admission (§5.1). Mutation: finalizer, ipVersion, the CIDR label, ownership by the
-// SpiderSubnet of the same subnet (with its gateway and routes when the pool has none), merged ranges.
-// Validation: the spec on its own, then against the other pools and subnets, then against the
-// addresses pods hold.
+// SpiderIPPool admission (docs/admission.md#spiderippool). Mutation: finalizer, ipVersion, the CIDR label, ownership by
+// the SpiderSubnet of the same subnet (with its gateway and routes when the pool has none), merged ranges. Validation:
+// the spec on its own, then against the other pools and subnets, then against the addresses pods hold.
 import type { V1OwnerReference } from '@kubernetes/client-node';
-import { FINALIZER, GROUP, VERSION, type SpiderIPPool, type SpiderSubnet } from '../../api/v2beta1/types.ts';
-import { APP_AFFINITY_LABEL, isAutoCreatedPool } from '../../ipam/selection/pools.ts';
+import type { SpiderIPPool, SpiderSubnet } from '../../api/v2beta1/types.ts';
+import { APP_AFFINITY_LABEL, FINALIZER, OWNER_SUBNET_LABEL, POOL_CIDR_LABEL } from '../../api/v2beta1/constants.ts';
+import { KINDS } from '../../api/v2beta1/kinds.ts';
+import { isAutoCreatedPool } from '../../ipam/selection/pools.ts';
 import { type CIDR, parseIP } from '../../lib/ip/index.ts';
 import type { AdmissionDecision, AdmissionHandler, ClusterView } from '../types.ts';
 import { allocatedCount, allocations } from './allocations.ts';
 import { ALLOWED, FORBIDDEN, decide, isTerminating, objectRef, show, terminatingUpdate } from './decision.ts';
-import { OWNER_SUBNET_LABEL, POOL_CIDR_LABEL } from './keys.ts';
 import { checkSelector } from './names.ts';
 import type { RuleOptions } from './options.ts';
 import { addFinalizer, mutation, setLabel } from './patch.ts';
-import { type CheckedPoolSpec, canonicalSubnet, checkImmutableSubnet, checkPoolSpec, cidrLabelValue, defaultPoolSpec } from './pool-spec.ts';
+import {
+  type CheckedPoolSpec,
+  canonicalSubnet,
+  checkImmutableSubnet,
+  checkPoolSpec,
+  cidrLabelValue,
+  defaultPoolSpec,
+} from './pool-spec.ts';
 import { describeSet, effectiveIPs } from './ranges.ts';
 
-const KIND = 'SpiderIPPool';
+const KIND = KINDS.SpiderIPPool.kind;
 
 /** The SpiderSubnet a pool is carved from: the one with the same subnet. */
 function owningSubnet(subnet: string, subnets: SpiderSubnet[]): SpiderSubnet | undefined {
@@ -28,11 +35,17 @@ function adoptBySubnet(pool: SpiderIPPool, subnet: SpiderSubnet): void {
   const refs = pool.metadata.ownerReferences ?? [];
   if (!refs.some((r) => r.controller) && subnet.metadata.uid) {
     const owner: V1OwnerReference = {
-      apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderSubnet', name: subnet.metadata.name, uid: subnet.metadata.uid, controller: true, blockOwnerDeletion: true,
+      apiVersion: KINDS.SpiderSubnet.apiVersion,
+      kind: KINDS.SpiderSubnet.kind,
+      name: subnet.metadata.name,
+      uid: subnet.metadata.uid,
+      controller: true,
+      blockOwnerDeletion: true,
     };
     pool.metadata.ownerReferences = [...refs, owner];
   }
-  if (refs.every((r) => !r.controller || r.kind === 'SpiderSubnet')) setLabel(pool, OWNER_SUBNET_LABEL, subnet.metadata.name);
+  if (refs.every((r) => !r.controller || r.kind === KINDS.SpiderSubnet.kind))
+    setLabel(pool, OWNER_SUBNET_LABEL, subnet.metadata.name);
   // Only an absent field inherits: an explicit empty route list means "no routes".
   if (pool.spec.gateway === undefined && subnet.spec.gateway !== undefined) pool.spec.gateway = subnet.spec.gateway;
   if (pool.spec.routes === undefined && subnet.spec.routes !== undefined) pool.spec.routes = subnet.spec.routes;
@@ -56,11 +69,17 @@ function checkAffinities(pool: SpiderIPPool, problems: string[]): void {
   if (podAffinity && isAutoCreatedPool(pool)) {
     const allowed: string[] = Object.values(APP_AFFINITY_LABEL);
     const extra = Object.keys(podAffinity.matchLabels ?? {}).filter((k) => !allowed.includes(k));
-    if (extra.length > 0) problems.push(`spec.podAffinity.matchLabels ${show(extra)}: an auto-created pool only carries the ipam.spidernet.io/app-* keys`);
-    if ((podAffinity.matchExpressions ?? []).length > 0) problems.push('spec.podAffinity.matchExpressions: an auto-created pool cannot have any');
+    if (extra.length > 0)
+      problems.push(
+        `spec.podAffinity.matchLabels ${show(extra)}: an auto-created pool only carries the ipam.spidernet.io/app-* keys`,
+      );
+    if ((podAffinity.matchExpressions ?? []).length > 0)
+      problems.push('spec.podAffinity.matchExpressions: an auto-created pool cannot have any');
   } else if (podAffinity) {
     if (Object.keys(podAffinity.matchLabels ?? {}).length === 0 && (podAffinity.matchExpressions ?? []).length === 0) {
-      problems.push('spec.podAffinity is empty, which would match every pod: remove it or give it matchLabels or matchExpressions');
+      problems.push(
+        'spec.podAffinity is empty, which would match every pod: remove it or give it matchLabels or matchExpressions',
+      );
     }
     checkSelector('spec.podAffinity', podAffinity, problems);
   }
@@ -70,8 +89,17 @@ function checkAffinities(pool: SpiderIPPool, problems: string[]): void {
 
 const cidrsOverlap = (a: CIDR, b: CIDR): boolean => a.family === b.family && a.start <= b.end && b.start <= a.end;
 
-/** Rules against other objects: subnets that overlap without being the same, shared addresses, the owning subnet's range. */
-async function checkPeers(pool: SpiderIPPool, checked: CheckedPoolSpec, creating: boolean, cluster: ClusterView, problems: string[]): Promise<void> {
+/**
+ * Rules against other objects: subnets that overlap without being the same, shared addresses, the owning subnet's
+ * range.
+ */
+async function checkPeers(
+  pool: SpiderIPPool,
+  checked: CheckedPoolSpec,
+  creating: boolean,
+  cluster: ClusterView,
+  problems: string[],
+): Promise<void> {
   const [pools, subnets] = await Promise.all([cluster.listIPPools(), cluster.listSubnets()]);
   const { cidr } = checked;
   for (const other of pools) {
@@ -81,7 +109,8 @@ async function checkPeers(pool: SpiderIPPool, checked: CheckedPoolSpec, creating
     const name = other.metadata.name;
     if (theirs.cidr.canonical !== cidr.canonical) {
       // Checked on create only: a stored pool's subnet cannot change.
-      if (creating && cidrsOverlap(cidr, theirs.cidr)) problems.push(`spec.subnet ${cidr.canonical} overlaps spec.subnet ${other.spec.subnet} of ${KIND} "${name}"`);
+      if (creating && cidrsOverlap(cidr, theirs.cidr))
+        problems.push(`spec.subnet ${cidr.canonical} overlaps spec.subnet ${other.spec.subnet} of ${KIND} "${name}"`);
       continue;
     }
     const shared = checked.effective.intersect(theirs.effective);
@@ -94,12 +123,17 @@ async function checkPeers(pool: SpiderIPPool, checked: CheckedPoolSpec, creating
     const theirs = effectiveIPs(subnet.spec);
     if (!theirs || !cidrsOverlap(cidr, theirs.cidr)) continue;
     if (theirs.cidr.canonical !== cidr.canonical) {
-      if (creating) problems.push(`spec.subnet ${cidr.canonical} overlaps spec.subnet ${subnet.spec.subnet} of SpiderSubnet "${subnet.metadata.name}": a pool inside a SpiderSubnet must use the same spec.subnet`);
+      if (creating)
+        problems.push(
+          `spec.subnet ${cidr.canonical} overlaps spec.subnet ${subnet.spec.subnet} of SpiderSubnet "${subnet.metadata.name}": a pool inside a SpiderSubnet must use the same spec.subnet`,
+        );
       continue;
     }
     const outside = checked.effective.subtract(theirs.effective);
     if (!outside.isEmpty()) {
-      problems.push(`spec.ips ${describeSet(outside)} is outside the addresses of SpiderSubnet "${subnet.metadata.name}" (its spec.ips − spec.excludeIPs), which this pool is carved from`);
+      problems.push(
+        `spec.ips ${describeSet(outside)} is outside the addresses of SpiderSubnet "${subnet.metadata.name}" (its spec.ips − spec.excludeIPs), which this pool is carved from`,
+      );
     }
   }
 }
@@ -120,7 +154,9 @@ function checkInUse(stored: SpiderIPPool, checked: CheckedPoolSpec, problems: st
   }
   if (lost.length > 0) {
     const more = lost.length > 3 ? ` and ${lost.length - 3} more allocated addresses` : '';
-    problems.push(`${lost.slice(0, 3).join(', ')}${more}: release them (delete the pods) before removing them from the pool`);
+    problems.push(
+      `${lost.slice(0, 3).join(', ')}${more}: release them (delete the pods) before removing them from the pool`,
+    );
   }
 }
 
@@ -130,25 +166,33 @@ function validateDelete(ref: string, stored: SpiderIPPool | undefined): Admissio
   if (count === 0) return ALLOWED;
   const [first] = allocations(stored);
   const example = first ? ` (${first[0]} is allocated to Pod ${first[1].pod})` : '';
-  return decide(ref, [`cannot be deleted while status.allocatedIPs holds ${count} allocated IPs${example}: delete the pods using the pool first`], FORBIDDEN);
+  return decide(
+    ref,
+    [
+      `cannot be deleted while status.allocatedIPs holds ${count} allocated IPs${example}: delete the pods using the pool first`,
+    ],
+    FORBIDDEN,
+  );
 }
 
-export const validateIPPool = (options: RuleOptions): AdmissionHandler => async (request, cluster) => {
-  const ref = objectRef(KIND, request);
-  const stored = request.oldObject as SpiderIPPool | undefined;
-  const terminating = terminatingUpdate(ref, request);
-  if (terminating) return terminating;
-  if (request.operation === 'DELETE') return validateDelete(ref, stored);
-  const pool = request.object as SpiderIPPool;
-  const problems: string[] = [];
-  if (request.operation === 'UPDATE' && stored) checkImmutableSubnet(stored.spec, pool.spec, problems);
-  const checked = checkPoolSpec(pool.spec, options, problems);
-  checkAffinities(pool, problems);
-  if (!checked || problems.length > 0) return decide(ref, problems);
-  await checkPeers(pool, checked, request.operation === 'CREATE', cluster, problems);
-  if (problems.length === 0 && request.operation === 'UPDATE' && stored) {
-    checkInUse(stored, checked, problems);
-    return decide(ref, problems, FORBIDDEN);
-  }
-  return decide(ref, problems);
-};
+export const validateIPPool =
+  (options: RuleOptions): AdmissionHandler =>
+  async (request, cluster) => {
+    const ref = objectRef(KIND, request);
+    const stored = request.oldObject as SpiderIPPool | undefined;
+    const terminating = terminatingUpdate(ref, request);
+    if (terminating) return terminating;
+    if (request.operation === 'DELETE') return validateDelete(ref, stored);
+    const pool = request.object as SpiderIPPool;
+    const problems: string[] = [];
+    if (request.operation === 'UPDATE' && stored) checkImmutableSubnet(stored.spec, pool.spec, problems);
+    const checked = checkPoolSpec(pool.spec, options, problems);
+    checkAffinities(pool, problems);
+    if (!checked || problems.length > 0) return decide(ref, problems);
+    await checkPeers(pool, checked, request.operation === 'CREATE', cluster, problems);
+    if (problems.length === 0 && request.operation === 'UPDATE' && stored) {
+      checkInUse(stored, checked, problems);
+      return decide(ref, problems, FORBIDDEN);
+    }
+    return decide(ref, problems);
+  };

@@ -1,23 +1,40 @@
-// SpiderMultusConfig admission (§5.5). Mutation fills the per-type defaults, the coordinator block and
-// the injection labels. Validation: the NAD name annotation, the CNI version, exactly the block that
-// cniType names, that block's fields, the injection annotations, the coordinator block and the
-// chained plugins.
-import type { CoordinatorSpec, SpiderMultusConfig, SpiderMultusConfigSpec, SpiderpoolPools } from '../../api/v2beta1/types.ts';
+// SpiderMultusConfig admission (docs/admission.md#spidermultusconfig). Mutation fills the per-type defaults, the
+// coordinator block and the injection labels. Validation: the NAD name annotation, the CNI version, exactly the block
+// that cniType names, that block's fields, the injection annotations, the coordinator block and the chained plugins.
+import type {
+  CoordinatorSpec,
+  SpiderMultusConfig,
+  SpiderMultusConfigSpec,
+  SpiderpoolPools,
+} from '../../api/v2beta1/types.ts';
+import {
+  CNI_VERSION_ANNOTATION,
+  NAD_NAME_ANNOTATION,
+  NETWORK_INJECT_ANNOTATION,
+  RDMA_INJECT_ANNOTATION,
+} from '../../api/v2beta1/constants.ts';
+import { KINDS } from '../../api/v2beta1/kinds.ts';
 import { interfaceNameProblem } from '../../ipam/selection/names.ts';
 import type { AdmissionHandler, ClusterView } from '../types.ts';
 import { checkCoordinatorSpec, normalizeCoordinator } from './coordinator.ts';
 import { ALLOWED, decide, isTerminating, objectRef, show, terminatingUpdate } from './decision.ts';
-import { CNI_VERSION_ANNOTATION, NAD_NAME_ANNOTATION, NETWORK_INJECT_ANNOTATION, RDMA_INJECT_ANNOTATION } from './keys.ts';
 import { isDns1123Subdomain, isLabelValue } from './names.ts';
 import { mutation, setLabel } from './patch.ts';
 
-const KIND = 'SpiderMultusConfig';
+const KIND = KINDS.SpiderMultusConfig.kind;
 type CniType = NonNullable<SpiderMultusConfigSpec['cniType']>;
 type BlockKey = 'macvlan' | 'ipvlan' | 'vlan' | 'sriov' | 'ibsriov' | 'ipoib' | 'ovs';
 type Block = Record<string, unknown> & { ippools?: SpiderpoolPools };
 
 const BLOCK_OF: Record<CniType, BlockKey | undefined> = {
-  macvlan: 'macvlan', ipvlan: 'ipvlan', vlan: 'vlan', sriov: 'sriov', 'ib-sriov': 'ibsriov', ipoib: 'ipoib', ovs: 'ovs', custom: undefined,
+  macvlan: 'macvlan',
+  ipvlan: 'ipvlan',
+  vlan: 'vlan',
+  sriov: 'sriov',
+  'ib-sriov': 'ibsriov',
+  ipoib: 'ipoib',
+  ovs: 'ovs',
+  custom: undefined,
 };
 const BLOCKS = Object.values(BLOCK_OF).filter((k): k is BlockKey => k !== undefined);
 const CNI_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0'];
@@ -38,7 +55,12 @@ const BLOCK_DEFAULTS: Record<BlockKey, Record<string, unknown>> = {
 // Spiderpool defaults tunePodRoutes to false when the block is present but the field is not, and to
 // true when the block is absent; true is used in both cases (the CRD's own default is true as well).
 const coordinatorDefaults = (): CoordinatorSpec => ({
-  mode: 'auto', hijackCIDR: [], policyRoutes: [], podRPFilter: 0, txQueueLen: 0, tunePodRoutes: true,
+  mode: 'auto',
+  hijackCIDR: [],
+  policyRoutes: [],
+  podRPFilter: 0,
+  txQueueLen: 0,
+  tunePodRoutes: true,
 });
 
 function defaultBlock(key: BlockKey, block: Block): Block {
@@ -76,17 +98,26 @@ export const mutateMultusConfig = (): AdmissionHandler => async (request) => {
 
 const annotationPath = (key: string): string => `metadata.annotations[${show(key)}]`;
 
-async function checkNadName(smc: SpiderMultusConfig, stored: SpiderMultusConfig | undefined, cluster: ClusterView, problems: string[]): Promise<void> {
+async function checkNadName(
+  smc: SpiderMultusConfig,
+  stored: SpiderMultusConfig | undefined,
+  cluster: ClusterView,
+  problems: string[],
+): Promise<void> {
   const customName = smc.metadata.annotations?.[NAD_NAME_ANNOTATION];
   if (stored) {
     const before = stored.metadata.annotations?.[NAD_NAME_ANNOTATION];
     if (before !== customName) {
-      problems.push(`${annotationPath(NAD_NAME_ANNOTATION)} cannot be added, changed or removed after creation (was ${show(before ?? null)}, now ${show(customName ?? null)}): the NetworkAttachmentDefinition keeps its name`);
+      problems.push(
+        `${annotationPath(NAD_NAME_ANNOTATION)} cannot be added, changed or removed after creation (was ${show(before ?? null)}, now ${show(customName ?? null)}): the NetworkAttachmentDefinition keeps its name`,
+      );
       return;
     }
   }
   if (customName !== undefined && !isDns1123Subdomain(customName)) {
-    problems.push(`${annotationPath(NAD_NAME_ANNOTATION)} ${show(customName)} is not a valid NetworkAttachmentDefinition name: use lower case letters, digits, '-' and '.' (DNS-1123 subdomain)`);
+    problems.push(
+      `${annotationPath(NAD_NAME_ANNOTATION)} ${show(customName)} is not a valid NetworkAttachmentDefinition name: use lower case letters, digits, '-' and '.' (DNS-1123 subdomain)`,
+    );
     return;
   }
   const namespace = smc.metadata.namespace ?? 'default';
@@ -95,7 +126,9 @@ async function checkNadName(smc: SpiderMultusConfig, stored: SpiderMultusConfig 
   const owner = nad?.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND);
   if (owner && owner.name !== smc.metadata.name) {
     const field = customName === undefined ? 'metadata.name' : annotationPath(NAD_NAME_ANNOTATION);
-    problems.push(`${field}: the NetworkAttachmentDefinition ${namespace}/${nadName} already exists and is managed by ${KIND} ${namespace}/${owner.name}`);
+    problems.push(
+      `${field}: the NetworkAttachmentDefinition ${namespace}/${nadName} already exists and is managed by ${KIND} ${namespace}/${owner.name}`,
+    );
   }
 }
 
@@ -103,8 +136,10 @@ function checkPools(field: string, pools: SpiderpoolPools | undefined, problems:
   for (const family of ['ipv4', 'ipv6'] as const) {
     const names = pools?.[family] ?? [];
     names.forEach((name, i) => {
-      if (!isDns1123Subdomain(name)) problems.push(`${field}.ippools.${family}[${i}] ${show(name)} is not a valid SpiderIPPool name`);
-      else if (names.indexOf(name) !== i) problems.push(`${field}.ippools.${family}[${i}] ${show(name)} is listed twice`);
+      if (!isDns1123Subdomain(name))
+        problems.push(`${field}.ippools.${family}[${i}] ${show(name)} is not a valid SpiderIPPool name`);
+      else if (names.indexOf(name) !== i)
+        problems.push(`${field}.ippools.${family}[${i}] ${show(name)} is listed twice`);
     });
   }
 }
@@ -115,7 +150,8 @@ function checkInterface(field: string, name: unknown, problems: string[]): void 
 }
 
 function checkRange(field: string, value: unknown, min: number, max: number, problems: string[]): void {
-  if (typeof value === 'number' && (value < min || value > max || !Number.isInteger(value))) problems.push(`${field} ${value} must be an integer from ${min} to ${max}`);
+  if (typeof value === 'number' && (value < min || value > max || !Number.isInteger(value)))
+    problems.push(`${field} ${value} must be an integer from ${min} to ${max}`);
 }
 
 function checkMasterBased(key: 'macvlan' | 'ipvlan' | 'vlan', block: Block, problems: string[]): void {
@@ -127,15 +163,20 @@ function checkMasterBased(key: 'macvlan' | 'ipvlan' | 'vlan', block: Block, prob
     if (masters.indexOf(m) !== i) problems.push(`${f}.master[${i}] ${show(m)} is listed twice`);
   });
   const bond = block.bond as { name?: string } | undefined;
-  if (masters.length >= 2 && !bond) problems.push(`${f}.bond is required when ${f}.master lists ${masters.length} interfaces: they are bonded`);
+  if (masters.length >= 2 && !bond)
+    problems.push(`${f}.bond is required when ${f}.master lists ${masters.length} interfaces: they are bonded`);
   if (bond) checkInterface(`${f}.bond.name`, bond.name ?? '', problems);
   checkRange(`${f}.vlanID`, block.vlanID, 0, 4094, problems);
   checkRange(`${f}.mtu`, block.mtu, 0, 2 ** 31 - 1, problems);
-  if (block.ippools?.matchMasterSubnet) problems.push(`${f}.ippools.matchMasterSubnet is not supported for cniType ${key}`);
+  if (block.ippools?.matchMasterSubnet)
+    problems.push(`${f}.ippools.matchMasterSubnet is not supported for cniType ${key}`);
   if (key === 'vlan') {
-    if (block.vlanMode === 'auto' && block.vlanID !== undefined) problems.push(`${f}.vlanID must not be set when ${f}.vlanMode is "auto": the VLAN is learned from the master`);
-    if (block.vlanMode === 'manual' && block.vlanID === undefined) problems.push(`${f}.vlanID is required when ${f}.vlanMode is "manual"`);
-    if (block.vlanMode !== undefined && block.vlanMode !== 'manual' && block.vlanMode !== 'auto') problems.push(`${f}.vlanMode ${show(block.vlanMode)} is not one of manual, auto`);
+    if (block.vlanMode === 'auto' && block.vlanID !== undefined)
+      problems.push(`${f}.vlanID must not be set when ${f}.vlanMode is "auto": the VLAN is learned from the master`);
+    if (block.vlanMode === 'manual' && block.vlanID === undefined)
+      problems.push(`${f}.vlanID is required when ${f}.vlanMode is "manual"`);
+    if (block.vlanMode !== undefined && block.vlanMode !== 'manual' && block.vlanMode !== 'auto')
+      problems.push(`${f}.vlanMode ${show(block.vlanMode)} is not one of manual, auto`);
   }
 }
 
@@ -148,7 +189,8 @@ function checkBlock(key: BlockKey, block: Block, problems: string[]): void {
       checkMasterBased(key, block, problems);
       break;
     case 'sriov': {
-      if (!block.resourceName) problems.push(`${f}.resourceName is required: the SR-IOV device plugin resource of the VFs`);
+      if (!block.resourceName)
+        problems.push(`${f}.resourceName is required: the SR-IOV device plugin resource of the VFs`);
       checkRange(`${f}.vlanID`, block.vlanID, 0, 4094, problems);
       checkRange(`${f}.mtu`, block.mtu, 0, 2 ** 31 - 1, problems);
       const min = (block.minTxRateMbps as number | undefined) ?? 0;
@@ -158,7 +200,8 @@ function checkBlock(key: BlockKey, block: Block, problems: string[]): void {
       break;
     }
     case 'ibsriov':
-      if (!block.resourceName) problems.push(`${f}.resourceName is required: the SR-IOV device plugin resource of the VFs`);
+      if (!block.resourceName)
+        problems.push(`${f}.resourceName is required: the SR-IOV device plugin resource of the VFs`);
       break;
     case 'ipoib':
       checkInterface(`${f}.master`, block.master ?? '', problems);
@@ -166,12 +209,16 @@ function checkBlock(key: BlockKey, block: Block, problems: string[]): void {
     case 'ovs': {
       if (!block.bridge) problems.push(`${f}.bridge is required: the OVS bridge to attach to`);
       checkRange(`${f}.vlan`, block.vlan, 0, 4094, problems);
-      const trunks = Array.isArray(block.trunk) ? (block.trunk as { minID?: number; maxID?: number; id?: number }[]) : [];
+      const trunks = Array.isArray(block.trunk)
+        ? (block.trunk as { minID?: number; maxID?: number; id?: number }[])
+        : [];
       trunks.forEach((t, i) => {
         const at = `${f}.trunk[${i}]`;
         for (const k of ['minID', 'maxID', 'id'] as const) checkRange(`${at}.${k}`, t[k], 0, 4094, problems);
-        if (t.id === undefined && (t.minID === undefined || t.maxID === undefined)) problems.push(`${at} must set id, or both minID and maxID`);
-        if (t.minID !== undefined && t.maxID !== undefined && t.minID > t.maxID) problems.push(`${at}.minID ${t.minID} is greater than ${at}.maxID ${t.maxID}`);
+        if (t.id === undefined && (t.minID === undefined || t.maxID === undefined))
+          problems.push(`${at} must set id, or both minID and maxID`);
+        if (t.minID !== undefined && t.maxID !== undefined && t.minID > t.maxID)
+          problems.push(`${at}.minID ${t.minID} is greater than ${at}.maxID ${t.maxID}`);
       });
       if (block.deviceID !== undefined && block.deviceID !== '' && !PCI_ADDRESS.test(String(block.deviceID))) {
         problems.push(`${f}.deviceID ${show(block.deviceID)} is not a PCI address such as "0000:81:00.1"`);
@@ -183,7 +230,8 @@ function checkBlock(key: BlockKey, block: Block, problems: string[]): void {
 }
 
 const rdmaResource = (key: BlockKey, block: Block): string => {
-  const value = key === 'sriov' || key === 'ibsriov' ? block.resourceName : key === 'ipoib' ? block.master : block.rdmaResourceName;
+  const value =
+    key === 'sriov' || key === 'ibsriov' ? block.resourceName : key === 'ipoib' ? block.master : block.rdmaResourceName;
   return typeof value === 'string' ? value : '';
 };
 
@@ -195,14 +243,17 @@ function checkInjection(smc: SpiderMultusConfig, key: BlockKey | undefined, prob
     const value = annotations[annotation];
     if (value === undefined) continue;
     const at = annotationPath(annotation);
-    if (!isLabelValue(value)) problems.push(`${at} ${show(value)} is not a valid label value, and it is copied to the labels`);
+    if (!isLabelValue(value))
+      problems.push(`${at} ${show(value)} is not a valid label value, and it is copied to the labels`);
     if (!key || key === 'ovs') {
       problems.push(`${at} is not supported for cniType ${smc.spec?.cniType}`);
       continue;
     }
     const resource = rdmaResource(key, block);
-    if (annotation === RDMA_INJECT_ANNOTATION && !resource) problems.push(`${at} needs an RDMA resource name in spec.${key}`);
-    if ((annotation === RDMA_INJECT_ANNOTATION || resource) && !hasPools) problems.push(`${at} needs at least one default pool in spec.${key}.ippools`);
+    if (annotation === RDMA_INJECT_ANNOTATION && !resource)
+      problems.push(`${at} needs an RDMA resource name in spec.${key}`);
+    if ((annotation === RDMA_INJECT_ANNOTATION || resource) && !hasPools)
+      problems.push(`${at} needs at least one default pool in spec.${key}.ippools`);
   }
 }
 
@@ -217,7 +268,9 @@ function checkChain(entries: string[], problems: string[]): void {
     }
     const type = (plugin as { type?: unknown } | null)?.type;
     if (typeof plugin !== 'object' || Array.isArray(plugin) || typeof type !== 'string' || type === '') {
-      problems.push(`spec.chainCNIJsonData[${i}] is not a CNI plugin configuration: it must be a JSON object with a "type"`);
+      problems.push(
+        `spec.chainCNIJsonData[${i}] is not a CNI plugin configuration: it must be a JSON object with a "type"`,
+      );
     }
   });
 }
@@ -231,7 +284,8 @@ function checkCustom(spec: SpiderMultusConfigSpec, problems: string[]): void {
     problems.push(`spec.customCNI is not valid JSON: ${(err as Error).message}`);
     return;
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) problems.push('spec.customCNI must be a JSON object (a CNI configuration or configuration list)');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    problems.push('spec.customCNI must be a JSON object (a CNI configuration or configuration list)');
 }
 
 export const validateMultusConfig = (): AdmissionHandler => async (request, cluster) => {
@@ -244,7 +298,9 @@ export const validateMultusConfig = (): AdmissionHandler => async (request, clus
   const problems: string[] = [];
   const version = smc.metadata.annotations?.[CNI_VERSION_ANNOTATION];
   if (version !== undefined && !CNI_VERSIONS.includes(version)) {
-    problems.push(`${annotationPath(CNI_VERSION_ANNOTATION)} ${show(version)} is not a supported CNI version: one of ${CNI_VERSIONS.join(', ')}`);
+    problems.push(
+      `${annotationPath(CNI_VERSION_ANNOTATION)} ${show(version)} is not a supported CNI version: one of ${CNI_VERSIONS.join(', ')}`,
+    );
   }
   const cniType = spec.cniType;
   if (cniType === undefined || !Object.hasOwn(BLOCK_OF, cniType)) {
@@ -253,7 +309,10 @@ export const validateMultusConfig = (): AdmissionHandler => async (request, clus
   }
   const key = BLOCK_OF[cniType];
   for (const other of BLOCKS) {
-    if (other !== key && spec[other] !== undefined) problems.push(`spec.${other} must not be set when spec.cniType is ${show(cniType)}: only ${key ? `spec.${key}` : 'spec.customCNI'} is used`);
+    if (other !== key && spec[other] !== undefined)
+      problems.push(
+        `spec.${other} must not be set when spec.cniType is ${show(cniType)}: only ${key ? `spec.${key}` : 'spec.customCNI'} is used`,
+      );
   }
   if (key && spec.customCNI) problems.push(`spec.customCNI must be empty when spec.cniType is ${show(cniType)}`);
   if (key) {

@@ -11,7 +11,7 @@ export const isDns1123Subdomain = (s: string): boolean => s.length <= 253 && DNS
 
 export const isLabelValue = (s: string): boolean => s === '' || (s.length <= 63 && NAME_PART.test(s));
 
-export function isQualifiedName(s: string): boolean {
+function isQualifiedName(s: string): boolean {
   const slash = s.indexOf('/');
   const name = slash < 0 ? s : s.slice(slash + 1);
   if (slash >= 0 && !isDns1123Subdomain(s.slice(0, slash))) return false;
@@ -22,12 +22,15 @@ export function isQualifiedName(s: string): boolean {
 export function checkSelector(field: string, selector: LabelSelector, problems: string[]): void {
   for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
     if (!isQualifiedName(key)) problems.push(`${field}.matchLabels key ${show(key)} is not a valid label key`);
-    else if (!isLabelValue(value)) problems.push(`${field}.matchLabels[${show(key)}] ${show(value)} is not a valid label value`);
+    else if (!isLabelValue(value))
+      problems.push(`${field}.matchLabels[${show(key)}] ${show(value)} is not a valid label value`);
   }
   (selector.matchExpressions ?? []).forEach((req, i) => {
-    if (!isQualifiedName(req.key)) problems.push(`${field}.matchExpressions[${i}].key ${show(req.key)} is not a valid label key`);
+    if (!isQualifiedName(req.key))
+      problems.push(`${field}.matchExpressions[${i}].key ${show(req.key)} is not a valid label key`);
     const bad = (req.values ?? []).find((v) => !isLabelValue(v));
-    if (bad !== undefined) problems.push(`${field}.matchExpressions[${i}].values ${show(bad)} is not a valid label value`);
+    if (bad !== undefined)
+      problems.push(`${field}.matchExpressions[${i}].values ${show(bad)} is not a valid label value`);
   });
   const problem = selectorProblem(selector);
   if (problem) problems.push(`${field}: ${problem}`);

@@ -5,7 +5,10 @@ import { applyPatch } from './testing.ts';
 describe('diffPatch', () => {
   it('adds, replaces and removes members, escaping keys', () => {
     const before = { metadata: { name: 'a', labels: { x: '1' }, finalizers: ['f'] }, spec: { ips: ['1'], gone: true } };
-    const after = { metadata: { name: 'a', labels: { x: '1', 'ipam.spidernet.io/ippool-cidr': 'c' }, finalizers: ['f', 'g'] }, spec: { ips: ['2'], ipVersion: 4 } };
+    const after = {
+      metadata: { name: 'a', labels: { x: '1', 'ipam.spidernet.io/ippool-cidr': 'c' }, finalizers: ['f', 'g'] },
+      spec: { ips: ['2'], ipVersion: 4 },
+    };
     const patch = diffPatch(before, after);
     assert.deepEqual(patch, [
       { op: 'add', path: '/metadata/labels/ipam.spidernet.io~1ippool-cidr', value: 'c' },
@@ -20,6 +23,8 @@ describe('diffPatch', () => {
     assert.deepEqual(diffPatch({ a: { b: [1] } }, { a: { b: [1], c: undefined } }), []);
   });
   it('adds a whole missing parent', () => {
-    assert.deepEqual(diffPatch({ metadata: {} }, { metadata: { labels: { a: 'b' } } }), [{ op: 'add', path: '/metadata/labels', value: { a: 'b' } }]);
+    assert.deepEqual(diffPatch({ metadata: {} }, { metadata: { labels: { a: 'b' } } }), [
+      { op: 'add', path: '/metadata/labels', value: { a: 'b' } },
+    ]);
   });
 });

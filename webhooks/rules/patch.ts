@@ -15,21 +15,32 @@ function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-function diffInto(ops: JsonPatchOperation[], path: string, before: Record<string, Json>, after: Record<string, Json>): void {
+function diffInto(
+  ops: JsonPatchOperation[],
+  path: string,
+  before: Record<string, Json>,
+  after: Record<string, Json>,
+): void {
   for (const key of Object.keys(before)) {
     if (!Object.hasOwn(after, key)) ops.push({ op: 'remove', path: pointer(path, key) });
   }
   for (const [key, value] of Object.entries(after)) {
     const old = before[key];
     if (isObject(old) && isObject(value)) diffInto(ops, pointer(path, key), old, value);
-    else if (!Object.hasOwn(before, key) || !sameJson(old, value)) ops.push({ op: 'add', path: pointer(path, key), value });
+    else if (!Object.hasOwn(before, key) || !sameJson(old, value))
+      ops.push({ op: 'add', path: pointer(path, key), value });
   }
 }
 
 export function diffPatch(before: object, after: object): JsonPatchOperation[] {
   const ops: JsonPatchOperation[] = [];
   // Round-trip through JSON so members set to undefined count as absent, as they will on the wire.
-  diffInto(ops, '', JSON.parse(JSON.stringify(before)) as Record<string, Json>, JSON.parse(JSON.stringify(after)) as Record<string, Json>);
+  diffInto(
+    ops,
+    '',
+    JSON.parse(JSON.stringify(before)) as Record<string, Json>,
+    JSON.parse(JSON.stringify(after)) as Record<string, Json>,
+  );
   return ops;
 }
 

@@ -7,7 +7,10 @@ import { isLabelValue } from './names.ts';
 import type { RuleOptions } from './options.ts';
 import { type RangeItem, checkNoSelfOverlap, checkRanges, mergeRanges, union } from './ranges.ts';
 
-export type PoolSpecFields = Pick<SpiderIPPoolSpec & SpiderSubnetSpec, 'ipVersion' | 'subnet' | 'ips' | 'excludeIPs' | 'gateway' | 'routes'>;
+export type PoolSpecFields = Pick<
+  SpiderIPPoolSpec & SpiderSubnetSpec,
+  'ipVersion' | 'subnet' | 'ips' | 'excludeIPs' | 'gateway' | 'routes'
+>;
 
 export interface CheckedPoolSpec {
   cidr: CIDR;
@@ -50,8 +53,15 @@ export function defaultPoolSpec(spec: PoolSpecFields): void {
   if (excludeIPs) spec.excludeIPs = excludeIPs;
 }
 
-/** Rules of §5.1/§5.2 on the object alone. Undefined when a problem was found, so that callers skip the checks against other objects. */
-export function checkPoolSpec(spec: PoolSpecFields, options: RuleOptions, problems: string[]): CheckedPoolSpec | undefined {
+/**
+ * Rules of docs/admission.md#pool-and-subnet-spec-rules on the object alone. Undefined when a problem was found, so
+ * that callers skip the checks against other objects.
+ */
+export function checkPoolSpec(
+  spec: PoolSpecFields,
+  options: RuleOptions,
+  problems: string[],
+): CheckedPoolSpec | undefined {
   const before = problems.length;
   let cidr: CIDR;
   try {
@@ -61,10 +71,16 @@ export function checkPoolSpec(spec: PoolSpecFields, options: RuleOptions, proble
     return undefined;
   }
   const family = cidr.family;
-  if (!cidr.isCanonical) problems.push(`spec.subnet ${show(spec.subnet)} is not in canonical form, use ${show(cidr.canonical)}`);
-  if (spec.ipVersion === undefined) problems.push('spec.ipVersion is not set and could not be derived from spec.subnet');
-  else if (spec.ipVersion !== family) problems.push(`spec.ipVersion ${spec.ipVersion} does not match spec.subnet ${cidr.canonical}, which is IPv${family}`);
-  if (!(family === 4 ? options.enableIPv4 : options.enableIPv6)) problems.push(`spec.subnet ${cidr.canonical}: IPv${family} is disabled (enableIPv${family} is false)`);
+  if (!cidr.isCanonical)
+    problems.push(`spec.subnet ${show(spec.subnet)} is not in canonical form, use ${show(cidr.canonical)}`);
+  if (spec.ipVersion === undefined)
+    problems.push('spec.ipVersion is not set and could not be derived from spec.subnet');
+  else if (spec.ipVersion !== family)
+    problems.push(
+      `spec.ipVersion ${spec.ipVersion} does not match spec.subnet ${cidr.canonical}, which is IPv${family}`,
+    );
+  if (!(family === 4 ? options.enableIPv4 : options.enableIPv6))
+    problems.push(`spec.subnet ${cidr.canonical}: IPv${family} is disabled (enableIPv${family} is false)`);
 
   const within = { cidr, field: 'spec.subnet' };
   const ipItems = checkRanges('spec.ips', spec.ips, family, problems, within);
@@ -93,7 +109,9 @@ function checkGateway(gateway: string, cidr: CIDR, ipItems: RangeItem[], exclude
   }
   const holder = ipItems.find((i) => i.set.contains(gw.value));
   if (holder && !exclude.contains(gw.value)) {
-    problems.push(`spec.ips[${holder.index}] ${show(holder.text)} contains spec.gateway ${gateway}, which must never be handed out: add it to spec.excludeIPs or remove it from spec.ips`);
+    problems.push(
+      `spec.ips[${holder.index}] ${show(holder.text)} contains spec.gateway ${gateway}, which must never be handed out: add it to spec.excludeIPs or remove it from spec.ips`,
+    );
   }
 }
 
@@ -103,16 +121,22 @@ function checkRoutes(routes: Route[], cidr: CIDR, problems: string[]): void {
     const at = `spec.routes[${i}]`;
     try {
       const dst = parseCIDR(route.dst);
-      if (dst.family !== cidr.family) problems.push(`${at}.dst ${show(route.dst)} is IPv${dst.family}, but spec.subnet ${cidr.canonical} is IPv${cidr.family}`);
-      else if (dst.prefix === 0) problems.push(`${at}.dst ${show(route.dst)} is the default route: set spec.gateway instead`);
-      else if (seen.has(dst.canonical)) problems.push(`${at}.dst ${show(route.dst)} duplicates spec.routes[${seen.get(dst.canonical)}].dst`);
+      if (dst.family !== cidr.family)
+        problems.push(
+          `${at}.dst ${show(route.dst)} is IPv${dst.family}, but spec.subnet ${cidr.canonical} is IPv${cidr.family}`,
+        );
+      else if (dst.prefix === 0)
+        problems.push(`${at}.dst ${show(route.dst)} is the default route: set spec.gateway instead`);
+      else if (seen.has(dst.canonical))
+        problems.push(`${at}.dst ${show(route.dst)} duplicates spec.routes[${seen.get(dst.canonical)}].dst`);
       else seen.set(dst.canonical, i);
     } catch (err) {
       problems.push(`${at}.dst: ${reason(err)}`);
     }
     try {
       const gw = parseIP(route.gw);
-      if (gw.family !== cidr.family || gw.value < cidr.start || gw.value > cidr.end) problems.push(`${at}.gw ${show(route.gw)} is outside spec.subnet ${cidr.canonical}`);
+      if (gw.family !== cidr.family || gw.value < cidr.start || gw.value > cidr.end)
+        problems.push(`${at}.gw ${show(route.gw)} is outside spec.subnet ${cidr.canonical}`);
     } catch (err) {
       problems.push(`${at}.gw: ${reason(err)}`);
     }
@@ -120,10 +144,14 @@ function checkRoutes(routes: Route[], cidr: CIDR, problems: string[]): void {
 }
 
 export function checkImmutable(field: string, before: unknown, after: unknown, problems: string[]): void {
-  if (before !== undefined && before !== after) problems.push(`${field} cannot be changed (from ${show(before)} to ${show(after)})`);
+  if (before !== undefined && before !== after)
+    problems.push(`${field} cannot be changed (from ${show(before)} to ${show(after)})`);
 }
 
-/** A pool's or subnet's `subnet` and `ipVersion` never change once it exists (§5.1, §5.2). */
+/**
+ * A pool's or subnet's `subnet` and `ipVersion` never change once it exists
+ * (docs/admission.md#pool-and-subnet-spec-rules).
+ */
 export function checkImmutableSubnet(before: PoolSpecFields, after: PoolSpecFields, problems: string[]): void {
   checkImmutable('spec.subnet', before.subnet, after.subnet, problems);
   checkImmutable('spec.ipVersion', before.ipVersion, after.ipVersion, problems);

@@ -15,7 +15,13 @@ const reason = (err: unknown): string => (err instanceof Error ? err.message : S
  * The entries of `field` that parse and are of `family`, inside `within` when given. Every other entry
  * adds a problem naming it.
  */
-export function checkRanges(field: string, ranges: string[] | undefined, family: Family, problems: string[], within?: { cidr: CIDR; field: string }): RangeItem[] {
+export function checkRanges(
+  field: string,
+  ranges: string[] | undefined,
+  family: Family,
+  problems: string[],
+  within?: { cidr: CIDR; field: string },
+): RangeItem[] {
   const items: RangeItem[] = [];
   (ranges ?? []).forEach((text, index) => {
     const at = `${field}[${index}] ${show(text)}`;
@@ -39,12 +45,17 @@ export function checkRanges(field: string, ranges: string[] | undefined, family:
   return items;
 }
 
-/** Entries of one list that share addresses; the mutating webhook merges them, so this only fires when it was bypassed. */
+/**
+ * Entries of one list that share addresses; the mutating webhook merges them, so this only fires when it was bypassed.
+ */
 export function checkNoSelfOverlap(field: string, items: RangeItem[], problems: string[]): void {
   for (let j = 1; j < items.length; j++) {
     const later = items[j] as RangeItem;
     const earlier = items.slice(0, j).find((i) => i.set.overlaps(later.set));
-    if (earlier) problems.push(`${field}[${later.index}] ${show(later.text)} overlaps ${field}[${earlier.index}] ${show(earlier.text)}`);
+    if (earlier)
+      problems.push(
+        `${field}[${later.index}] ${show(later.text)} overlaps ${field}[${earlier.index}] ${show(earlier.text)}`,
+      );
   }
 }
 
@@ -69,11 +80,20 @@ export function describeSet(set: IPSet, max = 3): string {
   return ranges.length > max ? `${shown} and ${ranges.length - max} more ranges` : shown;
 }
 
-/** Subnet and `ips − excludeIPs` of a stored pool or subnet; undefined when it cannot be read (written while the webhook was down). */
-export function effectiveIPs(spec: { subnet: string; ips?: string[]; excludeIPs?: string[] }): { cidr: CIDR; effective: IPSet } | undefined {
+/**
+ * Subnet and `ips − excludeIPs` of a stored pool or subnet; undefined when it cannot be read (written while the webhook
+ * was down).
+ */
+export function effectiveIPs(spec: {
+  subnet: string;
+  ips?: string[];
+  excludeIPs?: string[];
+}): { cidr: CIDR; effective: IPSet } | undefined {
   try {
     const cidr = parseCIDR(spec.subnet);
-    const effective = IPSet.fromRanges(spec.ips ?? [], cidr.family).subtract(IPSet.fromRanges(spec.excludeIPs ?? [], cidr.family));
+    const effective = IPSet.fromRanges(spec.ips ?? [], cidr.family).subtract(
+      IPSet.fromRanges(spec.excludeIPs ?? [], cidr.family),
+    );
     return { cidr, effective };
   } catch {
     return undefined;

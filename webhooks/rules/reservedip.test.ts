@@ -4,12 +4,24 @@ import { DEFAULT_RULE_OPTIONS } from './options.ts';
 import { mutateReservedIP, validateReservedIP } from './reservedip.ts';
 import { FakeCluster, admit, meta } from './testing.ts';
 
-const reserved = (spec: SpiderReservedIP['spec']): SpiderReservedIP => ({ ...meta('r'), kind: 'SpiderReservedIP', spec });
+const reserved = (spec: SpiderReservedIP['spec']): SpiderReservedIP => ({
+  ...meta('r'),
+  kind: 'SpiderReservedIP',
+  spec,
+});
 
 describe('SpiderReservedIP webhook', () => {
   const cluster = new FakeCluster();
   const run = (r: SpiderReservedIP, old?: SpiderReservedIP, options = DEFAULT_RULE_OPTIONS) =>
-    admit(mutateReservedIP(), validateReservedIP(options), cluster, old ? 'UPDATE' : 'CREATE', 'SpiderReservedIP', r, old);
+    admit(
+      mutateReservedIP(),
+      validateReservedIP(options),
+      cluster,
+      old ? 'UPDATE' : 'CREATE',
+      'SpiderReservedIP',
+      r,
+      old,
+    );
 
   it('derives ipVersion from the first range and merges', async () => {
     const { object, decision } = await run(reserved({ ips: ['fd00::5', 'fd00::1-fd00::4'] }));
@@ -19,7 +31,10 @@ describe('SpiderReservedIP webhook', () => {
   });
   it('refuses an empty list without ipVersion', async () => {
     const { decision } = await run(reserved({ ips: [] }));
-    assert.match(decision.message ?? '', /SpiderReservedIP "r": spec\.ipVersion is not set and could not be derived: spec\.ips is empty/);
+    assert.match(
+      decision.message ?? '',
+      /SpiderReservedIP "r": spec\.ipVersion is not set and could not be derived: spec\.ips is empty/,
+    );
   });
   it('refuses a range of the other family', async () => {
     const { decision } = await run(reserved({ ipVersion: 4, ips: ['10.0.0.1', 'fd00::1'] }));
@@ -27,11 +42,25 @@ describe('SpiderReservedIP webhook', () => {
   });
   it('refuses a reversed range', async () => {
     const { decision } = await run(reserved({ ips: ['10.0.0.9-10.0.0.1'] }));
-    assert.match((await run(reserved({ ipVersion: 4, ips: ['10.0.0.1', '10.0.0.9-10.0.0.1'] }))).decision.message ?? '', /spec\.ips\[1\]: "10\.0\.0\.9-10\.0\.0\.1" is not a valid IP range/);
-    assert.match(decision.message ?? '', /spec\.ipVersion is not set and could not be derived from spec\.ips\[0\]: "10\.0\.0\.9-10\.0\.0\.1" is not a valid IP range: start is greater than end/);
+    assert.match(
+      (await run(reserved({ ipVersion: 4, ips: ['10.0.0.1', '10.0.0.9-10.0.0.1'] }))).decision.message ?? '',
+      /spec\.ips\[1\]: "10\.0\.0\.9-10\.0\.0\.1" is not a valid IP range/,
+    );
+    assert.match(
+      decision.message ?? '',
+      /spec\.ipVersion is not set and could not be derived from spec\.ips\[0\]: "10\.0\.0\.9-10\.0\.0\.1" is not a valid IP range: start is greater than end/,
+    );
   });
   it('refuses a disabled family and a change of ipVersion', async () => {
-    assert.match((await run(reserved({ ips: ['10.0.0.1'] }), undefined, { enableIPv4: false, enableIPv6: true })).decision.message ?? '', /IPv4 is disabled/);
-    assert.match((await run(reserved({ ipVersion: 6, ips: ['fd00::1'] }), reserved({ ipVersion: 4, ips: ['10.0.0.1'] }))).decision.message ?? '', /spec\.ipVersion cannot be changed \(from 4 to 6\)/);
+    assert.match(
+      (await run(reserved({ ips: ['10.0.0.1'] }), undefined, { enableIPv4: false, enableIPv6: true })).decision
+        .message ?? '',
+      /IPv4 is disabled/,
+    );
+    assert.match(
+      (await run(reserved({ ipVersion: 6, ips: ['fd00::1'] }), reserved({ ipVersion: 4, ips: ['10.0.0.1'] }))).decision
+        .message ?? '',
+      /spec\.ipVersion cannot be changed \(from 4 to 6\)/,
+    );
   });
 });

@@ -1,8 +1,22 @@
 // Test support for the rules: an in-memory ClusterView, admission requests, and a JSON patch applier
 // that follows RFC 6902 for the operations the mutating handlers emit.
 import type { KubernetesObject, V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
-import { GROUP, VERSION, type NetworkAttachmentDefinition, type SpiderIPPool, type SpiderMultusConfig, type SpiderReservedIP, type SpiderSubnet } from '../../api/v2beta1/types.ts';
-import type { AdmissionDecision, AdmissionHandler, AdmissionRequest, ClusterView, JsonPatchOperation, Operation } from '../types.ts';
+import type {
+  NetworkAttachmentDefinition,
+  SpiderIPPool,
+  SpiderMultusConfig,
+  SpiderReservedIP,
+  SpiderSubnet,
+} from '../../api/v2beta1/types.ts';
+import { GROUP, VERSION } from '../../api/v2beta1/constants.ts';
+import type {
+  AdmissionDecision,
+  AdmissionHandler,
+  AdmissionRequest,
+  ClusterView,
+  JsonPatchOperation,
+  Operation,
+} from '../types.ts';
 
 export class FakeCluster implements ClusterView {
   pools: SpiderIPPool[] = [];
@@ -10,17 +24,33 @@ export class FakeCluster implements ClusterView {
   reservedIPs: SpiderReservedIP[] = [];
   nads: NetworkAttachmentDefinition[] = [];
 
-  async listIPPools() { return structuredClone(this.pools); }
-  async listSubnets() { return structuredClone(this.subnets); }
-  async listReservedIPs() { return structuredClone(this.reservedIPs); }
-  async getNamespace(): Promise<V1Namespace | undefined> { return undefined; }
-  async getNode(): Promise<V1Node | undefined> { return undefined; }
-  async listNodes(): Promise<V1Node[]> { return []; }
-  async listPendingPods(): Promise<V1Pod[]> { return []; }
+  async listIPPools() {
+    return structuredClone(this.pools);
+  }
+  async listSubnets() {
+    return structuredClone(this.subnets);
+  }
+  async listReservedIPs() {
+    return structuredClone(this.reservedIPs);
+  }
+  async getNamespace(): Promise<V1Namespace | undefined> {
+    return undefined;
+  }
+  async getNode(): Promise<V1Node | undefined> {
+    return undefined;
+  }
+  async listNodes(): Promise<V1Node[]> {
+    return [];
+  }
+  async listPendingPods(): Promise<V1Pod[]> {
+    return [];
+  }
   async getNetworkAttachmentDefinition(namespace: string, name: string) {
     return this.nads.find((n) => n.metadata.namespace === namespace && n.metadata.name === name);
   }
-  async getSpiderMultusConfig(): Promise<SpiderMultusConfig | undefined> { return undefined; }
+  async getSpiderMultusConfig(): Promise<SpiderMultusConfig | undefined> {
+    return undefined;
+  }
 }
 
 const unescape = (token: string): string => token.replace(/~1/g, '/').replace(/~0/g, '~');
@@ -55,19 +85,35 @@ export function applyPatch<T>(document: T, patch: JsonPatchOperation[]): T {
   return root as unknown as T;
 }
 
-export function request<T extends KubernetesObject>(operation: Operation, kind: string, object: T | undefined, oldObject?: T): AdmissionRequest {
+export function request<T extends KubernetesObject>(
+  operation: Operation,
+  kind: string,
+  object: T | undefined,
+  oldObject?: T,
+): AdmissionRequest {
   const obj = (object ?? oldObject) as KubernetesObject;
   const resource = `${kind.toLowerCase()}s`;
   return {
-    uid: 'test', operation, kind: { group: GROUP, version: VERSION, kind }, resource: { group: GROUP, version: VERSION, resource },
-    name: obj.metadata?.name, namespace: obj.metadata?.namespace,
-    ...(object ? { object } : {}), ...(oldObject ? { oldObject } : {}),
+    uid: 'test',
+    operation,
+    kind: { group: GROUP, version: VERSION, kind },
+    resource: { group: GROUP, version: VERSION, resource },
+    name: obj.metadata?.name,
+    namespace: obj.metadata?.namespace,
+    ...(object ? { object } : {}),
+    ...(oldObject ? { oldObject } : {}),
   };
 }
 
 /** Runs the mutating handler, applies its patch, then runs the validating one: what the apiserver does. */
 export async function admit<T extends KubernetesObject>(
-  mutate: AdmissionHandler | undefined, validate: AdmissionHandler, cluster: ClusterView, operation: Operation, kind: string, object: T, oldObject?: T,
+  mutate: AdmissionHandler | undefined,
+  validate: AdmissionHandler,
+  cluster: ClusterView,
+  operation: Operation,
+  kind: string,
+  object: T,
+  oldObject?: T,
 ): Promise<{ decision: AdmissionDecision; object: T }> {
   let current = object;
   if (mutate) {
@@ -78,4 +124,7 @@ export async function admit<T extends KubernetesObject>(
   return { decision: await validate(request(operation, kind, current, oldObject), cluster), object: current };
 }
 
-export const meta = (name: string, extra: Record<string, unknown> = {}) => ({ apiVersion: `${GROUP}/${VERSION}`, metadata: { name, ...extra } });
+export const meta = (name: string, extra: Record<string, unknown> = {}) => ({
+  apiVersion: `${GROUP}/${VERSION}`,
+  metadata: { name, ...extra },
+});

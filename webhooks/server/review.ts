@@ -1,7 +1,7 @@
 // The AdmissionReview v1 wire format: decoding a request and encoding the answer to it.
 import type { AdmissionDecision, AdmissionRequest } from '../types.ts';
 
-export const REVIEW_API_VERSION = 'admission.k8s.io/v1';
+const REVIEW_API_VERSION = 'admission.k8s.io/v1';
 
 export interface AdmissionResponse {
   uid: string;
@@ -32,13 +32,17 @@ export function decodeReview(body: string): AdmissionRequest {
   if (typeof review !== 'object' || review === null) throw new MalformedReviewError('the body is not a JSON object');
   const { apiVersion, kind, request } = review as { apiVersion?: unknown; kind?: unknown; request?: unknown };
   if (kind !== 'AdmissionReview' || apiVersion !== REVIEW_API_VERSION) {
-    throw new MalformedReviewError(`expected kind AdmissionReview of ${REVIEW_API_VERSION}, got kind ${JSON.stringify(kind)} of ${JSON.stringify(apiVersion)}`);
+    throw new MalformedReviewError(
+      `expected kind AdmissionReview of ${REVIEW_API_VERSION}, got kind ${JSON.stringify(kind)} of ${JSON.stringify(apiVersion)}`,
+    );
   }
-  if (typeof request !== 'object' || request === null) throw new MalformedReviewError('the AdmissionReview has no request');
+  if (typeof request !== 'object' || request === null)
+    throw new MalformedReviewError('the AdmissionReview has no request');
   const { uid, operation, kind: requestKind } = request as { uid?: unknown; operation?: unknown; kind?: unknown };
   if (typeof uid !== 'string' || uid === '') throw new MalformedReviewError('request.uid is missing');
   if (typeof operation !== 'string') throw new MalformedReviewError('request.operation is missing');
-  if (typeof requestKind !== 'object' || requestKind === null) throw new MalformedReviewError('request.kind is missing');
+  if (typeof requestKind !== 'object' || requestKind === null)
+    throw new MalformedReviewError('request.kind is missing');
   return request as AdmissionRequest;
 }
 
@@ -47,7 +51,11 @@ export interface EncodeOptions {
   mayPatch: boolean;
 }
 
-export function encodeReview(uid: string, decision: AdmissionDecision, options: EncodeOptions): AdmissionReviewResponse {
+export function encodeReview(
+  uid: string,
+  decision: AdmissionDecision,
+  options: EncodeOptions,
+): AdmissionReviewResponse {
   const response: AdmissionResponse = { uid, allowed: decision.allowed };
   if (!decision.allowed) response.status = { code: decision.code ?? 403, message: decision.message || 'denied' };
   if (options.mayPatch && decision.allowed && decision.patch?.length) {

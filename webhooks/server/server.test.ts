@@ -7,28 +7,76 @@ import { WebhookMetrics } from '../metrics.ts';
 import type { ClusterView, WebhookRoute } from '../types.ts';
 import { WebhookServer } from './server.ts';
 
-const noCluster = new Proxy({}, { get: () => () => Promise.reject(new Error('no cluster in this test')) }) as ClusterView;
+const noCluster = new Proxy(
+  {},
+  { get: () => () => Promise.reject(new Error('no cluster in this test')) },
+) as ClusterView;
 
-const rule = { apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], operations: ['CREATE' as const], scope: 'Namespaced' as const };
+const rule = {
+  apiGroups: [''],
+  apiVersions: ['v1'],
+  resources: ['pods'],
+  operations: ['CREATE' as const],
+  scope: 'Namespaced' as const,
+};
 const routes: WebhookRoute[] = [
   {
-    path: '/mutate', type: 'mutating', rule, failurePolicy: 'Fail', excludeNamespaces: ['kube-system'],
-    handler: async (req) => (req.object?.metadata?.name === 'bad'
-      ? { allowed: false, message: 'Pod ns/bad: metadata.name is bad' }
-      : { allowed: true, patch: req.object?.metadata?.name === 'plain' ? [] : [{ op: 'add', path: '/metadata/labels', value: { a: 'b' } }], warnings: ['careful'] }),
+    path: '/mutate',
+    type: 'mutating',
+    rule,
+    failurePolicy: 'Fail',
+    excludeNamespaces: ['kube-system'],
+    handler: async (req) =>
+      req.object?.metadata?.name === 'bad'
+        ? { allowed: false, message: 'Pod ns/bad: metadata.name is bad' }
+        : {
+            allowed: true,
+            patch:
+              req.object?.metadata?.name === 'plain'
+                ? []
+                : [{ op: 'add', path: '/metadata/labels', value: { a: 'b' } }],
+            warnings: ['careful'],
+          },
   },
-  { path: '/validate', type: 'validating', rule, failurePolicy: 'Fail', handler: async () => ({ allowed: true, patch: [{ op: 'add', path: '/x', value: 1 }] }) },
-  { path: '/conflict', type: 'validating', rule, failurePolicy: 'Fail', handler: async () => ({ allowed: false, code: 409, message: 'exists' }) },
-  { path: '/throws', type: 'validating', rule, failurePolicy: 'Fail', handler: async () => { throw new Error('kaput'); } },
+  {
+    path: '/validate',
+    type: 'validating',
+    rule,
+    failurePolicy: 'Fail',
+    handler: async () => ({ allowed: true, patch: [{ op: 'add', path: '/x', value: 1 }] }),
+  },
+  {
+    path: '/conflict',
+    type: 'validating',
+    rule,
+    failurePolicy: 'Fail',
+    handler: async () => ({ allowed: false, code: 409, message: 'exists' }),
+  },
+  {
+    path: '/throws',
+    type: 'validating',
+    rule,
+    failurePolicy: 'Fail',
+    handler: async () => {
+      throw new Error('kaput');
+    },
+  },
 ];
 
-const review = (name: string, extra: Record<string, unknown> = {}) => JSON.stringify({
-  apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
-  request: {
-    uid: `uid-${name}`, kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' },
-    namespace: 'ns', operation: 'CREATE', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name } }, ...extra,
-  },
-});
+const review = (name: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: `uid-${name}`,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'ns',
+      operation: 'CREATE',
+      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name } },
+      ...extra,
+    },
+  });
 
 describe('webhook server: AdmissionReview contract', function () {
   this.timeout(30_000);
@@ -36,23 +84,49 @@ describe('webhook server: AdmissionReview contract', function () {
   let server: WebhookServer;
   let metrics: WebhookMetrics;
 
-  const call = (method: string, path: string, body?: string) => new Promise<{ status: number; text: string; json: () => { response: Record<string, unknown> } }>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port, path, method, ca: ca.cert, agent: false, headers: { 'Content-Type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => { text += d.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, json: () => JSON.parse(text) }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  const call = (method: string, path: string, body?: string) =>
+    new Promise<{ status: number; text: string; json: () => { response: Record<string, unknown> } }>(
+      (resolve, reject) => {
+        const req = request(
+          {
+            host: '127.0.0.1',
+            port: server.port,
+            path,
+            method,
+            ca: ca.cert,
+            agent: false,
+            headers: { 'Content-Type': 'application/json' },
+          },
+          (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => {
+              text += d.toString();
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text, json: () => JSON.parse(text) }));
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      },
+    );
 
   before(async () => {
     ca = await generateCA('test-ca', 1);
     metrics = new WebhookMetrics();
-    server = new WebhookServer({ routes, cluster: noCluster, metrics, log: createLogger('test', 'error'), certificate: await issueServingCertificate(ca, ['127.0.0.1'], 1), host: '127.0.0.1', port: 0 });
+    server = new WebhookServer({
+      routes,
+      cluster: noCluster,
+      metrics,
+      log: createLogger('test', 'error'),
+      certificate: await issueServingCertificate(ca, ['127.0.0.1'], 1),
+      host: '127.0.0.1',
+      port: 0,
+    });
     await server.listen();
   });
-  after(async () => { await server?.close(); });
+  after(async () => {
+    await server?.close();
+  });
 
   it('echoes the uid and returns the patch base64-encoded with patchType JSONPatch, plus warnings', async () => {
     const res = await call('POST', '/mutate', review('good'));
@@ -61,12 +135,18 @@ describe('webhook server: AdmissionReview contract', function () {
     assert.equal(response.uid, 'uid-good');
     assert.equal(response.allowed, true);
     assert.equal(response.patchType, 'JSONPatch');
-    assert.deepEqual(JSON.parse(Buffer.from(response.patch as string, 'base64').toString()), [{ op: 'add', path: '/metadata/labels', value: { a: 'b' } }]);
+    assert.deepEqual(JSON.parse(Buffer.from(response.patch as string, 'base64').toString()), [
+      { op: 'add', path: '/metadata/labels', value: { a: 'b' } },
+    ]);
     assert.deepEqual(response.warnings, ['careful']);
   });
 
   it('leaves out patch and patchType when the patch is empty, on validating routes, and on DELETE', async () => {
-    for (const [path, body] of [['/mutate', review('plain')], ['/validate', review('any')], ['/mutate', review('gone', { operation: 'DELETE' })]] as const) {
+    for (const [path, body] of [
+      ['/mutate', review('plain')],
+      ['/validate', review('any')],
+      ['/mutate', review('gone', { operation: 'DELETE' })],
+    ] as const) {
       const { response } = (await call('POST', path, body)).json();
       assert.equal(response.allowed, true);
       assert.equal(response.patch, undefined, path);
@@ -77,8 +157,15 @@ describe('webhook server: AdmissionReview contract', function () {
   it('denies with HTTP 200, status 403 and the message; a handler-chosen code is kept', async () => {
     const denied = await call('POST', '/mutate', review('bad'));
     assert.equal(denied.status, 200);
-    assert.deepEqual(denied.json().response, { uid: 'uid-bad', allowed: false, status: { code: 403, message: 'Pod ns/bad: metadata.name is bad' } });
-    assert.deepEqual((await call('POST', '/conflict', review('x'))).json().response.status, { code: 409, message: 'exists' });
+    assert.deepEqual(denied.json().response, {
+      uid: 'uid-bad',
+      allowed: false,
+      status: { code: 403, message: 'Pod ns/bad: metadata.name is bad' },
+    });
+    assert.deepEqual((await call('POST', '/conflict', review('x'))).json().response.status, {
+      code: 409,
+      message: 'exists',
+    });
   });
 
   it('turns a throwing handler into a denial naming the path, still HTTP 200', async () => {
@@ -98,10 +185,18 @@ describe('webhook server: AdmissionReview contract', function () {
     const notJson = await call('POST', '/mutate', '{oops');
     assert.equal(notJson.status, 400);
     assert.match(notJson.text, /malformed AdmissionReview for \/mutate: the body is not JSON/);
-    const noRequest = await call('POST', '/mutate', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }));
+    const noRequest = await call(
+      'POST',
+      '/mutate',
+      JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }),
+    );
     assert.equal(noRequest.status, 400);
     assert.match(noRequest.text, /has no request/);
-    const v1beta1 = await call('POST', '/mutate', JSON.stringify({ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: { uid: 'u' } }));
+    const v1beta1 = await call(
+      'POST',
+      '/mutate',
+      JSON.stringify({ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: { uid: 'u' } }),
+    );
     assert.equal(v1beta1.status, 400);
     assert.match(v1beta1.text, /expected kind AdmissionReview of admission.k8s.io\/v1/);
     const noUid = await call('POST', '/mutate', review('x', { uid: '' }));

@@ -117,27 +117,50 @@ export class WebhookServer {
       request = decodeReview(await readBody(req));
     } catch (err) {
       if (err instanceof BodyTooLargeError) return send(res, 413, 'text/plain', err.message);
-      if (err instanceof MalformedReviewError) return send(res, 400, 'text/plain', `malformed AdmissionReview for ${route.path}: ${err.message}`);
+      if (err instanceof MalformedReviewError)
+        return send(res, 400, 'text/plain', `malformed AdmissionReview for ${route.path}: ${err.message}`);
       throw err;
     }
     const { decision, failed } = await this.decide(route, request);
-    const review = encodeReview(request.uid, decision, { mayPatch: route.type === 'mutating' && request.operation !== 'DELETE' });
+    const review = encodeReview(request.uid, decision, {
+      mayPatch: route.type === 'mutating' && request.operation !== 'DELETE',
+    });
     send(res, 200, 'application/json', JSON.stringify(review));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    this.options.metrics.observe(route.path, request.operation, failed ? 'error' : decision.allowed ? 'allowed' : 'denied', seconds);
+    this.options.metrics.observe(
+      route.path,
+      request.operation,
+      failed ? 'error' : decision.allowed ? 'allowed' : 'denied',
+      seconds,
+    );
     if (!decision.allowed) {
-      this.options.log.info('admission denied', { webhook: route.path, operation: request.operation, kind: request.kind.kind, namespace: request.namespace, name: request.name ?? request.object?.metadata?.name, message: decision.message });
+      this.options.log.info('admission denied', {
+        webhook: route.path,
+        operation: request.operation,
+        kind: request.kind.kind,
+        namespace: request.namespace,
+        name: request.name ?? request.object?.metadata?.name,
+        message: decision.message,
+      });
     }
   }
 
-  private async decide(route: WebhookRoute, request: AdmissionRequest): Promise<{ decision: AdmissionDecision; failed: boolean }> {
+  private async decide(
+    route: WebhookRoute,
+    request: AdmissionRequest,
+  ): Promise<{ decision: AdmissionDecision; failed: boolean }> {
     // namespaceSelector on kubernetes.io/metadata.name only works from Kubernetes 1.21, when that label
     // became automatic; this check keeps the exclusion effective on older apiservers too.
-    if (request.namespace && route.excludeNamespaces?.includes(request.namespace)) return { decision: { allowed: true }, failed: false };
+    if (request.namespace && route.excludeNamespaces?.includes(request.namespace))
+      return { decision: { allowed: true }, failed: false };
     try {
       return { decision: await route.handler(request, this.options.cluster), failed: false };
     } catch (err) {
-      this.options.log.error('admission handler threw', { webhook: route.path, uid: request.uid, err: err instanceof Error ? err.stack : String(err) });
+      this.options.log.error('admission handler threw', {
+        webhook: route.path,
+        uid: request.uid,
+        err: err instanceof Error ? err.stack : String(err),
+      });
       const message = `internal error in ${route.path}: ${err instanceof Error ? err.message : String(err)}`;
       return { decision: { allowed: false, code: 500, message }, failed: true };
     }

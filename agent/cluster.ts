@@ -2,30 +2,24 @@
 // watch-fed caches, since every ADD consults them. A cached pod is trusted only where staleness is
 // harmless: its UID must match the request, and a DEL re-reads a pod that the cache still shows alive.
 import {
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
   type KubeConfig,
   type KubernetesObject,
   type V1Namespace,
   type V1Node,
   type V1Pod,
   type V1ReplicaSet,
-  type V1StatefulSet,
 } from '@kubernetes/client-node';
 import type { SpiderEndpoint, SpiderIPPool, SpiderReservedIP } from '../api/v2beta1/types.ts';
-import { FINALIZER, GROUP, VERSION } from '../api/v2beta1/constants.ts';
+import { FINALIZER } from '../api/v2beta1/constants.ts';
 import { KINDS } from '../api/v2beta1/kinds.ts';
 import type { PoolStatusClient } from '../ipam/retry.ts';
 import { isConflict, orUndefined } from '../lib/kube.ts';
 import type { Logger } from '../lib/log.ts';
+import { ENDPOINTS, POOLS, SpiderpoolClient } from '../lib/spiderpool-client.ts';
 import { Informer } from '../lib/watch/informer.ts';
 import type { Kind } from '../lib/watch/kind.ts';
 
-export class Cluster implements PoolStatusClient {
-  readonly core: CoreV1Api;
-  readonly apps: AppsV1Api;
-  readonly custom: CustomObjectsApi;
+export class Cluster extends SpiderpoolClient implements PoolStatusClient {
   private readonly poolCache: Informer<SpiderIPPool>;
   private readonly reservedCache: Informer<SpiderReservedIP>;
   private readonly podCache: Informer<V1Pod>;
@@ -34,9 +28,7 @@ export class Cluster implements PoolStatusClient {
   private readonly replicaSetOwners = new Map<string, V1ReplicaSet>();
 
   constructor(kubeConfig: KubeConfig, nodeName: string, log: Logger) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.apps = kubeConfig.makeApiClient(AppsV1Api);
-    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    super(kubeConfig);
     const informer = <T extends KubernetesObject>(kind: Kind) => new Informer<T>({ kind, kubeConfig, log });
     this.poolCache = informer(KINDS.SpiderIPPool);
     this.reservedCache = informer(KINDS.SpiderReservedIP);
@@ -77,39 +69,12 @@ export class Cluster implements PoolStatusClient {
 
   /** Fresh list, for when the cache has not caught up with a pool that was just created. */
   async listPools(): Promise<SpiderIPPool[]> {
-    const list = (await this.custom.listClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: KINDS.SpiderIPPool.plural,
-    })) as { items: SpiderIPPool[] };
+    const list = (await this.custom.listClusterCustomObject(POOLS)) as { items: SpiderIPPool[] };
     return list.items;
   }
 
   reservedIPs(): SpiderReservedIP[] {
     return this.reservedCache.store.list().filter((r) => !r.metadata.deletionTimestamp);
-  }
-
-  read(name: string): Promise<SpiderIPPool> {
-    return this.custom.getClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: KINDS.SpiderIPPool.plural,
-      name,
-    }) as Promise<SpiderIPPool>;
-  }
-
-  writeStatus(pool: SpiderIPPool): Promise<SpiderIPPool> {
-    return this.custom.replaceClusterCustomObjectStatus({
-      group: GROUP,
-      version: VERSION,
-      plural: KINDS.SpiderIPPool.plural,
-      name: pool.metadata.name,
-      body: pool,
-    }) as Promise<SpiderIPPool>;
-  }
-
-  pod(namespace: string, name: string): Promise<V1Pod | undefined> {
-    return orUndefined(this.core.readNamespacedPod({ namespace, name }));
   }
 
   /** The pod with this UID from the cache of this node's pods, read fresh when the cache has not seen it. */
@@ -149,39 +114,10 @@ export class Cluster implements PoolStatusClient {
     return rs;
   }
 
-  statefulSet(namespace: string, name: string): Promise<V1StatefulSet | undefined> {
-    return orUndefined(this.apps.readNamespacedStatefulSet({ namespace, name }));
-  }
-
-  endpoint(namespace: string, name: string): Promise<SpiderEndpoint | undefined> {
-    return orUndefined(
-      this.custom.getNamespacedCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: KINDS.SpiderEndpoint.plural,
-        namespace,
-        name,
-      }) as Promise<SpiderEndpoint>,
-    );
-  }
-
   createEndpoint(endpoint: SpiderEndpoint): Promise<SpiderEndpoint> {
     return this.custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: KINDS.SpiderEndpoint.plural,
+      ...ENDPOINTS,
       namespace: endpoint.metadata.namespace as string,
-      body: endpoint,
-    }) as Promise<SpiderEndpoint>;
-  }
-
-  replaceEndpoint(endpoint: SpiderEndpoint): Promise<SpiderEndpoint> {
-    return this.custom.replaceNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: KINDS.SpiderEndpoint.plural,
-      namespace: endpoint.metadata.namespace as string,
-      name: endpoint.metadata.name,
       body: endpoint,
     }) as Promise<SpiderEndpoint>;
   }
@@ -208,9 +144,7 @@ export class Cluster implements PoolStatusClient {
     try {
       await orUndefined(
         this.custom.deleteNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural: KINDS.SpiderEndpoint.plural,
+          ...ENDPOINTS,
           namespace,
           name,
           ...(uid ? { body: { preconditions: { uid } } } : {}),

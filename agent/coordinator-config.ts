@@ -2,8 +2,8 @@
 // call: the plugin runs once per pod interface and a stale mode or CIDR list would mis-wire the pod.
 import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { SpiderCoordinator } from '../api/v2beta1/types.ts';
-import { ANNOTATION, DEFAULT_COORDINATOR, GROUP, VERSION } from '../api/v2beta1/constants.ts';
-import { KINDS } from '../api/v2beta1/kinds.ts';
+import { ANNOTATION, DEFAULT_COORDINATOR } from '../api/v2beta1/constants.ts';
+import { KINDS, customResource } from '../api/v2beta1/kinds.ts';
 import type { CoordinatorConfig } from '../lib/agent-api.ts';
 import { isNotFound } from '../lib/kube.ts';
 import { AgentFailure } from './errors.ts';
@@ -33,7 +33,7 @@ export class CoordinatorConfigSource {
 
   /** `default` when it exists, else the first one listed (there is normally exactly one). */
   private async coordinator(): Promise<SpiderCoordinator | undefined> {
-    const api = { group: GROUP, version: VERSION, plural: KINDS.SpiderCoordinator.plural };
+    const api = customResource(KINDS.SpiderCoordinator);
     try {
       return (await this.custom.getClusterCustomObject({ ...api, name: DEFAULT_COORDINATOR })) as SpiderCoordinator;
     } catch (err) {

@@ -6,9 +6,8 @@
 // namespace/name), SPIDERPOOL_IPPOOL_MAX_ALLOCATED_IPS (5000 records per pool), SPIDERPOOL_AGENT_SOCKET
 // (/var/run/spidernet/spiderpool.sock), SPIDERPOOL_AGENT_METRICS_PORT (5711), SPIDERPOOL_AGENT_METRICS_HOST
 // (127.0.0.1), LOG_LEVEL (info), SPIDERPOOL_CONFIG_PATH (a conf.yml, lib/daemon/config.ts).
-import { INSTALL_NAMESPACE } from '../api/v2beta1/constants.ts';
 import { DEFAULT_AGENT_SOCKET } from '../lib/agent-api.ts';
-import { setting } from '../lib/daemon/config.ts';
+import { CLUSTER_SETTINGS, setting } from '../lib/daemon/config.ts';
 import { runDaemon } from '../lib/daemon/daemon.ts';
 import { loadKubeConfig } from '../lib/kube.ts';
 import { Cluster } from './cluster.ts';
@@ -21,8 +20,7 @@ await runDaemon({
   name: 'spiderpool-agent',
   settings: {
     nodeName: setting.string({ env: 'NODE_NAME' }),
-    kubeconfig: setting.optional(setting.string({ env: 'KUBECONFIG' })),
-    namespace: setting.string({ env: 'SPIDERPOOL_NAMESPACE', default: INSTALL_NAMESPACE }),
+    ...CLUSTER_SETTINGS,
     enableIPv4: setting.boolean({ env: 'SPIDERPOOL_ENABLE_IPV4', key: 'enableIPv4', default: true }),
     enableIPv6: setting.boolean({ env: 'SPIDERPOOL_ENABLE_IPV6', key: 'enableIPv6', default: true }),
     enableStatefulSet: setting.boolean({

@@ -5,35 +5,21 @@
 // the real plugin executable separately (p50 of 50 sequential ADD+DEL pairs). Last line: one JSON object.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { SpiderEndpoint, SpiderIPPool } from '../api/v2beta1/types.ts';
 import { ANNOTATION, GROUP, IPAM_PLUGIN_TYPE, VERSION } from '../api/v2beta1/constants.ts';
 import { KINDS } from '../api/v2beta1/kinds.ts';
 import type { IpamAddResponse } from '../lib/agent-api.ts';
 import { formatIP, parseIP } from '../lib/ip/index.ts';
 import { parseRecords } from '../ipam/records.ts';
-import { loadKubeConfig } from '../lib/kube.ts';
-import { startControlPlane } from '../e2e/cluster/control-plane.ts';
-import { installCrds } from '../e2e/cluster/install.ts';
-import { kubectlFor } from '../e2e/cluster/kubectl.ts';
 import { callAgent, startAgents } from '../e2e/harness/agents.ts';
 import { registerNode } from '../e2e/kubelet/node.ts';
 import { inBatches } from '../e2e/harness/wait.ts';
 import { buildPlugin } from '../cni/build.ts';
+import { benchOptions, percentile, say, withControlPlane } from './common.ts';
 
-const { values } = parseArgs({
-  options: {
-    pods: { type: 'string', default: '1000' },
-    nodes: { type: 'string', default: '10' },
-    ips: { type: 'string', default: '1000' },
-  },
-});
-const PODS = Number(values.pods);
-const NODES = Number(values.nodes);
-const IPS = Number(values.ips);
+const { pods: PODS, nodes: NODES, ips: IPS } = benchOptions({ pods: 1000, nodes: 10, ips: 1000 });
 const NAMESPACE = 'bench';
-const say = (m: string) => process.stderr.write(`${m}\n`);
 
 const TICKS_PER_SECOND = 100;
 /** CPU seconds a process has used so far (user + system), from /proc. */
@@ -58,20 +44,9 @@ async function agentCounter(ports: number[], name: string): Promise<number> {
   return total;
 }
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-
-const cp = await startControlPlane({ controllers: false });
-let stopAgents: (() => Promise<void>) | undefined;
-try {
-  const kubectl = kubectlFor(cp.binDir, cp.kubeconfig);
-  await installCrds(kubectl);
-  // The same keep-alive client as the agents, so the raw rate is the apiserver's, not the client's.
-  const kc = loadKubeConfig(cp.kubeconfig);
-  const core = kc.makeApiClient(CoreV1Api);
-  const custom = kc.makeApiClient(CustomObjectsApi);
+await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
   const nodes = Array.from({ length: NODES }, (_, i) => `bench-node-${i + 1}`);
-  for (const n of nodes) await registerNode(kc, n);
+  for (const n of nodes) await registerNode(kubeConfig, n);
   await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
   // Without the controller-manager nobody creates the default service account or its token.
   await core.createNamespacedServiceAccount({
@@ -169,7 +144,7 @@ try {
 
   say(`starting ${NODES} agents`);
   const agents = await startAgents(cp.kubeconfig, nodes);
-  stopAgents = agents.stop;
+  stopFirst(agents.stop);
   const socketOf = (i: number) => agents.agents[i % NODES]!.socket;
   const addArgs = (pod: V1Pod) => ({
     containerID: `ctr-${pod.metadata!.uid}`,
@@ -312,7 +287,4 @@ try {
     `raw endpoint creates ${result.rawCreatesPerSecond}/s: no allocation rate that writes one endpoint per pod can pass a ratio of ${result.ratioCeiling}`,
   );
   process.stdout.write(`${JSON.stringify(result)}\n`);
-} finally {
-  await stopAgents?.();
-  await cp.stop();
-}
+});

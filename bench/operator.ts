@@ -6,30 +6,17 @@
 // with RSS and heap after each. The parent then checks every status. Last line: one JSON object.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { SpiderIPPool } from '../api/v2beta1/types.ts';
 import { FINALIZER, GROUP, POOL_CIDR_LABEL, VERSION } from '../api/v2beta1/constants.ts';
 import { KINDS } from '../api/v2beta1/kinds.ts';
 import { loadKubeConfig } from '../lib/kube.ts';
 import { createLogger } from '../lib/log.ts';
-import { startControlPlane } from '../e2e/cluster/control-plane.ts';
-import { installCrds } from '../e2e/cluster/install.ts';
-import { kubectlFor } from '../e2e/cluster/kubectl.ts';
 import { inBatches } from '../e2e/harness/wait.ts';
 import { createIPPoolReconciler } from '../operator/ippool/reconciler.ts';
 import { startOperator } from '../operator/start.ts';
+import { benchOptions, say, withControlPlane } from './common.ts';
 
-const { values } = parseArgs({
-  options: {
-    pools: { type: 'string', default: '1000' },
-    records: { type: 'string', default: '10000' },
-    child: { type: 'boolean', default: false },
-  },
-});
-const POOLS = Number(values.pools);
-const RECORDS = Number(values.records);
-const say = (m: string) => process.stderr.write(`${m}\n`);
+const { pools: POOLS, records: RECORDS, child: isChild } = benchOptions({ pools: 1000, records: 10000 }, ['child']);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const pools = { group: GROUP, version: VERSION, plural: KINDS.SpiderIPPool.plural };
 const MB = 1024 * 1024;
@@ -105,11 +92,7 @@ async function child(): Promise<void> {
 }
 
 async function parent(): Promise<void> {
-  const cp = await startControlPlane({ controllers: false });
-  try {
-    await installCrds(kubectlFor(cp.binDir, cp.kubeconfig));
-    const kc = loadKubeConfig(cp.kubeconfig);
-    const custom = kc.makeApiClient(CustomObjectsApi);
+  await withControlPlane(async ({ cp, custom }) => {
     const perPool = Math.floor(RECORDS / POOLS);
     const setupStarted = Date.now();
     await inBatches(
@@ -188,10 +171,8 @@ async function parent(): Promise<void> {
     );
     say(`statuses checked: all ${POOLS} pools right, ${records} allocations counted`);
     console.log(JSON.stringify({ pools: POOLS, records: RECORDS, ...report }));
-  } finally {
-    await cp.stop();
-  }
+  });
 }
 
-if (values.child) await child();
+if (isChild) await child();
 else await parent();

@@ -4,40 +4,28 @@
 // dry-run creates of pools and of pods that name a pool, sent through the apiserver one at a time and then
 // --concurrency at a time. The same creates with the webhooks unregistered give the apiserver's own share.
 // Server-side figures come from the server's latency histogram. Last line: one JSON object.
-import { parseArgs } from 'node:util';
-import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { ANNOTATION, CONTROLLER_NAME, FINALIZER, GROUP, INSTALL_NAMESPACE, VERSION } from '../api/v2beta1/constants.ts';
 import { KINDS } from '../api/v2beta1/kinds.ts';
-import { apiMessage, loadKubeConfig } from '../lib/kube.ts';
+import { apiMessage } from '../lib/kube.ts';
 import { createLogger } from '../lib/log.ts';
-import { startControlPlane } from '../e2e/cluster/control-plane.ts';
-import { installCrds } from '../e2e/cluster/install.ts';
-import { kubectlFor } from '../e2e/cluster/kubectl.ts';
 import { ensureNamespace, webhookProbe } from '../e2e/harness/webhooks.ts';
 import { inBatches } from '../e2e/harness/wait.ts';
 import { deleteWebhookConfigurations } from '../webhooks/registration.ts';
 import { createRoutes } from '../webhooks/routes.ts';
 import { startWebhooks } from '../webhooks/start.ts';
 import { POD_WEBHOOK_PATH } from '../webhooks/pod/index.ts';
+import { benchOptions, percentile, say, withControlPlane } from './common.ts';
 
-const { values } = parseArgs({
-  options: {
-    requests: { type: 'string', default: '500' },
-    pools: { type: 'string', default: '200' },
-    concurrency: { type: 'string', default: '8' },
-  },
-});
-const REQUESTS = Number(values.requests);
-const POOLS = Number(values.pools);
-const CONCURRENCY = Number(values.concurrency);
+const {
+  requests: REQUESTS,
+  pools: POOLS,
+  concurrency: CONCURRENCY,
+} = benchOptions({ requests: 500, pools: 200, concurrency: 8 });
 const NAMESPACE = 'bench';
 const POOL_PATH = '/validate-spiderpool-spidernet-io-v2beta1-spiderippool';
 const POOL_MUTATE_PATH = '/mutate-spiderpool-spidernet-io-v2beta1-spiderippool';
-const say = (m: string) => process.stderr.write(`${m}\n`);
 
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 const ms = (n: number) => Math.round(n * 100) / 100;
 
 interface Figures {
@@ -113,15 +101,8 @@ function quantile(before: Map<number, number>, after: Map<number, number>, q: nu
   return 0;
 }
 
-const cp = await startControlPlane({ controllers: false });
-let stopWebhooks: (() => Promise<void>) | undefined;
-try {
-  const kubectl = kubectlFor(cp.binDir, cp.kubeconfig);
-  await installCrds(kubectl);
-  const kubeConfig = loadKubeConfig(cp.kubeconfig);
+await withControlPlane(async ({ cp, kubectl, kubeConfig, core, custom, stopFirst }) => {
   const cluster = { cp, kubectl, kubeConfig };
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   for (const ns of [NAMESPACE, INSTALL_NAMESPACE]) await ensureNamespace(cluster, ns);
   // Without the controller-manager nobody creates the default service account.
   await core.createNamespacedServiceAccount({
@@ -140,7 +121,7 @@ try {
     register: { urlHost: '127.0.0.1' },
     log: createLogger('webhooks', 'warn'),
   });
-  stopWebhooks = webhooks.stop;
+  stopFirst(webhooks.stop);
   await probe.untilCalled();
 
   say(`creating ${POOLS} pools through the webhooks`);
@@ -268,7 +249,4 @@ try {
     },
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
-} finally {
-  await stopWebhooks?.();
-  await cp.stop();
-}
+});

@@ -3,7 +3,7 @@
 // each other, to a ClusterIP Service and to the apiserver, kubectl logs and exec work, and stopping it
 // leaves no process, mount, namespace or cgroup behind and the kernel's sysctls as they were.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KUBERNETES_SERVICE_IP } from './cluster/control-plane.ts';
 import { repoRoot } from './cluster/install.ts';
@@ -13,6 +13,9 @@ import { eventually } from './harness/wait.ts';
 import { startRealCluster, type RealCluster } from './realnode/cluster.ts';
 import { cgroupExists, KUBELET_SYSCTLS, mountsUnder, pidsInCgroup, readSysctls } from './realnode/host.ts';
 import { FIXED_HOST_PATHS, nodeBinaries } from './realnode/node.ts';
+
+const NODE = 'realnode';
+const CNI_RESULTS = '/var/lib/cni/results';
 
 interface PodList {
   items: { metadata: { name: string }; status: { phase?: string; podIP?: string } }[];
@@ -50,7 +53,7 @@ describe('real node: containerd, kubelet and kube-proxy in their own network nam
     await nodeBinaries();
     this.timeout(120_000);
     const started = Date.now();
-    c = await startRealCluster({ name: 'realnode' });
+    c = await startRealCluster({ name: NODE });
     const pids = c.node.pids();
     console.log(
       `      bring-up ${((Date.now() - started) / 1000).toFixed(1)} s; RSS ${Object.entries(pids)
@@ -178,9 +181,13 @@ describe('real node: containerd, kubelet and kube-proxy in their own network nam
     assert.equal((await listNetns()).includes(network.netns), false);
     assert.equal(existsSync(`/sys/class/net/${network.hostInterface}`), false);
     assert.deepEqual(readSysctls(KUBELET_SYSCTLS), sysctlsBefore);
+    // Other tests' CNI plugins share /var/lib/cni, so only this node's cached results must be gone.
+    const unshared = (paths: string[]) => paths.filter((p) => !p.startsWith('/var/lib/cni'));
+    assert.deepEqual(unshared(FIXED_HOST_PATHS.filter((p) => existsSync(p))), unshared(hostPathsBefore));
+    const results = existsSync(CNI_RESULTS) ? readdirSync(CNI_RESULTS) : [];
     assert.deepEqual(
-      FIXED_HOST_PATHS.filter((p) => existsSync(p)),
-      hostPathsBefore,
+      results.filter((f) => f.startsWith(`realnode-${NODE}-`)),
+      [],
     );
   });
 });

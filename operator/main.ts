@@ -9,8 +9,7 @@
 // SPIDERPOOL_CNI_CONFIG_DIR (/etc/cni/net.d, where the coordinator reads the node's CNI configuration),
 // the GC's SPIDERPOOL_GC_IP_ENABLED, _DEFAULT_INTERVAL_DURATION, _ADDITIONAL_GRACE_DELAY, _DRY_RUN and
 // SPIDERPOOL_ENABLE_STATEFULSET (operator/gc/options.ts), SPIDERPOOL_CONFIG_PATH (lib/daemon/config.ts).
-import { INSTALL_NAMESPACE } from '../api/v2beta1/constants.ts';
-import { setting } from '../lib/daemon/config.ts';
+import { CLUSTER_SETTINGS, setting } from '../lib/daemon/config.ts';
 import { runDaemon } from '../lib/daemon/daemon.ts';
 import { loadKubeConfig } from '../lib/kube.ts';
 import { GC_SETTINGS } from './gc/options.ts';
@@ -20,8 +19,7 @@ import { startOperator } from './start.ts';
 await runDaemon({
   name: 'spiderpool-controller',
   settings: {
-    kubeconfig: setting.optional(setting.string({ env: 'KUBECONFIG' })),
-    namespace: setting.string({ env: 'SPIDERPOOL_NAMESPACE', default: INSTALL_NAMESPACE }),
+    ...CLUSTER_SETTINGS,
     metricsPort: setting.port({ env: 'OPERATOR_METRICS_PORT', default: 5721 }),
     identity: setting.optional(setting.string({ env: 'SPIDERPOOL_POD_NAME' })),
     leaseDurationMs: setting.seconds({ env: 'SPIDERPOOL_LEADER_DURATION', default: 15 }),

@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund
-bash e2e/cluster/build.sh >/dev/null
+bash e2e/cluster/build.sh --node >/dev/null
 npm run --silent check:gen
+npx prettier --check . --log-level warn
 npm run --silent lint
 npm run --silent typecheck
 exec npx mocha '{api,lib,ipam,operator,webhooks,agent,cni}/**/*.test.ts' 'e2e/**/*.test.ts' "$@"

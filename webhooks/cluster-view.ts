@@ -6,15 +6,7 @@
 // requests share list calls, but only a call that started after they arrived, so sharing never hands out
 // a list older than the request. Callers share the returned arrays and must not modify them.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Namespace, type V1Node } from '@kubernetes/client-node';
-import type {
-  NetworkAttachmentDefinition,
-  SpiderIPPool,
-  SpiderMultusConfig,
-  SpiderReservedIP,
-  SpiderSubnet,
-} from '../api/v2beta1/types.ts';
-import { GROUP, VERSION } from '../api/v2beta1/constants.ts';
-import { KINDS } from '../api/v2beta1/kinds.ts';
+import { type ApiKind, KINDS, customResource } from '../api/v2beta1/kinds.ts';
 import { orUndefined, statusCode } from '../lib/kube.ts';
 import type { ClusterView } from './types.ts';
 
@@ -57,50 +49,32 @@ async function retryServerError<T>(read: () => Promise<T>): Promise<T> {
   }
 }
 
+// Each read takes its object type from the ClusterView member it is returned as.
 export function createClusterView(kubeConfig: KubeConfig): ClusterView {
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const listCRD = <T>(plural: string) =>
+  const listCRD = <T>(kind: ApiKind) =>
     sharedFreshRead(() =>
       retryServerError(
-        async () =>
-          ((await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as { items: T[] }).items,
+        async () => ((await custom.listClusterCustomObject(customResource(kind))) as { items: T[] }).items,
       ),
     );
-  const listIPPools = listCRD<SpiderIPPool>(KINDS.SpiderIPPool.plural);
-  const listSubnets = listCRD<SpiderSubnet>(KINDS.SpiderSubnet.plural);
-  const listReservedIPs = listCRD<SpiderReservedIP>(KINDS.SpiderReservedIP.plural);
-  const listNodes = sharedFreshRead(() => retryServerError(async () => (await core.listNode()).items));
+  const getNamespaced =
+    <T>(kind: ApiKind) =>
+    (namespace: string, name: string) =>
+      orUndefined(custom.getNamespacedCustomObject({ ...customResource(kind), namespace, name }) as Promise<T>);
   return {
-    listIPPools,
-    listSubnets,
-    listReservedIPs,
-    listNodes,
+    listIPPools: listCRD(KINDS.SpiderIPPool),
+    listSubnets: listCRD(KINDS.SpiderSubnet),
+    listReservedIPs: listCRD(KINDS.SpiderReservedIP),
+    listNodes: sharedFreshRead(() => retryServerError(async () => (await core.listNode()).items)),
     // From the apiserver's watch cache (resourceVersion 0): a warning may count a pod a moment late, and
     // a quorum list of every pod on each pod create would cost far more than the warning is worth.
     listPendingPods: async () =>
       (await core.listPodForAllNamespaces({ fieldSelector: 'status.phase=Pending', resourceVersion: '0' })).items,
     getNamespace: (name: string): Promise<V1Namespace | undefined> => orUndefined(core.readNamespace({ name })),
     getNode: (name: string): Promise<V1Node | undefined> => orUndefined(core.readNode({ name })),
-    getNetworkAttachmentDefinition: (namespace: string, name: string) =>
-      orUndefined(
-        custom.getNamespacedCustomObject({
-          group: KINDS.NetworkAttachmentDefinition.group,
-          version: KINDS.NetworkAttachmentDefinition.version,
-          plural: KINDS.NetworkAttachmentDefinition.plural,
-          namespace,
-          name,
-        }) as Promise<NetworkAttachmentDefinition>,
-      ),
-    getSpiderMultusConfig: (namespace: string, name: string) =>
-      orUndefined(
-        custom.getNamespacedCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural: KINDS.SpiderMultusConfig.plural,
-          namespace,
-          name,
-        }) as Promise<SpiderMultusConfig>,
-      ),
+    getNetworkAttachmentDefinition: getNamespaced(KINDS.NetworkAttachmentDefinition),
+    getSpiderMultusConfig: getNamespaced(KINDS.SpiderMultusConfig),
   };
 }

@@ -21,8 +21,8 @@
 // MULTUS_CLUSTER_NETWORK        Multus' cluster network namespace/name, for the pod webhook
 // LOG_LEVEL                     winston level (default info)
 // SPIDERPOOL_CONFIG_PATH        a conf.yml the settings above may come from (lib/daemon/config.ts)
-import { CONTROLLER_NAME, INSTALL_NAMESPACE } from '../api/v2beta1/constants.ts';
-import { setting } from '../lib/daemon/config.ts';
+import { CONTROLLER_NAME } from '../api/v2beta1/constants.ts';
+import { CLUSTER_SETTINGS, setting } from '../lib/daemon/config.ts';
 import { runDaemon } from '../lib/daemon/daemon.ts';
 import { loadKubeConfig } from '../lib/kube.ts';
 import { WebhookMetrics } from './metrics.ts';
@@ -32,8 +32,7 @@ import { startWebhooks } from './start.ts';
 await runDaemon({
   name: 'spiderpool-webhooks',
   settings: {
-    kubeconfig: setting.optional(setting.string({ env: 'KUBECONFIG' })),
-    namespace: setting.string({ env: 'SPIDERPOOL_NAMESPACE', default: INSTALL_NAMESPACE }),
+    ...CLUSTER_SETTINGS,
     port: setting.port({ env: 'WEBHOOK_PORT', default: 5722 }),
     host: setting.string({ env: 'WEBHOOK_HOST', default: '0.0.0.0' }),
     metricsPort: setting.port({ env: 'WEBHOOK_METRICS_PORT', default: 5723 }),

@@ -1,50 +1,45 @@
 // Prometheus metrics of the admission server, labelled by webhook path.
-import { Counter, Histogram, Registry, exponentialBuckets } from 'prom-client';
+import { Registry, exponentialBuckets } from 'prom-client';
+import { counter, declareMetrics, histogram } from '../lib/metrics.ts';
 
 export type AdmissionOutcome = 'allowed' | 'denied' | 'error';
 
-export class WebhookMetrics {
-  readonly registry: Registry;
-  private readonly requests: Counter<'webhook' | 'operation'>;
-  private readonly denials: Counter<'webhook' | 'operation'>;
-  private readonly errors: Counter<'webhook'>;
-  private readonly latency: Histogram<'webhook'>;
+const SERIES = {
+  requests: counter('spiderpool_webhook_requests_total', 'admission reviews answered, by webhook path and operation', [
+    'webhook',
+    'operation',
+  ]),
+  denials: counter(
+    'spiderpool_webhook_denials_total',
+    'admission reviews answered with allowed=false, by webhook path and operation',
+    ['webhook', 'operation'],
+  ),
+  errors: counter(
+    'spiderpool_webhook_handler_errors_total',
+    'handlers that threw (the request was denied), by webhook path',
+    ['webhook'],
+  ),
+  latency: histogram(
+    'spiderpool_webhook_request_duration_seconds',
+    'time from receiving an admission review to sending the answer, by webhook path',
+    exponentialBuckets(0.00025, 1.5, 24),
+    ['webhook'],
+  ),
+};
 
-  constructor(registry = new Registry()) {
-    this.registry = registry;
-    const registers = [registry];
-    this.requests = new Counter({
-      name: 'spiderpool_webhook_requests_total',
-      help: 'admission reviews answered, by webhook path and operation',
-      labelNames: ['webhook', 'operation'],
-      registers,
-    });
-    this.denials = new Counter({
-      name: 'spiderpool_webhook_denials_total',
-      help: 'admission reviews answered with allowed=false, by webhook path and operation',
-      labelNames: ['webhook', 'operation'],
-      registers,
-    });
-    this.errors = new Counter({
-      name: 'spiderpool_webhook_handler_errors_total',
-      help: 'handlers that threw (the request was denied), by webhook path',
-      labelNames: ['webhook'],
-      registers,
-    });
-    this.latency = new Histogram({
-      name: 'spiderpool_webhook_request_duration_seconds',
-      help: 'time from receiving an admission review to sending the answer, by webhook path',
-      labelNames: ['webhook'],
-      buckets: exponentialBuckets(0.00025, 1.5, 24),
-      registers,
-    });
+export class WebhookMetrics {
+  private readonly series;
+
+  constructor(readonly registry = new Registry()) {
+    this.series = declareMetrics(registry, SERIES);
   }
 
   /** Records one answered review; `seconds` covers decoding, the handler and encoding. */
   observe(webhook: string, operation: string, outcome: AdmissionOutcome, seconds: number): void {
-    this.requests.inc({ webhook, operation });
-    if (outcome !== 'allowed') this.denials.inc({ webhook, operation });
-    if (outcome === 'error') this.errors.inc({ webhook });
-    this.latency.observe({ webhook }, seconds);
+    const { requests, denials, errors, latency } = this.series;
+    requests.inc({ webhook, operation });
+    if (outcome !== 'allowed') denials.inc({ webhook, operation });
+    if (outcome === 'error') errors.inc({ webhook });
+    latency.observe({ webhook }, seconds);
   }
 }

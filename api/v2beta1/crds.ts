@@ -48,6 +48,28 @@ const col = (name: string, jsonPath: string, type: PrinterColumn['type'], wideOn
   ...(wideOnly ? { priority: 10 } : {}),
 });
 
+/** A Spiderpool CRD: its group and version, plural and singular spelled from the kind, in the `spiderpool` category. */
+const spiderpoolCrd = (
+  crd: Omit<CrdDefinition, 'group' | 'version' | 'plural' | 'singular' | 'categories'>,
+): CrdDefinition => ({
+  group: GROUP,
+  version: VERSION,
+  plural: `${crd.kind.toLowerCase()}s`,
+  singular: crd.kind.toLowerCase(),
+  categories: ['spiderpool'],
+  ...crd,
+});
+
+const versionColumn = col('VERSION', '.spec.ipVersion', 'string');
+
+/** The columns SpiderIPPool and SpiderSubnet share, as `kubectl get` prints them first. */
+const poolColumns = [
+  versionColumn,
+  col('SUBNET', '.spec.subnet', 'string'),
+  col('ALLOCATED-IP-COUNT', '.status.allocatedIPCount', 'integer'),
+  col('TOTAL-IP-COUNT', '.status.totalIPCount', 'integer'),
+];
+
 const poolSpecBase = {
   ipVersion: ipVersion(),
   subnet: str('subnet in canonical CIDR form, e.g. 10.6.0.0/16'),
@@ -118,14 +140,9 @@ const coordinatorSpec = (): Schema =>
     { tsType: 'CoordinatorSpec' },
   );
 
-export const spiderIPPool: CrdDefinition = {
-  group: GROUP,
-  version: VERSION,
+export const spiderIPPool = spiderpoolCrd({
   kind: 'SpiderIPPool',
-  plural: 'spiderippools',
-  singular: 'spiderippool',
   shortNames: ['sp'],
-  categories: ['spiderpool'],
   scope: 'Cluster',
   description: 'SpiderIPPool is a pool of IP addresses that pods are allocated from.',
   spec: obj(
@@ -152,26 +169,18 @@ export const spiderIPPool: CrdDefinition = {
   ),
   statusSubresource: true,
   printerColumns: [
-    col('VERSION', '.spec.ipVersion', 'string'),
-    col('SUBNET', '.spec.subnet', 'string'),
-    col('ALLOCATED-IP-COUNT', '.status.allocatedIPCount', 'integer'),
-    col('TOTAL-IP-COUNT', '.status.totalIPCount', 'integer'),
+    ...poolColumns,
     col('DEFAULT', '.spec.default', 'boolean'),
     col('DISABLE', '.spec.disable', 'boolean', true),
     col('NodeName', '.spec.nodeName', 'string', true),
     col('MultusName', '.spec.multusName', 'string', true),
     col('APP-NAMESPACE', ".spec.podAffinity.matchLabels['ipam\\.spidernet\\.io/app\\-namespace']", 'string', true),
   ],
-};
+});
 
-export const spiderSubnet: CrdDefinition = {
-  group: GROUP,
-  version: VERSION,
+export const spiderSubnet = spiderpoolCrd({
   kind: 'SpiderSubnet',
-  plural: 'spidersubnets',
-  singular: 'spidersubnet',
   shortNames: ['ss'],
-  categories: ['spiderpool'],
   scope: 'Cluster',
   description: 'SpiderSubnet is a range of addresses that SpiderIPPools, including automatic ones, are carved from.',
   spec: obj(poolSpecBase, { required: ['subnet'], tsType: 'SpiderSubnetSpec' }),
@@ -186,22 +195,12 @@ export const spiderSubnet: CrdDefinition = {
     { tsType: 'SpiderSubnetStatus' },
   ),
   statusSubresource: true,
-  printerColumns: [
-    col('VERSION', '.spec.ipVersion', 'string'),
-    col('SUBNET', '.spec.subnet', 'string'),
-    col('ALLOCATED-IP-COUNT', '.status.allocatedIPCount', 'integer'),
-    col('TOTAL-IP-COUNT', '.status.totalIPCount', 'integer'),
-  ],
-};
+  printerColumns: poolColumns,
+});
 
-export const spiderReservedIP: CrdDefinition = {
-  group: GROUP,
-  version: VERSION,
+export const spiderReservedIP = spiderpoolCrd({
   kind: 'SpiderReservedIP',
-  plural: 'spiderreservedips',
-  singular: 'spiderreservedip',
   shortNames: ['sr'],
-  categories: ['spiderpool'],
   scope: 'Cluster',
   description: 'SpiderReservedIP lists addresses that are never handed out.',
   spec: obj(
@@ -209,17 +208,12 @@ export const spiderReservedIP: CrdDefinition = {
     { tsType: 'SpiderReservedIPSpec' },
   ),
   statusSubresource: false,
-  printerColumns: [col('VERSION', '.spec.ipVersion', 'string')],
-};
+  printerColumns: [versionColumn],
+});
 
-export const spiderEndpoint: CrdDefinition = {
-  group: GROUP,
-  version: VERSION,
+export const spiderEndpoint = spiderpoolCrd({
   kind: 'SpiderEndpoint',
-  plural: 'spiderendpoints',
-  singular: 'spiderendpoint',
   shortNames: ['se'],
-  categories: ['spiderpool'],
   scope: 'Namespaced',
   description: 'SpiderEndpoint records the addresses a pod holds, one entry per interface.',
   status: obj(
@@ -263,16 +257,11 @@ export const spiderEndpoint: CrdDefinition = {
     col('IPV6', '.status.current.ips[0].ipv6', 'string'),
     col('NODE', '.status.current.node', 'string'),
   ],
-};
+});
 
-export const spiderMultusConfig: CrdDefinition = {
-  group: GROUP,
-  version: VERSION,
+export const spiderMultusConfig = spiderpoolCrd({
   kind: 'SpiderMultusConfig',
-  plural: 'spidermultusconfigs',
-  singular: 'spidermultusconfig',
   shortNames: ['smc'],
-  categories: ['spiderpool'],
   scope: 'Namespaced',
   description: 'SpiderMultusConfig generates and owns a Multus NetworkAttachmentDefinition.',
   spec: obj(
@@ -337,16 +326,11 @@ export const spiderMultusConfig: CrdDefinition = {
   ),
   statusSubresource: false,
   printerColumns: [],
-};
+});
 
-export const spiderCoordinator: CrdDefinition = {
-  group: GROUP,
-  version: VERSION,
+export const spiderCoordinator = spiderpoolCrd({
   kind: 'SpiderCoordinator',
-  plural: 'spidercoordinators',
-  singular: 'spidercoordinator',
   shortNames: ['scc'],
-  categories: ['spiderpool'],
   scope: 'Cluster',
   description:
     'SpiderCoordinator holds the cluster-wide defaults of the coordinator plugin and the detected pod and service CIDRs.',
@@ -362,7 +346,7 @@ export const spiderCoordinator: CrdDefinition = {
   ),
   statusSubresource: true,
   printerColumns: [],
-};
+});
 
 export const networkAttachmentDefinition: CrdDefinition = {
   group: 'k8s.cni.cncf.io',

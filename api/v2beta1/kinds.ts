@@ -43,3 +43,6 @@ export const KINDS = {
   SpiderCoordinator: apiKind(spiderCoordinator),
   NetworkAttachmentDefinition: apiKind(networkAttachmentDefinition),
 } as const;
+
+/** How the custom-objects API addresses a kind: `{ ...customResource(KINDS.SpiderIPPool), name }`. */
+export const customResource = ({ group, version, plural }: ApiKind) => ({ group, version, plural });

@@ -360,14 +360,10 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     writeFileSync(kubeconfig, kubeconfigYaml(server, ca, token), { mode: 0o600 });
 
     if (options.controllers ?? true) {
+      // Each runs as the only instance and nothing connects to it: no leader election, no serving ports.
+      const clientArgs = ['--kubeconfig', kubeconfig, '--leader-elect=false', '--port', '0', '--secure-port', '0'];
       startProcess('kube-controller-manager', join(binDir, 'kube-controller-manager'), [
-        '--kubeconfig',
-        kubeconfig,
-        '--leader-elect=false',
-        '--port',
-        '0',
-        '--secure-port',
-        '0',
+        ...clientArgs,
         '--service-account-private-key-file',
         join(dir, 'sa.key'),
         '--root-ca-file',
@@ -377,15 +373,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
         options.nodeLifecycle ? '*,-nodeipam' : '*,-nodeipam,-nodelifecycle',
         '--use-service-account-credentials=false',
       ]);
-      startProcess('kube-scheduler', join(binDir, 'kube-scheduler'), [
-        '--kubeconfig',
-        kubeconfig,
-        '--leader-elect=false',
-        '--port',
-        '0',
-        '--secure-port',
-        '0',
-      ]);
+      startProcess('kube-scheduler', join(binDir, 'kube-scheduler'), clientArgs);
     }
 
     const cp: ControlPlane = {

@@ -9,7 +9,7 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/
 import { testCluster, type TestCluster } from '../harness/cluster.ts';
 import { createFabric, type Fabric, netnsWithPrefix } from './fabric.ts';
 import { startKubelet, type Kubelet } from './kubelet.ts';
-import { MULTUS_NETWORK_STATUS } from '../../api/v2beta1/constants.ts';
+import { MULTUS_ANNOTATION } from '../../api/v2beta1/constants.ts';
 import type { NetworkStatus } from './multus.ts';
 import { ip, listNetns } from './netns.ts';
 
@@ -188,7 +188,9 @@ describe('kubelet stand-in', function () {
       assert.equal(pod.status?.containerStatuses?.[0]?.ready, true);
       assert.ok(pod.status?.containerStatuses?.[0]?.state?.running);
 
-      const status = JSON.parse(pod.metadata?.annotations?.[MULTUS_NETWORK_STATUS] ?? '[]') as NetworkStatus[];
+      const status = JSON.parse(
+        pod.metadata?.annotations?.[MULTUS_ANNOTATION.networkStatus] ?? '[]',
+      ) as NetworkStatus[];
       assert.deepEqual(
         status.map((s) => [s.name, s.interface, s.default]),
         [
@@ -263,7 +265,7 @@ describe('kubelet stand-in', function () {
       inSubnet(pod.status?.podIP ?? '', '10.11.0.0/24'),
       `podIP ${pod.status?.podIP} comes from the default-network NAD`,
     );
-    const status = JSON.parse(pod.metadata?.annotations?.[MULTUS_NETWORK_STATUS] ?? '[]') as NetworkStatus[];
+    const status = JSON.parse(pod.metadata?.annotations?.[MULTUS_ANNOTATION.networkStatus] ?? '[]') as NetworkStatus[];
     assert.deepEqual(
       status.map((s) => [s.name, s.interface]),
       [

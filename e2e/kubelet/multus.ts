@@ -2,7 +2,7 @@
 // attachments (eth0 = the cluster network, then one per element of k8s.v1.cni.cncf.io/networks), load
 // each NetworkAttachmentDefinition's config, and describe the result in the network-status annotation.
 import { ApiException, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { MULTUS_DEFAULT_NETWORK, MULTUS_NETWORKS } from '../../api/v2beta1/constants.ts';
+import { MULTUS_ANNOTATION } from '../../api/v2beta1/constants.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import { type CniResult, CniError, type NetworkConfigList, resultAddresses, resultMac, toConfList } from './cni.ts';
 
@@ -39,7 +39,7 @@ function checkInterface(value: string, annotation: string): void {
 export function parseNetworkSelections(
   value: string,
   defaultNamespace: string,
-  annotation = MULTUS_NETWORKS,
+  annotation: string = MULTUS_ANNOTATION.networks,
 ): NetworkSelection[] {
   const trimmed = value.trim();
   if (!trimmed) return [];
@@ -133,9 +133,9 @@ export async function podAttachments(
   const podNamespace = pod.metadata?.namespace ?? 'default';
   const attachments: Attachment[] = [];
 
-  const defaultAnnotation = annotations[MULTUS_DEFAULT_NETWORK];
+  const defaultAnnotation = annotations[MULTUS_ANNOTATION.defaultNetwork];
   const defaultRef = defaultAnnotation
-    ? parseNetworkSelections(defaultAnnotation, multusNamespace, MULTUS_DEFAULT_NETWORK)[0]
+    ? parseNetworkSelections(defaultAnnotation, multusNamespace, MULTUS_ANNOTATION.defaultNetwork)[0]
     : undefined;
   const cluster = defaultRef ?? clusterNetwork;
   if ('plugins' in cluster) {
@@ -150,7 +150,7 @@ export async function podAttachments(
     });
   }
 
-  const selections = parseNetworkSelections(annotations[MULTUS_NETWORKS] ?? '', podNamespace);
+  const selections = parseNetworkSelections(annotations[MULTUS_ANNOTATION.networks] ?? '', podNamespace);
   for (const [i, s] of selections.entries()) {
     const capabilityArgs: Record<string, unknown> = {};
     if (s.ips) capabilityArgs.ips = s.ips;
@@ -165,7 +165,7 @@ export async function podAttachments(
   }
   const names = attachments.map((a) => a.ifname);
   const duplicate = names.find((n, i) => names.indexOf(n) !== i);
-  if (duplicate) throw new CniError(`${MULTUS_NETWORKS}: interface ${duplicate} is requested twice`);
+  if (duplicate) throw new CniError(`${MULTUS_ANNOTATION.networks}: interface ${duplicate} is requested twice`);
   return attachments;
 }
 

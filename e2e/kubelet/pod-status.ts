@@ -9,7 +9,7 @@ import {
   type V1ContainerStatus,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { MULTUS_NETWORK_STATUS } from '../../api/v2beta1/constants.ts';
+import { MULTUS_ANNOTATION } from '../../api/v2beta1/constants.ts';
 import type { NetworkStatus } from './multus.ts';
 
 export interface RunningPod {
@@ -49,7 +49,7 @@ function networkStatusValue(networks: NetworkStatus[]): string {
 
 /** True when the pod already shows what runningStatusPatch would write. */
 export function statusIsCurrent(pod: V1Pod, running: RunningPod): boolean {
-  const annotation = pod.metadata?.annotations?.[MULTUS_NETWORK_STATUS];
+  const annotation = pod.metadata?.annotations?.[MULTUS_ANNOTATION.networkStatus];
   return (
     pod.status?.phase === 'Running' &&
     pod.status.hostIP === running.hostIP &&
@@ -70,7 +70,7 @@ export function runningStatusPatch(pod: V1Pod, running: RunningPod): object {
   };
   return {
     ...(running.networks
-      ? { metadata: { annotations: { [MULTUS_NETWORK_STATUS]: networkStatusValue(running.networks) } } }
+      ? { metadata: { annotations: { [MULTUS_ANNOTATION.networkStatus]: networkStatusValue(running.networks) } } }
       : {}),
     status: {
       phase: 'Running',

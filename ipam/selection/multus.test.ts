@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
 import { SelectionError } from './errors.ts';
-import { MULTUS_DEFAULT_NETWORK, MULTUS_NETWORKS } from '../../api/v2beta1/constants.ts';
+import { MULTUS_ANNOTATION } from '../../api/v2beta1/constants.ts';
 import { nicNetwork, parseMultusDefaultNetwork, parseMultusNetworks, type NetworkSelection } from './multus.ts';
 
 const sel = (namespace: string, name: string, iface: string, requested = false): NetworkSelection => ({
@@ -64,7 +64,9 @@ const podWith = (annotations: Record<string, string>): V1Pod => ({
 describe('selection/multus', () => {
   describe('parseMultusNetworks', () => {
     for (const [title, value, expected] of networks) {
-      it(title, () => assert.deepEqual(parseMultusNetworks({ [MULTUS_NETWORKS]: value }, 'default'), expected));
+      it(title, () =>
+        assert.deepEqual(parseMultusNetworks({ [MULTUS_ANNOTATION.networks]: value }, 'default'), expected),
+      );
     }
     it('is empty without the annotation', () => assert.deepEqual(parseMultusNetworks(undefined, 'default'), []));
     it('accepts 8- and 20-octet hardware addresses and the dotted form', () => {
@@ -73,7 +75,7 @@ describe('selection/multus', () => {
         { name: 'b', 'infiniband-guid': '00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01' },
         { name: 'c', mac: '02-00-5e-10-00-00-00-01' },
       ]);
-      assert.equal(parseMultusNetworks({ [MULTUS_NETWORKS]: value }, 'default').length, 3);
+      assert.equal(parseMultusNetworks({ [MULTUS_ANNOTATION.networks]: value }, 'default').length, 3);
     });
   });
 
@@ -81,11 +83,11 @@ describe('selection/multus', () => {
     for (const [title, value, expected] of invalidNetworks) {
       it(title, () => {
         assert.throws(
-          () => parseMultusNetworks({ [MULTUS_NETWORKS]: value }, 'default'),
+          () => parseMultusNetworks({ [MULTUS_ANNOTATION.networks]: value }, 'default'),
           (err: unknown) => {
             assert.ok(err instanceof SelectionError);
             assert.equal(err.reason, 'WrongInput');
-            assert.ok(err.message.startsWith(`annotation ${MULTUS_NETWORKS} is invalid: `), err.message);
+            assert.ok(err.message.startsWith(`annotation ${MULTUS_ANNOTATION.networks} is invalid: `), err.message);
             assert.match(err.message, expected);
             return true;
           },
@@ -97,14 +99,14 @@ describe('selection/multus', () => {
   describe('parseMultusDefaultNetwork', () => {
     it('resolves a bare name in the install namespace', () => {
       assert.deepEqual(
-        parseMultusDefaultNetwork({ [MULTUS_DEFAULT_NETWORK]: 'ipvlan-eth0' }, 'spiderpool'),
+        parseMultusDefaultNetwork({ [MULTUS_ANNOTATION.defaultNetwork]: 'ipvlan-eth0' }, 'spiderpool'),
         sel('spiderpool', 'ipvlan-eth0', 'eth0'),
       );
     });
     it('reads the JSON form', () => {
       assert.deepEqual(
         parseMultusDefaultNetwork(
-          { [MULTUS_DEFAULT_NETWORK]: '[{"name":"ipvlan-eth0","namespace":"kube-system"}]' },
+          { [MULTUS_ANNOTATION.defaultNetwork]: '[{"name":"ipvlan-eth0","namespace":"kube-system"}]' },
           'spiderpool',
         ),
         sel('kube-system', 'ipvlan-eth0', 'eth0'),
@@ -113,7 +115,7 @@ describe('selection/multus', () => {
     it('is undefined without the annotation', () =>
       assert.equal(parseMultusDefaultNetwork({}, 'spiderpool'), undefined));
     it('refuses more than one network', () => {
-      assert.throws(() => parseMultusDefaultNetwork({ [MULTUS_DEFAULT_NETWORK]: 'a,b' }, 'spiderpool'), {
+      assert.throws(() => parseMultusDefaultNetwork({ [MULTUS_ANNOTATION.defaultNetwork]: 'a,b' }, 'spiderpool'), {
         reason: 'WrongInput',
         message: /v1\.multus-cni\.io\/default-network is invalid: must name exactly one network, found 2/,
       });
@@ -132,7 +134,7 @@ describe('selection/multus', () => {
     ][] = [
       [
         'eth0 uses the pod default-network',
-        podWith({ [MULTUS_DEFAULT_NETWORK]: 'kube-system/ipvlan-eth0' }),
+        podWith({ [MULTUS_ANNOTATION.defaultNetwork]: 'kube-system/ipvlan-eth0' }),
         'eth0',
         true,
         base.multusClusterNetwork,
@@ -175,7 +177,7 @@ describe('selection/multus', () => {
       ],
       [
         'net1 is the first extra network',
-        podWith({ [MULTUS_NETWORKS]: 'macvlan-ens192,kube-system/sriov' }),
+        podWith({ [MULTUS_ANNOTATION.networks]: 'macvlan-ens192,kube-system/sriov' }),
         'net1',
         false,
         undefined,
@@ -183,7 +185,7 @@ describe('selection/multus', () => {
       ],
       [
         'net2 is the second',
-        podWith({ [MULTUS_NETWORKS]: 'macvlan-ens192,kube-system/sriov' }),
+        podWith({ [MULTUS_ANNOTATION.networks]: 'macvlan-ens192,kube-system/sriov' }),
         'net2',
         false,
         undefined,
@@ -191,7 +193,7 @@ describe('selection/multus', () => {
       ],
       [
         'a requested interface name',
-        podWith({ [MULTUS_NETWORKS]: 'macvlan-ens192@ens1,kube-system/sriov@ens2' }),
+        podWith({ [MULTUS_ANNOTATION.networks]: 'macvlan-ens192@ens1,kube-system/sriov@ens2' }),
         'ens2',
         false,
         undefined,
@@ -199,7 +201,7 @@ describe('selection/multus', () => {
       ],
       [
         'an interface not in the annotation',
-        podWith({ [MULTUS_NETWORKS]: 'macvlan-ens192' }),
+        podWith({ [MULTUS_ANNOTATION.networks]: 'macvlan-ens192' }),
         'net2',
         false,
         undefined,

@@ -3,7 +3,7 @@
 // really got.
 import { isIP } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
-import { MULTUS_DEFAULT_NETWORK, MULTUS_NETWORKS } from '../../api/v2beta1/constants.ts';
+import { MULTUS_ANNOTATION } from '../../api/v2beta1/constants.ts';
 import { wrongInput, type SelectionError } from './errors.ts';
 import { interfaceNameProblem, isDns1123Label } from './names.ts';
 
@@ -27,9 +27,9 @@ type Annotations = Record<string, string> | undefined;
  * without a namespace are in the pod's namespace, as in Multus.
  */
 export function parseMultusNetworks(annotations: Annotations, podNamespace: string): NetworkSelection[] {
-  const text = annotationValue(annotations, MULTUS_NETWORKS);
+  const text = annotationValue(annotations, MULTUS_ANNOTATION.networks);
   if (text === undefined) return [];
-  return parseSelections(MULTUS_NETWORKS, text, podNamespace).map((s, i) => ({
+  return parseSelections(MULTUS_ANNOTATION.networks, text, podNamespace).map((s, i) => ({
     ...s,
     interface: s.interface || `net${i + 1}`,
   }));
@@ -43,12 +43,12 @@ export function parseMultusDefaultNetwork(
   annotations: Annotations,
   installNamespace: string,
 ): NetworkSelection | undefined {
-  const text = annotationValue(annotations, MULTUS_DEFAULT_NETWORK);
+  const text = annotationValue(annotations, MULTUS_ANNOTATION.defaultNetwork);
   if (text === undefined) return undefined;
-  const selections = parseSelections(MULTUS_DEFAULT_NETWORK, text, installNamespace);
+  const selections = parseSelections(MULTUS_ANNOTATION.defaultNetwork, text, installNamespace);
   const [only] = selections;
   if (only === undefined || selections.length > 1)
-    throw invalid(MULTUS_DEFAULT_NETWORK, `must name exactly one network, found ${selections.length}`);
+    throw invalid(MULTUS_ANNOTATION.defaultNetwork, `must name exactly one network, found ${selections.length}`);
   return { ...only, interface: only.interface || 'eth0' };
 }
 
@@ -73,7 +73,7 @@ export function nicNetwork(q: NicNetworkQuery): NicNetwork {
     const cluster = q.multusClusterNetwork?.trim() ?? '';
     if (cluster === '')
       return {
-        unknown: `the pod has no ${MULTUS_DEFAULT_NETWORK} annotation and no Multus cluster network is configured`,
+        unknown: `the pod has no ${MULTUS_ANNOTATION.defaultNetwork} annotation and no Multus cluster network is configured`,
       };
     const slash = cluster.indexOf('/');
     const ns = slash < 0 ? q.installNamespace : cluster.slice(0, slash);
@@ -82,11 +82,11 @@ export function nicNetwork(q: NicNetworkQuery): NicNetwork {
     return { network: `${ns}/${name}` };
   }
   const networks = parseMultusNetworks(annotations, q.pod.metadata?.namespace ?? '');
-  if (networks.length === 0) return { unknown: `the pod has no ${MULTUS_NETWORKS} annotation` };
+  if (networks.length === 0) return { unknown: `the pod has no ${MULTUS_ANNOTATION.networks} annotation` };
   const match = networks.find((n) => n.interface === q.nic);
   if (!match)
     return {
-      unknown: `${MULTUS_NETWORKS} has no entry for ${q.nic} (its interfaces: ${networks.map((n) => n.interface).join(', ')})`,
+      unknown: `${MULTUS_ANNOTATION.networks} has no entry for ${q.nic} (its interfaces: ${networks.map((n) => n.interface).join(', ')})`,
     };
   return { network: `${match.namespace}/${match.name}` };
 }

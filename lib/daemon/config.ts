@@ -5,6 +5,7 @@
 // `value: ''` for "not configured".
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { INSTALL_NAMESPACE } from '../../api/v2beta1/constants.ts';
 
 const CONFIG_PATH_ENV = 'SPIDERPOOL_CONFIG_PATH';
 
@@ -98,6 +99,15 @@ export const setting = {
   optional<T>(inner: Setting<T>): Setting<T | undefined> {
     return { ...inner, default: undefined, required: false };
   },
+};
+
+/**
+ * How every daemon reaches the cluster: the kubeconfig (the in-cluster service account when unset) and the
+ * namespace the product is installed in. Spread into a daemon's settings.
+ */
+export const CLUSTER_SETTINGS = {
+  kubeconfig: setting.optional(setting.string({ env: 'KUBECONFIG' })),
+  namespace: setting.string({ env: 'SPIDERPOOL_NAMESPACE', default: INSTALL_NAMESPACE }),
 };
 
 /** The top-level mapping of a conf.yml; a missing file is an error, since the path was configured. */

@@ -6,8 +6,8 @@ import type { SpiderEndpoint, SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { parseRecords } from '../../ipam/records.ts';
 import { apiMessage } from '../../lib/kube.ts';
 import type { Logger } from '../../lib/log.ts';
-import type { Caches } from '../runtime/types.ts';
-import type { GcClient } from './client.ts';
+import type { Caches, ReconcilerContext, Result } from '../runtime/types.ts';
+import { GcClient } from './client.ts';
 import {
   decide,
   decideEndpoint,
@@ -20,7 +20,7 @@ import {
 } from './decide.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import { POD, STATEFUL_SET } from '../kinds.ts';
-import type { GcMetrics } from './metrics.ts';
+import { gcMetrics, type GcMetrics } from './metrics.ts';
 import type { GcOptions } from './options.ts';
 import { releaseRecords, retireEndpoint } from './release.ts';
 
@@ -57,6 +57,19 @@ async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promis
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
+
+/** The collector of one reconciler: its own API client, the registry's shared GC series, the reconciler's log. */
+export function newCollector(
+  { caches, kubeConfig, registry }: ReconcilerContext,
+  options: GcOptions,
+  log: Logger,
+): Collector {
+  return new Collector({ caches, client: new GcClient(kubeConfig), options, metrics: gcMetrics(registry), log });
+}
+
+/** Reconcile again once the earliest grace period a pass waits for has ended, a little after so it surely has. */
+export const recheckResult = (recheckAt: number | undefined): Result | undefined =>
+  recheckAt === undefined ? undefined : { requeueAfterMs: Math.max(0, recheckAt - Date.now()) + 50 };
 
 export class Collector {
   private readonly parsed = new Map<string, { resourceVersion?: string; records: PoolRecord[] }>();

@@ -4,10 +4,8 @@
 // written for a pod that was already gone, a controller that was down).
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import { keyOf, type Reconciler, type ReconcilerContext } from '../runtime/types.ts';
-import { GcClient } from './client.ts';
-import { Collector } from './collector.ts';
+import { newCollector, recheckResult } from './collector.ts';
 import { POD, STATEFUL_SET } from '../kinds.ts';
-import { gcMetrics } from './metrics.ts';
 import type { GcOptions } from './options.ts';
 
 /** The key of the full scan; a colon cannot appear in a namespace or object name. */
@@ -15,20 +13,11 @@ const FULL_SCAN_KEY = 'gc:full-scan';
 
 export const GC_RECONCILER = 'ip-gc';
 
-export function createGarbageCollector(
-  { caches, kubeConfig, log: parentLog, registry }: ReconcilerContext,
-  options: GcOptions,
-): Reconciler {
+export function createGarbageCollector(ctx: ReconcilerContext, options: GcOptions): Reconciler {
   const name = GC_RECONCILER;
   if (!options.enabled) return { name, watches: [], reconcile: async () => undefined };
-  const log = parentLog.child({ reconciler: name });
-  const collector = new Collector({
-    caches,
-    client: new GcClient(kubeConfig),
-    options,
-    metrics: gcMetrics(registry),
-    log,
-  });
+  const log = ctx.log.child({ reconciler: name });
+  const collector = newCollector(ctx, options, log);
   log.info('IP garbage collection on', { ...options });
   return {
     name,
@@ -47,7 +36,7 @@ export function createGarbageCollector(
         return { requeueAfterMs: options.intervalMs };
       }
       const { recheckAt } = await collector.collectPod(key);
-      return recheckAt === undefined ? undefined : { requeueAfterMs: Math.max(0, recheckAt - Date.now()) + 50 };
+      return recheckResult(recheckAt);
     },
   };
 }

@@ -3,6 +3,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import type { Logger } from '../../lib/log.ts';
+import { orError } from '../or-error.ts';
 import type { ReadCache } from '../runtime/types.ts';
 import { InvalidPool, type PoolCounts, poolCounts } from './status.ts';
 
@@ -11,12 +12,10 @@ export function registerPoolMetrics(registry: Registry, pools: ReadCache<SpiderI
   const labelNames = ['SpiderIPPool'] as const;
   const perPool = (set: (pool: string, counts: PoolCounts) => void) => {
     for (const pool of pools.list()) {
-      try {
-        set(pool.metadata.name, poolCounts(pool));
-      } catch (err) {
-        if (!(err instanceof InvalidPool)) throw err;
-        log.debug('pool left out of the metrics', { pool: pool.metadata.name, err: err.message });
-      }
+      const counts = orError(() => poolCounts(pool), InvalidPool);
+      if (counts instanceof InvalidPool)
+        log.debug('pool left out of the metrics', { pool: pool.metadata.name, err: counts.message });
+      else set(pool.metadata.name, counts);
     }
   };
   new Gauge({

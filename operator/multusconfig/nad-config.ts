@@ -1,11 +1,7 @@
 // The CNI configuration a SpiderMultusConfig stands for (docs/multus-config.md#conflist): the `spec.config` of its
 // NetworkAttachmentDefinition and the device-plugin resource the NAD must announce. Pure: the same object
 // always gives the same JSON, so the reconciler can compare it with what the cluster holds.
-import {
-  CNI_CONFIG_NAME_ANNOTATION,
-  CNI_VERSION_ANNOTATION,
-  NAD_NAME_ANNOTATION,
-} from '../../api/v2beta1/constants.ts';
+import { MULTUS_CONFIG_ANNOTATION } from '../../api/v2beta1/constants.ts';
 import type { SpiderMultusConfig, SpiderMultusConfigSpec } from '../../api/v2beta1/types.ts';
 import * as plugin from './plugins.ts';
 import type { MasterBased, Plugin } from './plugins.ts';
@@ -36,7 +32,7 @@ export interface NadContent {
 
 /** The NAD name: the `multus.spidernet.io/cr-name` annotation, else the SpiderMultusConfig's own name. */
 export function nadNameOf(smc: SpiderMultusConfig): string {
-  return smc.metadata.annotations?.[NAD_NAME_ANNOTATION] || smc.metadata.name;
+  return smc.metadata.annotations?.[MULTUS_CONFIG_ANNOTATION.nadName] || smc.metadata.name;
 }
 
 /** Throws InvalidMultusConfigError when the object cannot describe a network. */
@@ -50,7 +46,7 @@ export function generateNadContent(smc: SpiderMultusConfig): NadContent {
   const coordinator = (spec.enableCoordinator ?? true) ? [plugin.coordinator(spec.coordinator)] : [];
   const conflist = {
     cniVersion: cniVersionOf(smc),
-    name: smc.metadata.annotations?.[CNI_CONFIG_NAME_ANNOTATION] || nadNameOf(smc),
+    name: smc.metadata.annotations?.[MULTUS_CONFIG_ANNOTATION.cniConfigName] || nadNameOf(smc),
     plugins: [...generated.head, ...chain, ...coordinator, ...generated.tail],
   };
   return { config: JSON.stringify(conflist), resourceName: generated.resourceName };
@@ -207,12 +203,12 @@ function parseJson(smc: SpiderMultusConfig, field: string, text: string): unknow
 }
 
 function cniVersionOf(smc: SpiderMultusConfig): string {
-  const value = smc.metadata.annotations?.[CNI_VERSION_ANNOTATION];
+  const value = smc.metadata.annotations?.[MULTUS_CONFIG_ANNOTATION.cniVersion];
   if (value === undefined) return DEFAULT_CNI_VERSION;
   if (!(CNI_VERSIONS as readonly string[]).includes(value)) {
     throw new InvalidMultusConfigError(
       smc,
-      `metadata.annotations[${CNI_VERSION_ANNOTATION}]`,
+      `metadata.annotations[${MULTUS_CONFIG_ANNOTATION.cniVersion}]`,
       `unsupported CNI version ${JSON.stringify(value)}, use one of ${CNI_VERSIONS.join(', ')}`,
     );
   }

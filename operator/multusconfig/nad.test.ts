@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { MULTUS_RESOURCE_NAME } from '../../api/v2beta1/constants.ts';
+import { MULTUS_ANNOTATION } from '../../api/v2beta1/constants.ts';
 import type { NetworkAttachmentDefinition, SpiderMultusConfig } from '../../api/v2beta1/types.ts';
 import { InvalidMultusConfigError } from './nad-config.ts';
 import { controllingSmc, desiredNad, nadDrift, withDesiredContent } from './nad.ts';
@@ -55,7 +55,7 @@ describe('desired NetworkAttachmentDefinition', () => {
 
   it('announces the device-plugin resource of an SR-IOV network', () => {
     const nad = desiredNad(smc({}, { cniType: 'sriov', sriov: { resourceName: 'spidernet.io/sriov_netdevice' } }));
-    assert.equal(nad.metadata.annotations?.[MULTUS_RESOURCE_NAME], 'spidernet.io/sriov_netdevice');
+    assert.equal(nad.metadata.annotations?.[MULTUS_ANNOTATION.resourceName], 'spidernet.io/sriov_netdevice');
   });
 
   it('has no spec.config for a custom SpiderMultusConfig without customCNI', () => {

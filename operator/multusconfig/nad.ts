@@ -2,9 +2,10 @@
 // and how an existing one differs from the desired form.
 import { isDeepStrictEqual } from 'node:util';
 import type { V1OwnerReference } from '@kubernetes/client-node';
-import { GROUP, MULTUS_RESOURCE_NAME } from '../../api/v2beta1/constants.ts';
+import { GROUP, MULTUS_ANNOTATION } from '../../api/v2beta1/constants.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import type { NetworkAttachmentDefinition, SpiderMultusConfig } from '../../api/v2beta1/types.ts';
+import { controllerReference } from '../owner-reference.ts';
 import { generateNadContent, nadNameOf } from './nad-config.ts';
 
 // kubectl's record of what the user applied to the SpiderMultusConfig; on the NAD it would make a later
@@ -12,17 +13,6 @@ import { generateNadContent, nadNameOf } from './nad-config.ts';
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 type StringMap = Record<string, string>;
-
-function ownerReferenceTo(smc: SpiderMultusConfig): V1OwnerReference {
-  return {
-    apiVersion: KINDS.SpiderMultusConfig.apiVersion,
-    kind: KINDS.SpiderMultusConfig.kind,
-    name: smc.metadata.name,
-    uid: smc.metadata.uid ?? '',
-    controller: true,
-    blockOwnerDeletion: true,
-  };
-}
 
 /**
  * The NAD as the SpiderMultusConfig describes it: same namespace, the SpiderMultusConfig's annotations
@@ -34,7 +24,7 @@ export function desiredNad(smc: SpiderMultusConfig): NetworkAttachmentDefinition
   const annotations: StringMap = Object.fromEntries(
     Object.entries(smc.metadata.annotations ?? {}).filter(([k]) => k !== LAST_APPLIED),
   );
-  if (content.resourceName) annotations[MULTUS_RESOURCE_NAME] = content.resourceName;
+  if (content.resourceName) annotations[MULTUS_ANNOTATION.resourceName] = content.resourceName;
   return {
     apiVersion: KINDS.NetworkAttachmentDefinition.apiVersion,
     kind: 'NetworkAttachmentDefinition',
@@ -43,7 +33,7 @@ export function desiredNad(smc: SpiderMultusConfig): NetworkAttachmentDefinition
       namespace: smc.metadata.namespace,
       annotations,
       labels: { ...smc.metadata.labels },
-      ownerReferences: [ownerReferenceTo(smc)],
+      ownerReferences: [controllerReference(KINDS.SpiderMultusConfig, smc)],
     },
     spec: content.config === undefined ? {} : { config: content.config },
   };

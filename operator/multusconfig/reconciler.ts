@@ -6,6 +6,7 @@ import { CustomObjectsApi, type KubernetesObject } from '@kubernetes/client-node
 import { CONTROLLER_NAME, GROUP } from '../../api/v2beta1/constants.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import type { NetworkAttachmentDefinition, SpiderMultusConfig } from '../../api/v2beta1/types.ts';
+import { orError } from '../or-error.ts';
 import type { InvolvedObject, ObjectName } from '../runtime/events.ts';
 import { type Key, type Kind, type Reconciler, type ReconcilerContext, keyOf, splitKey } from '../runtime/types.ts';
 import { InvalidMultusConfigError, nadNameOf } from './nad-config.ts';
@@ -71,17 +72,14 @@ export function createMultusConfigReconciler({ caches, kubeConfig, log, events }
         return;
       }
 
-      let desired: NetworkAttachmentDefinition;
-      try {
-        desired = desiredNad(smc);
-      } catch (err) {
-        if (!(err instanceof InvalidMultusConfigError)) throw err;
+      const desired = orError(() => desiredNad(smc), InvalidMultusConfigError);
+      if (desired instanceof InvalidMultusConfigError) {
         // Retrying cannot help: the next change of the object brings it back here.
         log.warn('SpiderMultusConfig cannot be turned into a NetworkAttachmentDefinition', {
           object: key,
-          error: err.message,
+          error: desired.message,
         });
-        await events.warning(involved(smc), 'InvalidSpec', err.message);
+        await events.warning(involved(smc), 'InvalidSpec', desired.message);
         return;
       }
 

@@ -6,9 +6,7 @@ import type { KubernetesObject, V1Pod, V1StatefulSet } from '@kubernetes/client-
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import type { SpiderEndpoint } from '../../api/v2beta1/types.ts';
 import { statefulSetWants } from '../../ipam/owner.ts';
-import { GcClient } from '../gc/client.ts';
-import { Collector } from '../gc/collector.ts';
-import { gcMetrics } from '../gc/metrics.ts';
+import { newCollector, recheckResult } from '../gc/collector.ts';
 import type { GcOptions } from '../gc/options.ts';
 import { POD, STATEFUL_SET } from '../kinds.ts';
 import { keyOf, splitKey, type Reconciler, type ReconcilerContext } from '../runtime/types.ts';
@@ -27,22 +25,13 @@ const setOfPod = (pod: V1Pod): string[] => {
 
 export const STATEFULSET_RETENTION_RECONCILER = 'statefulset-ip-retention';
 
-export function createStatefulSetRetention(
-  { caches, kubeConfig, log: parentLog, registry }: ReconcilerContext,
-  options: GcOptions,
-): Reconciler {
+export function createStatefulSetRetention(ctx: ReconcilerContext, options: GcOptions): Reconciler {
   const name = STATEFULSET_RETENTION_RECONCILER;
   if (!options.enabled || !options.enableStatefulSet) return { name, watches: [], reconcile: async () => undefined };
-  const log = parentLog.child({ reconciler: name });
-  const collector = new Collector({
-    caches,
-    client: new GcClient(kubeConfig),
-    options,
-    metrics: gcMetrics(registry),
-    log,
-  });
-  const sets = caches.of<V1StatefulSet>(STATEFUL_SET);
-  const endpoints = caches.of<SpiderEndpoint>(KINDS.SpiderEndpoint);
+  const log = ctx.log.child({ reconciler: name });
+  const collector = newCollector(ctx, options, log);
+  const sets = ctx.caches.of<V1StatefulSet>(STATEFUL_SET);
+  const endpoints = ctx.caches.of<SpiderEndpoint>(KINDS.SpiderEndpoint);
   return {
     name,
     watches: [
@@ -67,7 +56,7 @@ export function createStatefulSetRetention(
           statefulSet: `${namespace}/${setName}`,
           pods: dropped.map((e) => e.metadata.name),
         });
-      return recheckAt === undefined ? undefined : { requeueAfterMs: Math.max(0, recheckAt - Date.now()) + 50 };
+      return recheckResult(recheckAt);
     },
   };
 }

@@ -7,13 +7,13 @@ import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { AUTO_POOL_LABEL, GROUP, VERSION } from '../../api/v2beta1/constants.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
-import { isNotFound } from '../../lib/kube.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { EventRecorder, InvolvedObject } from '../runtime/events.ts';
 import type { Result } from '../runtime/types.ts';
 import { applicationRecord, describeApp, type AppRef, type Application, type AutoPoolRequest } from './application.ts';
 import { appIdentityLabels, isReclaimable, isStalePredecessor, pickPool } from './auto-pool.ts';
 import type { AutoPoolCaches } from './auto-pool-view.ts';
+import { deletePool } from './delete-pool.ts';
 import type { AutoPoolWriter } from './ensure-auto-pool.ts';
 
 /** Safety net for waits that no watched change ends (the subnet and pool watches normally do). */
@@ -51,19 +51,8 @@ export async function listAppPools(custom: CustomObjectsApi, ref: AppRef): Promi
   return list.items;
 }
 
-async function deletePool({ custom, log }: AutoPoolDeps, pool: SpiderIPPool, why: string): Promise<void> {
-  if (pool.metadata.deletionTimestamp) return;
-  try {
-    await custom.deleteClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: KINDS.SpiderIPPool.plural,
-      name: pool.metadata.name,
-    });
-    log.info('deleted auto-created IPPool', { pool: pool.metadata.name, why });
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
+async function deleteAppPool({ custom, log }: AutoPoolDeps, pool: SpiderIPPool, why: string): Promise<void> {
+  if (await deletePool(custom, pool)) log.info('deleted auto-created IPPool', { pool: pool.metadata.name, why });
 }
 
 /** Drops the application's records of pools not in `keep` from every subnet that has some. */
@@ -84,7 +73,7 @@ export async function forgetMissing(
 export async function reclaimPools(deps: AutoPoolDeps, ref: AppRef): Promise<void> {
   const existing = await listAppPools(deps.custom, ref);
   for (const pool of existing) {
-    if (isReclaimable(pool)) await deletePool(deps, pool, `${describeApp(ref)} no longer exists`);
+    if (isReclaimable(pool)) await deleteAppPool(deps, pool, `${describeApp(ref)} no longer exists`);
   }
   // A pool being deleted keeps its addresses reserved until it is gone: pods may still use them.
   await forgetMissing(deps, ref, new Set(existing.map((p) => p.metadata.name)));
@@ -119,7 +108,7 @@ export async function ensureAppPools(
   const existing = await listAppPools(deps.custom, app);
   for (const pool of existing) {
     if (isStalePredecessor(pool, app))
-      await deletePool(
+      await deleteAppPool(
         deps,
         pool,
         `it belonged to an earlier ${describeApp(app)} (UID ${pool.metadata.labels?.[AUTO_POOL_LABEL.ownerApplicationUID]})`,

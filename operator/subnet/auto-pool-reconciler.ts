@@ -9,6 +9,7 @@ import { CustomObjectsApi, type KubernetesObject } from '@kubernetes/client-node
 import { SelectionError } from '../../ipam/selection/errors.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import type { SpiderIPPool, SpiderSubnet } from '../../api/v2beta1/types.ts';
+import { orError } from '../or-error.ts';
 import type { Key, Reconciler, ReconcilerContext, Result } from '../runtime/types.ts';
 import {
   appKey,
@@ -99,13 +100,11 @@ async function reconcileApplication(deps: AutoPoolDeps, key: Key): Promise<Resul
  * The pools the application's template asks for, or undefined (and a Warning) when its IPAM annotations are invalid.
  */
 async function requestedPools(deps: AutoPoolDeps, app: Application): Promise<AutoPoolRequest[] | undefined> {
-  try {
-    return autoPoolRequests(app);
-  } catch (err) {
-    if (!(err instanceof SelectionError)) throw err;
-    await warnApplication(deps, app, 'InvalidIPAMAnnotation', err.message, 'invalid IPAM annotation on pod template', {
-      err: err.message,
-    });
-    return undefined;
-  }
+  const requests = orError(() => autoPoolRequests(app), SelectionError);
+  if (!(requests instanceof SelectionError)) return requests;
+  const { message } = requests;
+  await warnApplication(deps, app, 'InvalidIPAMAnnotation', message, 'invalid IPAM annotation on pod template', {
+    err: message,
+  });
+  return undefined;
 }

@@ -1,11 +1,11 @@
 // The shape of an auto-created SpiderIPPool (docs/auto-pools.md#pool-shape): its name, the labels by which the agent
 // finds it (ipam/selection/auto-pools.ts) and the podAffinity that binds it to one application
 // (ipam/selection/filters.ts).
-import type { V1OwnerReference } from '@kubernetes/client-node';
 import { ANNOTATION, APP_AFFINITY_LABEL, AUTO_POOL_LABEL, POOL_CIDR_LABEL } from '../../api/v2beta1/constants.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import type { SpiderIPPool, SpiderSubnet } from '../../api/v2beta1/types.ts';
 import { IPSet, cidrToLabelValue } from '../../lib/ip/index.ts';
+import { controllerReference } from '../owner-reference.ts';
 import type { AppRef, Application, AutoPoolRequest } from './application.ts';
 import { APP_KINDS, isAppKind } from './kinds.ts';
 
@@ -65,17 +65,6 @@ function autoPoolLabels(app: Application, req: AutoPoolRequest, subnet: SpiderSu
   };
 }
 
-export function subnetOwnerReference(subnet: SpiderSubnet): V1OwnerReference {
-  return {
-    apiVersion: KINDS.SpiderSubnet.apiVersion,
-    kind: KINDS.SpiderSubnet.kind,
-    name: subnet.metadata.name,
-    uid: subnet.metadata.uid ?? '',
-    controller: true,
-    blockOwnerDeletion: true,
-  };
-}
-
 /**
  * A new auto-created pool. The subnet is its controller owner, so deleting the subnet deletes it; the
  * application cannot be, since a cluster-scoped object cannot have a namespaced owner. Gateway and routes
@@ -96,7 +85,7 @@ export function newAutoPool(
       name,
       labels: autoPoolLabels(app, req, subnet),
       annotations: { [ANNOTATION.ippoolIPNumber]: req.ipNumber },
-      ownerReferences: [subnetOwnerReference(subnet)],
+      ownerReferences: [controllerReference(KINDS.SpiderSubnet, subnet)],
     },
     spec: {
       ipVersion: req.family,

@@ -6,7 +6,7 @@
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import { parseRecords, usedSet } from '../../ipam/records.ts';
 import { AUTO_POOL_LABEL, GROUP, VERSION } from '../../api/v2beta1/constants.ts';
-import { KINDS } from '../../api/v2beta1/kinds.ts';
+import { KINDS, type ApiKind } from '../../api/v2beta1/kinds.ts';
 import type { SpiderIPPool, SpiderReservedIP, SpiderSubnet } from '../../api/v2beta1/types.ts';
 import { IPSet, type Family } from '../../lib/ip/index.ts';
 import { isConflict, orUndefined } from '../../lib/kube.ts';
@@ -56,7 +56,7 @@ export class AutoPoolWriter {
    */
   async forget(subnetName: string, record: string, keep: ReadonlySet<string>): Promise<void> {
     await retryConflicts(async () => {
-      const subnet = await this.readSubnet(subnetName);
+      const subnet = await this.read<SpiderSubnet>(KINDS.SpiderSubnet, subnetName);
       if (!subnet) return;
       const ledger = parseControlledPools(subnet);
       const next = new Map([...ledger].filter(([name, entry]) => entry.application !== record || keep.has(name)));
@@ -66,7 +66,7 @@ export class AutoPoolWriter {
 
   private async attempt(app: Application, req: AutoPoolRequest, poolName: string | undefined): Promise<EnsureOutcome> {
     const what = `${describeApp(app)} (${req.nic} IPv${req.family})`;
-    const subnet = await this.readSubnet(req.subnet);
+    const subnet = await this.read<SpiderSubnet>(KINDS.SpiderSubnet, req.subnet);
     if (!subnet)
       return {
         kind: 'wait',
@@ -90,7 +90,7 @@ export class AutoPoolWriter {
     }
     // Without a known pool, the name it would get is read too: an earlier attempt may have created it
     // and lost the answer.
-    const pool = await this.readPool(poolName ?? autoPoolName(app, req.nic, req.family));
+    const pool = await this.read<SpiderIPPool>(KINDS.SpiderIPPool, poolName ?? autoPoolName(app, req.nic, req.family));
     if (pool && pool.metadata.labels?.[AUTO_POOL_LABEL.ownerApplicationUID] !== app.uid && poolName === undefined) {
       return {
         kind: 'stop',
@@ -220,25 +220,10 @@ export class AutoPoolWriter {
       });
   }
 
-  private async readSubnet(name: string): Promise<SpiderSubnet | undefined> {
+  /** Read from the apiserver, not the cache, which may not show yet what an earlier attempt wrote. */
+  private async read<T>(kind: ApiKind, name: string): Promise<T | undefined> {
     return await orUndefined(
-      this.custom.getClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: KINDS.SpiderSubnet.plural,
-        name,
-      }) as Promise<SpiderSubnet>,
-    );
-  }
-
-  private async readPool(name: string): Promise<SpiderIPPool | undefined> {
-    return await orUndefined(
-      this.custom.getClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: KINDS.SpiderIPPool.plural,
-        name,
-      }) as Promise<SpiderIPPool>,
+      this.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: kind.plural, name }) as Promise<T>,
     );
   }
 }

@@ -17,10 +17,11 @@ import {
 import { KINDS, type ApiKind } from '../../api/v2beta1/kinds.ts';
 import type { SpiderIPPool, SpiderSubnet } from '../../api/v2beta1/types.ts';
 import { IPSet, cidrToLabelValue } from '../../lib/ip/index.ts';
-import { isNotFound } from '../../lib/kube.ts';
 import type { Reconciler, ReconcilerContext } from '../runtime/types.ts';
-import { subnetOwnerReference } from './auto-pool.ts';
+import { orError } from '../or-error.ts';
+import { controllerReference } from '../owner-reference.ts';
 import { subnetFamily, subnetIPs } from './carve.ts';
+import { deletePool } from './delete-pool.ts';
 import {
   ControlledPoolsError,
   parseControlledPools,
@@ -74,7 +75,7 @@ export function createSubnetStatusReconciler({ caches, kubeConfig, log, registry
           labels: { ...pool.metadata.labels, [OWNER_SUBNET_LABEL]: subnet.metadata.name },
           ownerReferences: hasController
             ? pool.metadata.ownerReferences
-            : [...(pool.metadata.ownerReferences ?? []), subnetOwnerReference(subnet)],
+            : [...(pool.metadata.ownerReferences ?? []), controllerReference(KINDS.SpiderSubnet, subnet)],
         },
         spec: {
           ...pool.spec,
@@ -100,15 +101,12 @@ export function createSubnetStatusReconciler({ caches, kubeConfig, log, registry
     const readable = controlled.filter((pool) =>
       validRanges([...(pool.spec.ips ?? []), ...(pool.spec.excludeIPs ?? [])], family),
     );
-    let ledger: ControlledPools;
-    try {
-      ledger = parseControlledPools(subnet);
-    } catch (err) {
-      if (!(err instanceof ControlledPoolsError)) throw err;
+    let ledger = orError(() => parseControlledPools(subnet), ControlledPoolsError);
+    if (ledger instanceof ControlledPoolsError) {
       // The auto-created pools keep what they hold; reservations for pools not made yet are lost.
       log.warn('replacing unreadable SpiderSubnet ledger with the addresses its pools hold', {
         subnet: name,
-        err: err.message,
+        err: ledger.message,
       });
       ledger = new Map(
         readable.flatMap((pool) => {
@@ -138,19 +136,7 @@ export function createSubnetStatusReconciler({ caches, kubeConfig, log, registry
     controlled: SpiderIPPool[],
     ledger: ControlledPools,
   ): Promise<void> => {
-    for (const pool of controlled) {
-      if (pool.metadata.deletionTimestamp) continue;
-      try {
-        await custom.deleteClusterCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural: KINDS.SpiderIPPool.plural,
-          name: pool.metadata.name,
-        });
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    }
+    for (const pool of controlled) await deletePool(custom, pool);
     if (ledger.size > 0 || !subnet.metadata.finalizers?.includes(FINALIZER)) return;
     await update(KINDS.SpiderSubnet, {
       ...subnet,

@@ -1,7 +1,7 @@
 // Every IPAM and Multus annotation of a pod, parsed by the agent's own parsers so that admission refuses
 // exactly the values allocation would fail on, plus the pod's interfaces and the networks behind them.
 import type { V1Pod } from '@kubernetes/client-node';
-import { ANNOTATION, MULTUS_NETWORKS } from '../../api/v2beta1/constants.ts';
+import { ANNOTATION, MULTUS_ANNOTATION } from '../../api/v2beta1/constants.ts';
 import {
   nicNetwork,
   parseMultusNetworks,
@@ -51,7 +51,7 @@ function podNics(pod: V1Pod, context: NetworkContext): PodNic[] {
   for (const n of extra) {
     if (nics.some((nic) => nic.name === n.interface)) {
       throw invalid(
-        `annotation ${MULTUS_NETWORKS} is invalid: interface ${n.interface} is used by more than one network`,
+        `annotation ${MULTUS_ANNOTATION.networks} is invalid: interface ${n.interface} is used by more than one network`,
       );
     }
     nics.push({ name: n.interface, network: `${n.namespace}/${n.name}` });

@@ -3,24 +3,18 @@
 // the spec on its own, then against the other pools and subnets, then against the addresses pods hold.
 import type { V1OwnerReference } from '@kubernetes/client-node';
 import type { SpiderIPPool, SpiderSubnet } from '../../api/v2beta1/types.ts';
-import { APP_AFFINITY_LABEL, FINALIZER, OWNER_SUBNET_LABEL, POOL_CIDR_LABEL } from '../../api/v2beta1/constants.ts';
+import { APP_AFFINITY_LABEL, OWNER_SUBNET_LABEL, POOL_CIDR_LABEL } from '../../api/v2beta1/constants.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import { isAutoCreatedPool } from '../../ipam/selection/pools.ts';
-import { type CIDR, parseIP } from '../../lib/ip/index.ts';
-import type { AdmissionDecision, AdmissionHandler, ClusterView } from '../types.ts';
+import { parseIP } from '../../lib/ip/index.ts';
+import type { AdmissionDecision, AdmissionHandler } from '../types.ts';
 import { allocatedCount, allocations } from './allocations.ts';
-import { ALLOWED, FORBIDDEN, decide, isTerminating, objectRef, show, terminatingUpdate } from './decision.ts';
+import { ALLOWED, FORBIDDEN, decide, isTerminating, show } from './decision.ts';
 import { checkSelector } from './names.ts';
 import type { RuleOptions } from './options.ts';
-import { addFinalizer, mutation, setLabel } from './patch.ts';
-import {
-  type CheckedPoolSpec,
-  canonicalSubnet,
-  checkImmutableSubnet,
-  checkPoolSpec,
-  cidrLabelValue,
-  defaultPoolSpec,
-} from './pool-spec.ts';
+import { mutation, setLabel } from './patch.ts';
+import { type Peers, cidrsOverlap, defaultPoolOrSubnet, validatePoolOrSubnet } from './pool-admission.ts';
+import { type CheckedPoolSpec, canonicalSubnet } from './pool-spec.ts';
 import { describeSet, effectiveIPs } from './ranges.ts';
 
 const KIND = KINDS.SpiderIPPool.kind;
@@ -56,10 +50,7 @@ export const mutateIPPool = (): AdmissionHandler => async (request, cluster) => 
   if (!pool?.spec || isTerminating(pool)) return ALLOWED;
   const subnet = owningSubnet(pool.spec.subnet, await cluster.listSubnets());
   return mutation(pool, (copy) => {
-    addFinalizer(copy, FINALIZER);
-    defaultPoolSpec(copy.spec);
-    const label = cidrLabelValue(copy.spec.subnet);
-    if (label) setLabel(copy, POOL_CIDR_LABEL, label);
+    defaultPoolOrSubnet(copy, POOL_CIDR_LABEL);
     if (subnet && !isTerminating(subnet)) adoptBySubnet(copy, subnet);
   });
 };
@@ -87,20 +78,17 @@ function checkAffinities(pool: SpiderIPPool, problems: string[]): void {
   if (nodeAffinity) checkSelector('spec.nodeAffinity', nodeAffinity, problems);
 }
 
-const cidrsOverlap = (a: CIDR, b: CIDR): boolean => a.family === b.family && a.start <= b.end && b.start <= a.end;
-
 /**
  * Rules against other objects: subnets that overlap without being the same, shared addresses, the owning subnet's
  * range.
  */
-async function checkPeers(
+function checkPeers(
   pool: SpiderIPPool,
   checked: CheckedPoolSpec,
   creating: boolean,
-  cluster: ClusterView,
+  { pools, subnets }: Peers,
   problems: string[],
-): Promise<void> {
-  const [pools, subnets] = await Promise.all([cluster.listIPPools(), cluster.listSubnets()]);
+): void {
   const { cidr } = checked;
   for (const other of pools) {
     if (other.metadata.name === pool.metadata.name) continue;
@@ -175,24 +163,13 @@ function validateDelete(ref: string, stored: SpiderIPPool | undefined): Admissio
   );
 }
 
-export const validateIPPool =
-  (options: RuleOptions): AdmissionHandler =>
-  async (request, cluster) => {
-    const ref = objectRef(KIND, request);
-    const stored = request.oldObject as SpiderIPPool | undefined;
-    const terminating = terminatingUpdate(ref, request);
-    if (terminating) return terminating;
-    if (request.operation === 'DELETE') return validateDelete(ref, stored);
-    const pool = request.object as SpiderIPPool;
-    const problems: string[] = [];
-    if (request.operation === 'UPDATE' && stored) checkImmutableSubnet(stored.spec, pool.spec, problems);
-    const checked = checkPoolSpec(pool.spec, options, problems);
-    checkAffinities(pool, problems);
-    if (!checked || problems.length > 0) return decide(ref, problems);
-    await checkPeers(pool, checked, request.operation === 'CREATE', cluster, problems);
-    if (problems.length === 0 && request.operation === 'UPDATE' && stored) {
-      checkInUse(stored, checked, problems);
-      return decide(ref, problems, FORBIDDEN);
-    }
-    return decide(ref, problems);
-  };
+export const validateIPPool = (options: RuleOptions): AdmissionHandler =>
+  validatePoolOrSubnet<SpiderIPPool>(options, {
+    kind: KIND,
+    validateDelete,
+    checkObject: checkAffinities,
+    checkPeers,
+    checkHeld: (_pool, checked, stored, _peers, problems) => {
+      if (stored) checkInUse(stored, checked, problems);
+    },
+  });

@@ -7,12 +7,7 @@ import type {
   SpiderMultusConfigSpec,
   SpiderpoolPools,
 } from '../../api/v2beta1/types.ts';
-import {
-  CNI_VERSION_ANNOTATION,
-  NAD_NAME_ANNOTATION,
-  NETWORK_INJECT_ANNOTATION,
-  RDMA_INJECT_ANNOTATION,
-} from '../../api/v2beta1/constants.ts';
+import { MULTUS_CONFIG_ANNOTATION } from '../../api/v2beta1/constants.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import { interfaceNameProblem } from '../../ipam/selection/names.ts';
 import type { AdmissionHandler, ClusterView } from '../types.ts';
@@ -89,7 +84,7 @@ export const mutateMultusConfig = (): AdmissionHandler => async (request) => {
       spec.coordinator = coordinator;
     }
     spec.chainCNIJsonData ??= [];
-    for (const annotation of [RDMA_INJECT_ANNOTATION, NETWORK_INJECT_ANNOTATION]) {
+    for (const annotation of [MULTUS_CONFIG_ANNOTATION.rdmaInject, MULTUS_CONFIG_ANNOTATION.networkInject]) {
       const value = copy.metadata.annotations?.[annotation];
       if (value && isLabelValue(value)) setLabel(copy, annotation, value);
     }
@@ -104,19 +99,19 @@ async function checkNadName(
   cluster: ClusterView,
   problems: string[],
 ): Promise<void> {
-  const customName = smc.metadata.annotations?.[NAD_NAME_ANNOTATION];
+  const customName = smc.metadata.annotations?.[MULTUS_CONFIG_ANNOTATION.nadName];
   if (stored) {
-    const before = stored.metadata.annotations?.[NAD_NAME_ANNOTATION];
+    const before = stored.metadata.annotations?.[MULTUS_CONFIG_ANNOTATION.nadName];
     if (before !== customName) {
       problems.push(
-        `${annotationPath(NAD_NAME_ANNOTATION)} cannot be added, changed or removed after creation (was ${show(before ?? null)}, now ${show(customName ?? null)}): the NetworkAttachmentDefinition keeps its name`,
+        `${annotationPath(MULTUS_CONFIG_ANNOTATION.nadName)} cannot be added, changed or removed after creation (was ${show(before ?? null)}, now ${show(customName ?? null)}): the NetworkAttachmentDefinition keeps its name`,
       );
       return;
     }
   }
   if (customName !== undefined && !isDns1123Subdomain(customName)) {
     problems.push(
-      `${annotationPath(NAD_NAME_ANNOTATION)} ${show(customName)} is not a valid NetworkAttachmentDefinition name: use lower case letters, digits, '-' and '.' (DNS-1123 subdomain)`,
+      `${annotationPath(MULTUS_CONFIG_ANNOTATION.nadName)} ${show(customName)} is not a valid NetworkAttachmentDefinition name: use lower case letters, digits, '-' and '.' (DNS-1123 subdomain)`,
     );
     return;
   }
@@ -125,7 +120,7 @@ async function checkNadName(
   const nad = await cluster.getNetworkAttachmentDefinition(namespace, nadName);
   const owner = nad?.metadata.ownerReferences?.find((r) => r.controller && r.kind === KIND);
   if (owner && owner.name !== smc.metadata.name) {
-    const field = customName === undefined ? 'metadata.name' : annotationPath(NAD_NAME_ANNOTATION);
+    const field = customName === undefined ? 'metadata.name' : annotationPath(MULTUS_CONFIG_ANNOTATION.nadName);
     problems.push(
       `${field}: the NetworkAttachmentDefinition ${namespace}/${nadName} already exists and is managed by ${KIND} ${namespace}/${owner.name}`,
     );
@@ -239,7 +234,7 @@ function checkInjection(smc: SpiderMultusConfig, key: BlockKey | undefined, prob
   const annotations = smc.metadata.annotations ?? {};
   const block = key ? ((smc.spec as Record<BlockKey, Block | undefined>)[key] ?? {}) : {};
   const hasPools = (block.ippools?.ipv4?.length ?? 0) + (block.ippools?.ipv6?.length ?? 0) > 0;
-  for (const annotation of [RDMA_INJECT_ANNOTATION, NETWORK_INJECT_ANNOTATION]) {
+  for (const annotation of [MULTUS_CONFIG_ANNOTATION.rdmaInject, MULTUS_CONFIG_ANNOTATION.networkInject]) {
     const value = annotations[annotation];
     if (value === undefined) continue;
     const at = annotationPath(annotation);
@@ -250,9 +245,9 @@ function checkInjection(smc: SpiderMultusConfig, key: BlockKey | undefined, prob
       continue;
     }
     const resource = rdmaResource(key, block);
-    if (annotation === RDMA_INJECT_ANNOTATION && !resource)
+    if (annotation === MULTUS_CONFIG_ANNOTATION.rdmaInject && !resource)
       problems.push(`${at} needs an RDMA resource name in spec.${key}`);
-    if ((annotation === RDMA_INJECT_ANNOTATION || resource) && !hasPools)
+    if ((annotation === MULTUS_CONFIG_ANNOTATION.rdmaInject || resource) && !hasPools)
       problems.push(`${at} needs at least one default pool in spec.${key}.ippools`);
   }
 }
@@ -296,10 +291,10 @@ export const validateMultusConfig = (): AdmissionHandler => async (request, clus
   const spec = smc.spec ?? {};
   const stored = request.operation === 'UPDATE' ? (request.oldObject as SpiderMultusConfig | undefined) : undefined;
   const problems: string[] = [];
-  const version = smc.metadata.annotations?.[CNI_VERSION_ANNOTATION];
+  const version = smc.metadata.annotations?.[MULTUS_CONFIG_ANNOTATION.cniVersion];
   if (version !== undefined && !CNI_VERSIONS.includes(version)) {
     problems.push(
-      `${annotationPath(CNI_VERSION_ANNOTATION)} ${show(version)} is not a supported CNI version: one of ${CNI_VERSIONS.join(', ')}`,
+      `${annotationPath(MULTUS_CONFIG_ANNOTATION.cniVersion)} ${show(version)} is not a supported CNI version: one of ${CNI_VERSIONS.join(', ')}`,
     );
   }
   const cniType = spec.cniType;

@@ -3,22 +3,16 @@
 // different subnet; always, the pools carved from it (and the addresses it set aside for them) stay inside `ips −
 // excludeIPs`.
 import type { SpiderIPPool, SpiderSubnet } from '../../api/v2beta1/types.ts';
-import { FINALIZER, SUBNET_CIDR_LABEL } from '../../api/v2beta1/constants.ts';
+import { SUBNET_CIDR_LABEL } from '../../api/v2beta1/constants.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import { type CIDR, IPSet } from '../../lib/ip/index.ts';
 import type { AdmissionDecision, AdmissionHandler, ClusterView } from '../types.ts';
 import { allocatedCount, controlledIPPools } from './allocations.ts';
-import { ALLOWED, FORBIDDEN, decide, isTerminating, objectRef, terminatingUpdate } from './decision.ts';
+import { ALLOWED, FORBIDDEN, decide, isTerminating } from './decision.ts';
 import type { RuleOptions } from './options.ts';
-import { addFinalizer, mutation, setLabel } from './patch.ts';
-import {
-  type CheckedPoolSpec,
-  canonicalSubnet,
-  checkImmutableSubnet,
-  checkPoolSpec,
-  cidrLabelValue,
-  defaultPoolSpec,
-} from './pool-spec.ts';
+import { mutation } from './patch.ts';
+import { type Peers, cidrsOverlap, defaultPoolOrSubnet, validatePoolOrSubnet } from './pool-admission.ts';
+import { type CheckedPoolSpec, canonicalSubnet } from './pool-spec.ts';
 import { describeSet, effectiveIPs } from './ranges.ts';
 
 const KIND = KINDS.SpiderSubnet.kind;
@@ -27,10 +21,7 @@ export const mutateSubnet = (): AdmissionHandler => async (request) => {
   const subnet = request.object as SpiderSubnet | undefined;
   if (!subnet?.spec || isTerminating(subnet)) return ALLOWED;
   return mutation(subnet, (copy) => {
-    addFinalizer(copy, FINALIZER);
-    defaultPoolSpec(copy.spec);
-    const label = cidrLabelValue(copy.spec.subnet);
-    if (label) setLabel(copy, SUBNET_CIDR_LABEL, label);
+    defaultPoolOrSubnet(copy, SUBNET_CIDR_LABEL);
   });
 };
 
@@ -39,17 +30,11 @@ const carvedFrom = (subnet: string, pools: SpiderIPPool[]): SpiderIPPool[] => {
   return pools.filter((p) => canonical !== undefined && canonicalSubnet(p.spec.subnet) === canonical);
 };
 
-function checkOverlaps(
-  subnet: SpiderSubnet,
-  cidr: CIDR,
-  pools: SpiderIPPool[],
-  subnets: SpiderSubnet[],
-  problems: string[],
-): void {
-  const overlaps = (other: CIDR) => other.family === cidr.family && other.start <= cidr.end && cidr.start <= other.end;
+/** On create: no overlap with other subnets, and no pool of an overlapping but different subnet. */
+function checkOverlaps(subnet: SpiderSubnet, cidr: CIDR, { pools, subnets }: Peers, problems: string[]): void {
   for (const other of subnets) {
     const theirs = effectiveIPs(other.spec);
-    if (other.metadata.name !== subnet.metadata.name && theirs && overlaps(theirs.cidr)) {
+    if (other.metadata.name !== subnet.metadata.name && theirs && cidrsOverlap(theirs.cidr, cidr)) {
       problems.push(
         `spec.subnet ${cidr.canonical} overlaps spec.subnet ${other.spec.subnet} of SpiderSubnet "${other.metadata.name}"`,
       );
@@ -57,7 +42,7 @@ function checkOverlaps(
   }
   for (const pool of pools) {
     const theirs = effectiveIPs(pool.spec);
-    if (theirs && theirs.cidr.canonical !== cidr.canonical && overlaps(theirs.cidr)) {
+    if (theirs && theirs.cidr.canonical !== cidr.canonical && cidrsOverlap(theirs.cidr, cidr)) {
       problems.push(
         `spec.subnet ${cidr.canonical} overlaps spec.subnet ${pool.spec.subnet} of SpiderIPPool "${pool.metadata.name}": pools inside a SpiderSubnet must use the same spec.subnet`,
       );
@@ -72,8 +57,8 @@ function checkOverlaps(
 function checkHeld(
   subnet: SpiderSubnet,
   checked: CheckedPoolSpec,
-  pools: SpiderIPPool[],
   stored: SpiderSubnet | undefined,
+  { pools }: Peers,
   problems: string[],
 ): void {
   const held = new Map<string, IPSet>();
@@ -116,22 +101,12 @@ async function validateDelete(
   );
 }
 
-export const validateSubnet =
-  (options: RuleOptions): AdmissionHandler =>
-  async (request, cluster) => {
-    const ref = objectRef(KIND, request);
-    const stored = request.oldObject as SpiderSubnet | undefined;
-    const terminating = terminatingUpdate(ref, request);
-    if (terminating) return terminating;
-    if (request.operation === 'DELETE') return validateDelete(ref, stored, cluster);
-    const subnet = request.object as SpiderSubnet;
-    const problems: string[] = [];
-    if (request.operation === 'UPDATE' && stored) checkImmutableSubnet(stored.spec, subnet.spec, problems);
-    const checked = checkPoolSpec(subnet.spec, options, problems);
-    if (!checked || problems.length > 0) return decide(ref, problems);
-    const [pools, subnets] = await Promise.all([cluster.listIPPools(), cluster.listSubnets()]);
-    if (request.operation === 'CREATE') checkOverlaps(subnet, checked.cidr, pools, subnets, problems);
-    if (problems.length > 0) return decide(ref, problems);
-    checkHeld(subnet, checked, pools, request.operation === 'UPDATE' ? stored : undefined, problems);
-    return decide(ref, problems, FORBIDDEN);
-  };
+export const validateSubnet = (options: RuleOptions): AdmissionHandler =>
+  validatePoolOrSubnet<SpiderSubnet>(options, {
+    kind: KIND,
+    validateDelete,
+    checkPeers: (subnet, checked, creating, peers, problems) => {
+      if (creating) checkOverlaps(subnet, checked.cidr, peers, problems);
+    },
+    checkHeld,
+  });

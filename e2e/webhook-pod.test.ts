@@ -233,18 +233,16 @@ describe('pod admission webhook end to end', function () {
   after(async () => {
     await hooks?.stop();
     if (!c) return;
-    // Pods bound to nodes without a kubelet never finish a graceful delete.
-    await kubectlOk(c.kubectl, ['delete', 'deployment', '--all', '-n', NS, '--ignore-not-found', '--wait=true']);
-    await kubectlOk(c.kubectl, [
-      'delete',
-      'pods',
-      '--all',
-      '-n',
-      NS,
-      '--ignore-not-found',
-      '--force',
-      '--grace-period=0',
-    ]);
+    // Pods bound to nodes without a kubelet never finish a graceful delete, so they are force-deleted; their
+    // Deployments and ReplicaSets go first, orphaning, so that nothing creates pods again meanwhile.
+    for (const kind of ['deployments', 'replicasets']) {
+      await kubectlOk(c.kubectl, ['delete', kind, '--all', '-n', NS, '--ignore-not-found', '--cascade=orphan']);
+    }
+    await eventually('the namespace to hold no pods', 60_000, async () => {
+      await kubectlOk(c.kubectl, ['delete', 'pods', '--all', '-n', NS, '--force', '--grace-period=0']);
+      const left = await kubectlOk(c.kubectl, ['get', 'pods', '-n', NS, '-o', 'name']);
+      return left.trim() === '' ? true : undefined;
+    });
     await kubectlOk(c.kubectl, ['delete', 'namespace', NS, '--ignore-not-found', '--wait=true', '--timeout=120s']);
     await kubectlOk(c.kubectl, ['delete', 'spiderippool', ...Object.keys(POOLS), '--ignore-not-found']);
     await kubectlOk(c.kubectl, ['delete', 'node', ...NODES, '--ignore-not-found']);

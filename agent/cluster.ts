@@ -19,6 +19,12 @@ import { ENDPOINTS, POOLS, SpiderpoolClient } from '../lib/spiderpool-client.ts'
 import { Informer } from '../lib/watch/informer.ts';
 import type { Kind } from '../lib/watch/kind.ts';
 
+/**
+ * Every apiserver call of the agent fails after this long: a hung call must not hold an ADD, or a pool's
+ * writer and every ADD queued behind it, for longer. The plugin waits longer than that for its answer.
+ */
+export const API_TIMEOUT_MS = 10_000;
+
 export class Cluster extends SpiderpoolClient implements PoolStatusClient {
   private readonly poolCache: Informer<SpiderIPPool>;
   private readonly reservedCache: Informer<SpiderReservedIP>;

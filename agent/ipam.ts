@@ -13,15 +13,16 @@ import type {
   WorkloadEndpointStatus,
 } from '../lib/agent-api.ts';
 import { IPSet, parseCIDR, parseIP, withPrefix, type Family } from '../lib/ip/index.ts';
-import { apiMessage, isAlreadyExists } from '../lib/kube.ts';
+import { apiMessage, isAlreadyExists, outcomeUnknown, statusCode } from '../lib/kube.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Cluster } from './cluster.ts';
 import { AgentFailure } from './errors.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { statefulSetWants, topController, type TopController } from '../ipam/owner.ts';
 import { parsePodIPAMAnnotations, selectPools, SelectionError, type NicPlan } from '../ipam/selection/index.ts';
+import { interfaceNameProblem, isDns1123Label } from '../ipam/selection/names.ts';
 import { AddressTaken, PoolBatcher, PoolExhausted } from './store/pool-batcher.ts';
-import { poolFamily } from '../ipam/records.ts';
+import { poolFamily, readRecords, usedSet } from '../ipam/records.ts';
 
 export interface IpamConfig {
   nodeName: string;
@@ -31,6 +32,8 @@ export interface IpamConfig {
   enableStatefulSet: boolean;
   multusClusterNetwork?: string;
   maxRecordsPerPool?: number;
+  /** The deadline of each pool read and write (the apiserver client bounds every other call). */
+  apiTimeoutMs?: number;
 }
 
 interface Taken {
@@ -38,12 +41,42 @@ interface Taken {
   family: Family;
   ip: string;
   pool: SpiderIPPool;
+  /** Taken by this request, not already held by the pod UID: only such an address is given back on failure. */
+  fresh: boolean;
 }
 
 const required = <K extends string>(args: Record<string, unknown>, keys: readonly K[], what: string) => {
   const missing = keys.filter((k) => typeof args[k] !== 'string' || args[k] === '');
   if (missing.length) throw new AgentFailure('WrongInput', `${what}: missing or empty field(s) ${missing.join(', ')}`);
 };
+
+const isNames = (v: unknown) => v === undefined || (Array.isArray(v) && v.every((n) => typeof n === 'string'));
+
+/** The request's NIC name and CNI defaults, which the plugin copies from kubelet and the CNI configuration. */
+function checkAddOptions(args: IpamAddArgs): void {
+  const problem = interfaceNameProblem(args.ifName);
+  if (problem) throw new AgentFailure('WrongInput', `ifName ${JSON.stringify(args.ifName.slice(0, 100))} ${problem}`);
+  if (!isNames(args.defaultIPv4IPPool) || !isNames(args.defaultIPv6IPPool))
+    throw new AgentFailure('WrongInput', 'defaultIPv4IPPool and defaultIPv6IPPool must be arrays of pool names');
+  for (const flag of ['cleanGateway', 'matchMasterSubnet'] as const) {
+    if (args[flag] !== undefined && typeof args[flag] !== 'boolean')
+      throw new AgentFailure('WrongInput', `${flag} must be true or false`);
+  }
+}
+
+/**
+ * Namespace and pod name go into apiserver paths: anything but a DNS-1123 label and subdomain (what the
+ * apiserver accepts for them) is refused before it can address another resource.
+ */
+export function checkPodName(namespace: string, name: string): void {
+  if (!isDns1123Label(namespace))
+    throw new AgentFailure(
+      'WrongInput',
+      `podNamespace ${JSON.stringify(namespace.slice(0, 100))} is not a DNS-1123 label`,
+    );
+  if (name.length > 253 || !name.split('.').every(isDns1123Label))
+    throw new AgentFailure('WrongInput', `podName ${JSON.stringify(name.slice(0, 300))} is not a DNS-1123 subdomain`);
+}
 
 /** The addresses an endpoint records, without prefix length, with their pools. */
 const addressesOf = (endpoint: SpiderEndpoint): { ip: string; pool: string }[] =>
@@ -59,6 +92,8 @@ const alive = (pod: V1Pod) =>
 
 export class Ipam {
   private readonly batchers = new Map<string, PoolBatcher>();
+  /** The tail of each pod's queue of requests (oneAtATime). */
+  private readonly perPod = new Map<string, Promise<void>>();
 
   constructor(
     private readonly cluster: Cluster,
@@ -73,12 +108,62 @@ export class Ipam {
       b = new PoolBatcher(pool, {
         client: this.cluster,
         reserved: (p) => this.reserved(poolFamily(p)),
-        observer: { conflict: (name) => this.metrics.conflict(name), batch: (_name, size) => this.metrics.batch(size) },
+        elsewhere: (p) => this.elsewhere(p),
+        observer: {
+          conflict: (name) => this.metrics.conflict(name),
+          batch: (_name, size) => this.metrics.batch(size),
+          unknown: (name, err) =>
+            this.log.warn('pool read or write without an answer, re-reading', {
+              pool: name,
+              err: apiMessage(err),
+            }),
+          malformed: (name, problems) => this.reportOnce(name, problems),
+        },
         maxRecords: this.config.maxRecordsPerPool,
+        callTimeoutMs: this.config.apiTimeoutMs,
       });
       this.batchers.set(pool, b);
     }
     return b;
+  }
+
+  /** Problems already logged, so that a bad entry is reported once, not on every write of its pool. */
+  private readonly reported = new Set<string>();
+
+  private reportOnce(pool: string, problems: string[]): void {
+    const fresh = problems.filter((p) => !this.reported.has(p));
+    if (!fresh.length) return;
+    if (this.reported.size > 10_000) this.reported.clear();
+    for (const p of fresh) this.reported.add(p);
+    this.log.warn('malformed allocatedIPs entries left as they are', { pool, problems: fresh });
+  }
+
+  /**
+   * What the other pools covering the same addresses have recorded, from the cache. Overlapping pools can be
+   * admitted together (the operator flags them); an address one of them holds is not handed out by another.
+   */
+  private elsewhere(pool: SpiderIPPool): IPSet {
+    const family = poolFamily(pool);
+    const mine = IPSet.fromRanges(pool.spec.ips ?? [], family);
+    let taken = IPSet.empty(family);
+    for (const other of this.cluster.pools()) {
+      if (other.metadata.name === pool.metadata.name || poolFamily(other) !== family) continue;
+      let theirs: IPSet;
+      try {
+        theirs = IPSet.fromRanges(other.spec.ips ?? [], family);
+      } catch {
+        continue; // a pool whose ranges cannot be read hands out nothing
+      }
+      if (!theirs.overlaps(mine)) continue;
+      try {
+        const { records, blocked } = readRecords(other);
+        taken = taken.union(usedSet(family, records)).union(IPSet.fromValues(family, blocked));
+      } catch {
+        // Records that cannot be read at all could hold any address the two pools share.
+        taken = taken.union(theirs);
+      }
+    }
+    return taken.intersect(mine);
   }
 
   private reserved(family: Family): IPSet {
@@ -97,6 +182,30 @@ export class Ipam {
       ['containerID', 'ifName', 'netNamespace', 'podNamespace', 'podName', 'podUID'] as const,
       'IPAM ADD request',
     );
+    checkPodName(args.podNamespace, args.podName);
+    checkAddOptions(args);
+    return this.oneAtATime(`${args.podNamespace}/${args.podName}`, () => this.add(args));
+  }
+
+  /**
+   * The requests of one pod name run one at a time. Concurrent ADDs of one pod UID share its records: one's
+   * rollback would free an address the other has just answered with as already held.
+   */
+  private async oneAtATime<T>(pod: string, run: () => Promise<T>): Promise<T> {
+    const mine = (this.perPod.get(pod) ?? Promise.resolve()).then(run);
+    const done = mine.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.perPod.set(pod, done);
+    try {
+      return await mine;
+    } finally {
+      if (this.perPod.get(pod) === done) this.perPod.delete(pod);
+    }
+  }
+
+  private async add(args: IpamAddArgs): Promise<IpamAddResponse> {
     const key = `${args.podNamespace}/${args.podName}`;
     const pod = await this.cluster.podWithUid(args.podNamespace, args.podName, args.podUID);
     if (!pod || pod.metadata?.uid !== args.podUID) {
@@ -118,6 +227,7 @@ export class Ipam {
       endpoint?.status?.current.uid === args.podUID &&
       endpoint.status.current.ips.some((e) => e.interface === args.ifName)
     ) {
+      await this.reclaim(endpoint, args.podUID);
       return this.response(endpoint.status.current.ips);
     }
 
@@ -140,15 +250,43 @@ export class Ipam {
       const details = this.details(taken, plans, pod);
       endpoint = await this.record(endpoint, pod, top, stateful, details, taken, recorded);
     } catch (err) {
+      // A write without an answer (timeout, lost connection, 5xx) may have been applied: the endpoint says.
+      const applied = outcomeUnknown(err) ? await this.endpointAfter(err, key, args) : undefined;
+      for (const address of applied ? addressesOf(applied) : []) recorded.add(address.ip);
       await this.giveBack(
         taken.filter((t) => !recorded.has(t.ip)),
         args.podUID,
       );
-      throw err instanceof AgentFailure
-        ? err
-        : new AgentFailure('Unavailable', `recording the SpiderEndpoint of ${key} failed: ${apiMessage(err)}`);
+      if (applied?.status?.current.ips.some((e) => e.interface === args.ifName))
+        return this.response(applied.status.current.ips);
+      if (err instanceof AgentFailure) throw err;
+      // Refused for good (admission, validation): retrying the same request cannot help.
+      const code = statusCode(err);
+      const retry = outcomeUnknown(err) || code === 409 || code === 429;
+      throw new AgentFailure(
+        retry ? 'Unavailable' : 'Internal',
+        `recording the SpiderEndpoint of ${key} failed: ${apiMessage(err)}`,
+      );
     }
     return this.response(endpoint.status?.current.ips ?? []);
+  }
+
+  /**
+   * The pod's endpoint read again after a write of unknown outcome, if it records this UID. When even that read
+   * fails nothing can be known, and nothing is given back: the pool records keep the addresses for this UID, so
+   * a retried ADD gets them again, and the garbage collector frees them once the pod is gone.
+   */
+  private async endpointAfter(err: unknown, key: string, args: IpamAddArgs): Promise<SpiderEndpoint | undefined> {
+    let current: SpiderEndpoint | undefined;
+    try {
+      current = await this.cluster.endpoint(args.podNamespace, args.podName);
+    } catch {
+      throw new AgentFailure(
+        'Unavailable',
+        `recording the SpiderEndpoint of ${key} got no answer (${apiMessage(err)}); its addresses stay recorded`,
+      );
+    }
+    return current?.status?.current.uid === args.podUID ? current : undefined;
   }
 
   /** Runs pool selection; a pool created a moment ago may not be in the cache yet, so a miss re-lists once. */
@@ -204,8 +342,8 @@ export class Ipam {
     for (const name of pools) {
       const pool = this.cluster.pools().find((p) => p.metadata.name === name) ?? (await this.cluster.read(name));
       try {
-        const ip = await this.batcher(name).allocate(pod, podUid, nic);
-        return { nic, family, ip, pool };
+        const { ip, fresh } = await this.batcher(name).allocate(pod, podUid, nic);
+        return { nic, family, ip, pool, fresh };
       } catch (err) {
         if (!(err instanceof PoolExhausted)) throw err;
         reasons.push(err.message);
@@ -214,8 +352,20 @@ export class Ipam {
     throw new AgentFailure('IPUsedOut', `no IPv${family} address left for ${nic} of pod ${pod}: ${reasons.join('; ')}`);
   }
 
+  /** Frees what this request took; an address the pod UID held before the request is never freed here. */
   private async giveBack(taken: Taken[], podUid: string): Promise<void> {
-    await Promise.allSettled(taken.map((t) => this.batcher(t.pool.metadata.name).release(t.ip, podUid)));
+    await Promise.allSettled(
+      taken.filter((t) => t.fresh).map((t) => this.batcher(t.pool.metadata.name).release(t.ip, podUid)),
+    );
+  }
+
+  /**
+   * A repeated ADD answers with what the pod's endpoint records, so those records must hold this UID: one that
+   * went missing is restored, and one that another UID holds now fails the ADD (AddressTaken).
+   */
+  private async reclaim(endpoint: SpiderEndpoint, uid: string): Promise<void> {
+    const pod = `${endpoint.metadata.namespace}/${endpoint.metadata.name}`;
+    await Promise.all(addressesOf(endpoint).map(({ ip, pool }) => this.batcher(pool).rebind(ip, pod, uid, true)));
   }
 
   /** Per-NIC records for the endpoint: addresses with the pool's prefix, gateways and routes. */
@@ -262,7 +412,11 @@ export class Ipam {
     recorded: Set<string>,
   ): Promise<SpiderEndpoint> {
     const meta = pod.metadata as { name: string; namespace: string; uid: string };
-    if (existing?.status) return this.append(existing, details);
+    if (existing?.status) {
+      for (const address of addressesOf(existing)) recorded.add(address.ip);
+      await this.reclaim(existing, meta.uid);
+      return this.append(existing, details);
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.cluster.createEndpoint(this.newEndpoint(pod, top, stateful, details));
@@ -272,12 +426,22 @@ export class Ipam {
       const current = await this.cluster.endpoint(meta.namespace, meta.name);
       if (!current?.status) continue;
       if (current.status.current.uid !== meta.uid) {
+        // Another UID's endpoint is an earlier pod's only while this request's pod is the one that exists: an ADD
+        // that outlived its pod must not free the addresses of the successor that took the name.
+        const live = await this.cluster.pod(meta.namespace, meta.name);
+        if (live?.metadata?.uid !== meta.uid) {
+          throw new AgentFailure(
+            'PodNotFound',
+            `pod ${meta.namespace}/${meta.name} with UID ${meta.uid} is gone; SpiderEndpoint ${meta.name} belongs to UID ${current.status.current.uid}`,
+          );
+        }
         await this.discard(current);
         continue;
       }
       // A repeated ADD of the same pod: keep what the endpoint records, give back anything else taken
       // for those NICs, and add the NICs it does not record yet.
       for (const address of addressesOf(current)) recorded.add(address.ip);
+      await this.reclaim(current, meta.uid);
       const have = new Set(current.status.current.ips.map((e) => e.interface));
       await this.giveBack(
         taken.filter((t) => have.has(t.nic) && !recorded.has(t.ip)),
@@ -375,12 +539,18 @@ export class Ipam {
       ['containerID', 'ifName', 'podNamespace', 'podName'] as const,
       'IPAM DEL request',
     );
+    checkPodName(args.podNamespace, args.podName);
+    return this.oneAtATime(`${args.podNamespace}/${args.podName}`, () => this.remove(args));
+  }
+
+  private async remove(args: IpamDelArgs): Promise<void> {
     // A DEL while the pod lives (kubelet re-creating the sandbox) must not free what the pod still uses.
-    // A pod of this UID that the cache shows terminating stays so; anything else is read again.
+    // A pod of this UID that the cache shows terminating stays so; anything else is read again. A DEL without
+    // a UID cannot tell a live pod's sandbox from an old one's, so it frees nothing while a pod of that name lives.
     const cached = this.cluster.cachedPod(args.podNamespace, args.podName);
-    const trusted = cached && cached.metadata?.uid === args.podUID && !alive(cached);
+    const trusted = cached && args.podUID && cached.metadata?.uid === args.podUID && !alive(cached);
     const pod = trusted ? cached : await this.cluster.pod(args.podNamespace, args.podName);
-    if (pod && alive(pod) && pod.metadata?.uid === args.podUID) return;
+    if (pod && alive(pod) && (!args.podUID || pod.metadata?.uid === args.podUID)) return;
     const uid = args.podUID || pod?.metadata?.uid;
     if (!uid) return;
     const endpoint = await this.cluster.endpoint(args.podNamespace, args.podName);

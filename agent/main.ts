@@ -10,7 +10,7 @@ import { DEFAULT_AGENT_SOCKET } from '../lib/agent-api.ts';
 import { CLUSTER_SETTINGS, setting } from '../lib/daemon/config.ts';
 import { runDaemon } from '../lib/daemon/daemon.ts';
 import { loadKubeConfig } from '../lib/kube.ts';
-import { Cluster } from './cluster.ts';
+import { API_TIMEOUT_MS, Cluster } from './cluster.ts';
 import { CoordinatorConfigSource } from './coordinator-config.ts';
 import { Ipam } from './ipam.ts';
 import { AgentMetrics } from './metrics.ts';
@@ -28,7 +28,7 @@ await runDaemon({
       key: 'enableStatefulSet',
       default: true,
     }),
-    multusClusterNetwork: setting.optional(setting.string({ env: 'MULTUS_CLUSTER_NETWORK' })),
+    multusClusterNetwork: setting.optional(setting.string({ env: 'MULTUS_CLUSTER_NETWORK', key: 'clusterNetwork' })),
     maxRecordsPerPool: setting.integer({ env: 'SPIDERPOOL_IPPOOL_MAX_ALLOCATED_IPS', default: 5000, min: 1 }),
     socketPath: setting.string({
       env: 'SPIDERPOOL_AGENT_SOCKET',
@@ -41,7 +41,7 @@ await runDaemon({
   health: (config) => ({ port: config.metricsPort, host: config.metricsHost }),
   async start({ config, log, registry }) {
     const { nodeName } = config;
-    const cluster = new Cluster(loadKubeConfig(config.kubeconfig), nodeName, log);
+    const cluster = new Cluster(loadKubeConfig(config.kubeconfig, { requestTimeoutMs: API_TIMEOUT_MS }), nodeName, log);
     await cluster.start();
     const metrics = new AgentMetrics(registry);
     const ipam = new Ipam(
@@ -54,6 +54,7 @@ await runDaemon({
         enableStatefulSet: config.enableStatefulSet,
         multusClusterNetwork: config.multusClusterNetwork,
         maxRecordsPerPool: config.maxRecordsPerPool,
+        apiTimeoutMs: API_TIMEOUT_MS,
       },
       metrics,
       log,

@@ -9,22 +9,36 @@ import { apiMessage } from '../lib/kube.ts';
 import type { Logger } from '../lib/log.ts';
 import type { CoordinatorConfigSource } from './coordinator-config.ts';
 import { AgentFailure } from './errors.ts';
-import type { Ipam } from './ipam.ts';
+import { checkPodName, type Ipam } from './ipam.ts';
 import type { AgentMetrics } from './metrics.ts';
 
 const MAX_BODY = 1024 * 1024;
 
+/** Answered with 413, after which the connection is closed: the rest of the body is never read. */
+class BodyTooLarge extends AgentFailure {
+  constructor() {
+    super('WrongInput', `request body larger than ${MAX_BODY} bytes`);
+  }
+}
+
 function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (chunk: string) => {
-      body += chunk;
-      if (body.length > MAX_BODY) reject(new AgentFailure('WrongInput', `request body larger than ${MAX_BODY} bytes`));
-    });
+    if (Number(req.headers['content-length']) > MAX_BODY) return reject(new BodyTooLarge());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY) return void chunks.push(chunk);
+      req.off('data', onData);
+      req.pause();
+      chunks.length = 0;
+      reject(new BodyTooLarge());
+    };
+    req.on('data', onData);
     req.on('end', () => {
+      if (size > MAX_BODY) return;
       try {
-        const parsed = JSON.parse(body || '{}');
+        const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
         if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
         resolve(parsed as Record<string, unknown>);
       } catch {
@@ -65,8 +79,13 @@ export async function serveAgent(options: {
 }): Promise<AgentServer> {
   const { ipam, metrics, log } = options;
 
-  const api = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://agent');
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://agent');
+    } catch {
+      return send(res, 400, { reason: 'WrongInput', message: 'malformed request target' } satisfies AgentError);
+    }
     const handle = async (): Promise<void> => {
       if (url.pathname === AGENT_PATHS.healthy && req.method === 'GET') return send(res, 200, {});
       if (url.pathname === AGENT_PATHS.ip && req.method === 'POST') {
@@ -83,6 +102,7 @@ export async function serveAgent(options: {
         const name = url.searchParams.get('podName');
         if (!namespace || !name)
           throw new AgentFailure('WrongInput', 'query parameters podNamespace and podName are required');
+        checkPodName(namespace, name);
         const endpoint = await ipam.workloadEndpoint(namespace, name);
         if (!endpoint)
           return send(res, 404, {
@@ -99,6 +119,7 @@ export async function serveAgent(options: {
         if (typeof namespace !== 'string' || !namespace || typeof name !== 'string' || !name) {
           throw new AgentFailure('WrongInput', 'podNamespace and podName are required (query parameters or JSON body)');
         }
+        checkPodName(namespace, name);
         return send(res, 200, await options.coordinator.config(namespace, name));
       }
       return send(res, 404, {
@@ -111,8 +132,30 @@ export async function serveAgent(options: {
       const status = HTTP_STATUS[error.reason];
       if (status >= 500) log.error('request failed', { path: url.pathname, method: req.method, ...error });
       else log.info('request refused', { path: url.pathname, method: req.method, ...error });
-      send(res, status, error);
+      if (!(err instanceof BodyTooLarge)) return send(res, status, error);
+      res.shouldKeepAlive = false;
+      send(res, 413, error);
+      res.once('finish', () => req.socket.destroy());
     });
+  };
+  const api = createServer(serve);
+  // A client that asks before sending its body (Expect: 100-continue) learns of an oversized one before sending it.
+  api.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    if (!(Number(req.headers['content-length']) > MAX_BODY)) res.writeContinue();
+    serve(req, res);
+  });
+  // What Node's HTTP parser refuses (not HTTP at all, oversized headers) gets the same JSON refusal.
+  api.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const body = JSON.stringify({
+      reason: 'WrongInput',
+      message: `malformed HTTP request (${err.code ?? err.message})`,
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   // Many plugins call at once during a burst of pod starts; keep the socket's accept queue deep.
   api.maxConnections = 4096;

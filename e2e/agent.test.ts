@@ -1,6 +1,8 @@
 // Agents on four simulated nodes against the real apiserver: many concurrent ADDs against one pool,
 // then all DELs, and the errors a user sees when a pod cannot get an address.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
 import type { SpiderEndpoint, SpiderIPPool } from '../api/v2beta1/types.ts';
 import { GROUP, VERSION } from '../api/v2beta1/constants.ts';
@@ -12,6 +14,35 @@ import { registerNode } from './kubelet/node.ts';
 import { inBatches } from './harness/wait.ts';
 
 const NAMESPACE = 'agent-test';
+
+/**
+ * POSTs a body as it is, not re-encoded, and returns the status. It asks first (Expect: 100-continue), as curl
+ * does for large bodies: the agent refuses a declared length over its limit before the body is sent.
+ */
+function rawPost(socketPath: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(socketPath);
+    let answer = '';
+    socket.on('data', (d) => {
+      answer += d.toString();
+      if (answer.startsWith('HTTP/1.1 100 ') && answer.endsWith('\r\n\r\n')) {
+        answer = '';
+        socket.end(body);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const status = /^HTTP\/1\.1 (\d{3}) /.exec(answer)?.[1];
+      if (status) resolve(Number(status));
+      else reject(new Error(`no answer: ${JSON.stringify(answer.slice(0, 200))}`));
+    });
+    socket.write(
+      `POST /v1/ipam/ip HTTP/1.1\r\nHost: agent\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`,
+    );
+  });
+}
+
 const NODES = ['agent-node-1', 'agent-node-2', 'agent-node-3', 'agent-node-4'];
 
 describe('agent IPAM on the real apiserver', function () {
@@ -186,5 +217,56 @@ describe('agent IPAM on the real apiserver', function () {
     assert.equal(r.status, 400);
     assert.match((r.body as AgentError).message, /containerID/);
     assert.match((r.body as AgentError).message, /podUID/);
+  });
+
+  it('hostile wildcard: a 30-star pool pattern in one ADD delays neither a pool create nor an ordinary ADD beyond 1 s', async () => {
+    await createPool('wild', { subnet: '10.81.0.0/24', ips: ['10.81.0.10-10.81.0.20'] });
+    const hostile = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        createPod(`wild-${i}`, NODES[3]!, { 'ipam.spidernet.io/ippool': `{"ipv4":["${'*'.repeat(30)}x"]}` }),
+      ),
+    );
+    const ordinary = await createPod('plain', NODES[3]!, { 'ipam.spidernet.io/ippool': '{"ipv4":["wild"]}' });
+    const timed = async <T>(call: () => Promise<T>) => {
+      const started = Date.now();
+      const value = await call();
+      return { value, ms: Date.now() - started };
+    };
+    const [hostileAnswers, plain, create] = await Promise.all([
+      Promise.all(hostile.map((pod) => timed(() => add(3, pod)))),
+      timed(() => add(3, ordinary)),
+      timed(() => createPool('wild-created', { subnet: '10.82.0.0/24', ips: ['10.82.0.10'] })),
+    ]);
+    assert.equal(plain.value.status, 200, JSON.stringify(plain.value.body));
+    assert.ok(plain.ms < 1000, `the ordinary ADD took ${plain.ms} ms`);
+    assert.ok(create.ms < 1000, `the pool create took ${create.ms} ms`);
+    for (const { value } of hostileAnswers) {
+      assert.equal(value.status, 422, 'no pool matches the pattern');
+      assert.equal((value.body as AgentError).reason, 'NoAvailablePool');
+    }
+    await c.kubectl(['delete', 'sp', 'wild', 'wild-created', '--ignore-not-found', '--wait=false']);
+  });
+
+  it("hostile bodies: 1000 bodies of 1 MiB get their 4xx and the agent's memory stays bounded", async () => {
+    const agent = agents.agents[0]!;
+    const rss = () =>
+      Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${agent.process.pid}/status`, 'utf8'))![1]) * 1024;
+    const mib = 1024 * 1024;
+    // Exactly the limit is read and parsed (a JSON object lacking every field); one byte more is refused unread.
+    const atLimit = JSON.stringify({ containerID: 'x'.repeat(mib - 20) }).padEnd(mib, ' ');
+    const overLimit = `${atLimit} `;
+    await inBatches(Array.from({ length: 20 }), 10, () => rawPost(agent.socket, atLimit));
+    const before = rss();
+    const statuses = await inBatches(
+      Array.from({ length: 1000 }, (_, i) => i),
+      10,
+      (i) => rawPost(agent.socket, i % 2 ? atLimit : overLimit),
+    );
+    const after = rss();
+    assert.deepEqual(new Set(statuses), new Set([400, 413]));
+    assert.ok(after - before < 128 * mib, `RSS grew from ${(before / mib) | 0} MiB to ${(after / mib) | 0} MiB`);
+    console.log(
+      `      agent RSS ${(before / mib).toFixed(0)} MiB before, ${(after / mib).toFixed(0)} MiB after 1000 bodies`,
+    );
   });
 });

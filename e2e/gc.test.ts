@@ -457,4 +457,36 @@ describe('IP garbage collection', function () {
       await stop(op);
     });
   });
+
+  it('malformed records: entries without a pod or with a non-IP key are kept as they are and the scan goes on', async () => {
+    const name = 'gc-malformed-v4';
+    await createPool(name, '10.252.0.0/24', '10.252.0.10-10.252.0.50');
+    const dead = { pod: `${NS}/gone-for-good`, podUid: randomUUID() };
+    const malformed =
+      '{"__proto__":{"pod":"gc-e2e/proto","podUid":"p"},"bogus":1,"10.252.0.10":{"podUid":"no-pod"},' +
+      `"10.252.0.11":${JSON.stringify(dead)}}`;
+    const pool = await readPool(name);
+    await custom.replaceClusterCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      plural: 'spiderippools',
+      name,
+      body: { ...pool, status: { ...pool.status, allocatedIPs: malformed, allocatedIPCount: 1 } },
+    });
+    const op = await start({ intervalMs: 1000 });
+    try {
+      await eventually('the dead record freed', 60_000, async () =>
+        (await records(name))['10.252.0.11'] ? undefined : true,
+      );
+      const left = (await readPool(name)).status?.allocatedIPs ?? '';
+      assert.equal(
+        left,
+        '{"__proto__":{"pod":"gc-e2e/proto","podUid":"p"},"bogus":1,"10.252.0.10":{"podUid":"no-pod"}}',
+        'the malformed entries are left exactly as they were',
+      );
+    } finally {
+      await stop(op);
+      await c.kubectl(['delete', 'sp', name, '--ignore-not-found', '--wait=false']);
+    }
+  });
 });

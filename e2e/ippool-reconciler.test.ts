@@ -2,7 +2,7 @@
 // per-pool gauges on the metrics port compared with what `kubectl get sp` shows.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { CustomObjectsApi } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { SpiderIPPool } from '../api/v2beta1/types.ts';
 import { FINALIZER, GROUP, VERSION } from '../api/v2beta1/constants.ts';
 import { isNotFound } from '../lib/kube.ts';
@@ -153,5 +153,35 @@ describe('IPPool reconciler', function () {
     }
     assert.match(text, /spiderpool_controller_reconcile_total\{controller="ippool",result="success"\} [1-9]/);
     assert.match(text, /spiderpool_controller_leader 1/);
+  });
+
+  it('flags pools created together over the same addresses: a Warning event on each naming the other, and a gauge', async () => {
+    await Promise.all([
+      createPool('overlap-a', { ipVersion: 4, subnet: '10.83.0.0/24', ips: ['10.83.0.10-10.83.0.20'] }),
+      createPool('overlap-b', { ipVersion: 4, subnet: '10.83.0.0/24', ips: ['10.83.0.15-10.83.0.30'] }),
+    ]);
+    const core = c.kubeConfig.makeApiClient(CoreV1Api);
+    for (const [pool, other] of [
+      ['overlap-a', 'overlap-b'],
+      ['overlap-b', 'overlap-a'],
+    ]) {
+      const event = await eventually(`the overlap event of ${pool}`, 30_000, async () =>
+        (
+          await core.listNamespacedEvent({
+            namespace: 'default',
+            fieldSelector: `involvedObject.name=${PREFIX}${pool}`,
+          })
+        ).items.find((e) => e.reason === 'OverlappingIPPool'),
+      );
+      assert.equal(event.type, 'Warning');
+      assert.equal(event.involvedObject.kind, 'SpiderIPPool');
+      assert.match(
+        event.message ?? '',
+        new RegExp(`IPs 10\\.83\\.0\\.15-10\\.83\\.0\\.20 are also in SpiderIPPool ${PREFIX}${other}`),
+      );
+    }
+    const text = await (await fetch(`http://127.0.0.1:${operator.metricsPort}/metrics`)).text();
+    assert.match(text, new RegExp(`spiderpool_ippool_overlaps\\{SpiderIPPool="${PREFIX}overlap-a"\\} 1`));
+    assert.match(text, new RegExp(`spiderpool_ippool_overlaps\\{SpiderIPPool="${PREFIX}v4"\\} 0`));
   });
 });

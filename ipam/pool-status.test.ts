@@ -133,4 +133,25 @@ describe('pool status computation', () => {
     assert.equal(next.status?.allocatedIPs, undefined);
     assert.equal(next.status?.allocatedIPCount, 0);
   });
+
+  it("applyOps: an exclusive rebind takes only a free address or its own UID's, never a malformed or another pool's", () => {
+    const p: SpiderIPPool = {
+      ...pool({ '10.0.0.1': { pod: 'ns/a', podUid: 'old' }, '10.0.0.2': { pod: 'ns/a', podUid: 'a' } }),
+    };
+    p.status!.allocatedIPs = p.status!.allocatedIPs!.replace('{', '{"10.0.0.3":{"pod":""},');
+    const rebind = (ip: string) => ({ kind: 'rebind' as const, ip, pod: 'ns/a', podUid: 'a', exclusive: true });
+    const update = applyOps(p, ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.5'].map(rebind), {
+      ...rules,
+      elsewhere: () => IPSet.fromRanges(['10.0.0.4']),
+    });
+    assert.deepEqual(update.outcomes, [
+      { kind: 'taken', ip: '10.0.0.1', holder: 'UID old', wanted: 'ns/a' },
+      { kind: 'done', ip: '10.0.0.2', changed: false },
+      { kind: 'taken', ip: '10.0.0.3', holder: 'a malformed record', wanted: 'ns/a' },
+      { kind: 'taken', ip: '10.0.0.4', holder: 'another IPPool that covers it', wanted: 'ns/a' },
+      { kind: 'done', ip: '10.0.0.5', changed: true },
+    ]);
+    assert.equal(update.problems.length, 1);
+    assert.match(update.pool.status!.allocatedIPs!, /^\{"10\.0\.0\.3":\{"pod":""\},/, 'the malformed entry is kept');
+  });
 });

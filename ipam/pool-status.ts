@@ -2,8 +2,8 @@
 // read and write the pool themselves and call these on every attempt, so a retry after a conflict
 // recomputes from the pool as it is now.
 import type { SpiderIPPool } from '../api/v2beta1/types.ts';
-import { formatIP, type IPSet } from '../lib/ip/index.ts';
-import { assignable, parseRecords, poolFamily, serializeRecords, usedSet, type PoolRecords } from './records.ts';
+import { IPSet, formatIP, parseIP } from '../lib/ip/index.ts';
+import { assignable, poolFamily, readRecords, serializeRecords, usedSet, type ReadRecords } from './records.ts';
 
 /** Spiderpool caps a pool at 5000 records to keep the status object far below etcd's size limit. */
 const MAX_POOL_RECORDS = 5000;
@@ -11,18 +11,28 @@ const MAX_POOL_RECORDS = 5000;
 export type PoolOp =
   | { kind: 'allocate'; pod: string; podUid: string; nic: string }
   | { kind: 'release'; ip: string; podUid: string }
-  | { kind: 'rebind'; ip: string; pod: string; podUid: string };
+  /**
+   * Records the address for the pod UID. `exclusive`: only if it is free or already this UID's (a repeated ADD
+   * restoring what its endpoint shows); otherwise a record of the same pod name may move to the new UID (a
+   * recreated StatefulSet pod).
+   */
+  | { kind: 'rebind'; ip: string; pod: string; podUid: string; exclusive?: boolean };
 
 export type OpOutcome =
   /** `ip`: the address allocated, released or rebound; `changed`: whether the records changed for it. */
   | { kind: 'done'; ip: string; changed: boolean }
   | { kind: 'exhausted'; detail: string }
-  /** A rebind of an address that was freed and has since been given to another pod. */
+  /** A rebind of an address that was freed and has since been given to another pod, or to another pool. */
   | { kind: 'taken'; ip: string; holder: string; wanted: string };
 
 export interface AllocationRules {
   /** Addresses that are never handed out (SpiderReservedIPs of the pool's family). */
   reserved: (pool: SpiderIPPool) => IPSet;
+  /**
+   * Addresses that other pools covering them have recorded. Pools created at the same instant can overlap
+   * (no admission check sees the other), and an address must still go to one pod only.
+   */
+  elsewhere?: (pool: SpiderIPPool) => IPSet;
   maxRecords?: number;
 }
 
@@ -32,33 +42,44 @@ export interface PoolUpdate {
   changed: boolean;
   /** One per op, in the same order. */
   outcomes: OpOutcome[];
+  /** Malformed entries of the status, left as they are (readRecords). */
+  problems: string[];
 }
 
-/** The pool with its status rebuilt from the records. */
-function withRecords(pool: SpiderIPPool, records: PoolRecords): SpiderIPPool {
+/** The pool with its status rebuilt from the records; malformed entries are written back as they were. */
+function withRecords(pool: SpiderIPPool, { records, malformed }: ReadRecords): SpiderIPPool {
   const status = { ...pool.status, allocatedIPCount: records.size };
-  const allocatedIPs = serializeRecords(records);
+  const allocatedIPs = serializeRecords(records, malformed);
   if (allocatedIPs === undefined) delete status.allocatedIPs;
   else status.allocatedIPs = allocatedIPs;
   return { ...pool, status };
 }
 
 /** A record goes only while it holds the releasing UID: it may have moved to a live pod meanwhile. */
-function release(records: PoolRecords, ip: string, podUid: string): OpOutcome {
+function release({ records }: ReadRecords, ip: string, podUid: string): OpOutcome {
   const changed = records.get(ip)?.podUid === podUid;
   if (changed) records.delete(ip);
   return { kind: 'done', ip, changed };
 }
 
-function rebind(records: PoolRecords, ip: string, pod: string, podUid: string): OpOutcome {
-  const record = records.get(ip);
-  if (record && record.pod !== pod) return { kind: 'taken', ip, holder: record.pod, wanted: pod };
+function rebind(read: ReadRecords, op: Rebind, elsewhere: IPSet): OpOutcome {
+  const { ip, pod, podUid } = op;
+  const record = read.records.get(ip);
+  const taken = (holder: string): OpOutcome => ({ kind: 'taken', ip, holder, wanted: pod });
+  if (record && record.pod !== pod) return taken(record.pod);
+  if (record && op.exclusive && record.podUid !== podUid) return taken(`UID ${record.podUid}`);
+  if (!record) {
+    const value = parseIP(ip).value;
+    if (read.blocked.includes(value)) return taken('a malformed record');
+    if (elsewhere.contains(value)) return taken('another IPPool that covers it');
+  }
   const changed = record?.podUid !== podUid;
-  if (changed) records.set(ip, { ...record, pod, podUid });
+  if (changed) read.records.set(ip, { ...record, pod, podUid });
   return { kind: 'done', ip, changed };
 }
 
 type Allocate = Extract<PoolOp, { kind: 'allocate' }>;
+type Rebind = Extract<PoolOp, { kind: 'rebind' }>;
 
 /**
  * The lowest free addresses, one per allocation, handed out in the order the returned function is called
@@ -67,9 +88,10 @@ type Allocate = Extract<PoolOp, { kind: 'allocate' }>;
  */
 function allocator(
   pool: SpiderIPPool,
-  records: PoolRecords,
+  { records, blocked }: ReadRecords,
   allocations: Allocate[],
   rules: AllocationRules,
+  elsewhere: IPSet,
 ): (op: Allocate) => OpOutcome {
   // Records written without a NIC (by Spiderpool) count for every NIC of their pod.
   const held = new Map<string, string>();
@@ -82,6 +104,8 @@ function allocator(
   const taken = room
     ? assignable(pool, rules.reserved(pool))
         .subtract(usedSet(family, records))
+        .subtract(IPSet.fromValues(family, blocked))
+        .subtract(elsewhere)
         .take(room)
         .map((v) => formatIP(v, family))
     : [];
@@ -104,24 +128,22 @@ function allocator(
 
 /** Applies the ops to a copy of the pool: releases and rebinds first, so allocations can reuse what they free. */
 export function applyOps(pool: SpiderIPPool, ops: readonly PoolOp[], rules: AllocationRules): PoolUpdate {
-  const records = parseRecords(pool);
+  const read = readRecords(pool);
+  const elsewhere = rules.elsewhere?.(pool) ?? IPSet.empty(poolFamily(pool));
   const first = ops.map((op) =>
-    op.kind === 'release'
-      ? release(records, op.ip, op.podUid)
-      : op.kind === 'rebind'
-        ? rebind(records, op.ip, op.pod, op.podUid)
-        : op,
+    op.kind === 'release' ? release(read, op.ip, op.podUid) : op.kind === 'rebind' ? rebind(read, op, elsewhere) : op,
   );
   const allocate = allocator(
     pool,
-    records,
+    read,
     first.filter((o): o is Allocate => o.kind === 'allocate'),
     rules,
+    elsewhere,
   );
   const outcomes = first.map((o) => (o.kind === 'allocate' ? allocate(o) : o));
   const changed =
-    outcomes.some((o) => o.kind === 'done' && o.changed) || pool.status?.allocatedIPCount !== records.size;
-  return { pool: withRecords(pool, records), changed, outcomes };
+    outcomes.some((o) => o.kind === 'done' && o.changed) || pool.status?.allocatedIPCount !== read.records.size;
+  return { pool: withRecords(pool, read), changed, outcomes, problems: read.problems };
 }
 
 /** The pool without the records that still hold the given UIDs, and which addresses those were. */
@@ -129,9 +151,9 @@ export function withoutRecords(
   pool: SpiderIPPool,
   items: readonly { ip: string; podUid: string }[],
 ): { pool: SpiderIPPool; removed: string[] } {
-  const records = parseRecords(pool);
+  const read = readRecords(pool);
   const removed = items
-    .map(({ ip, podUid }) => release(records, ip, podUid))
+    .map(({ ip, podUid }) => release(read, ip, podUid))
     .flatMap((o) => (o.kind === 'done' && o.changed ? [o.ip] : []));
-  return { pool: withRecords(pool, records), removed };
+  return { pool: withRecords(pool, read), removed };
 }

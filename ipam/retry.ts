@@ -1,7 +1,7 @@
 // The one way a pool's status is written: read, compute, write with the resourceVersion that was read.
 // A 409 means someone else wrote first; the next attempt reads again and recomputes from what is there.
 import type { SpiderIPPool } from '../api/v2beta1/types.ts';
-import { isConflict, isNotFound } from '../lib/kube.ts';
+import { RequestTimeout, isConflict, isNotFound, outcomeUnknown } from '../lib/kube.ts';
 
 export interface PoolStatusClient {
   /** A fresh read of the pool (not from a cache). */
@@ -29,6 +29,23 @@ export interface UpdateOptions {
   /** The pool as last written by this caller, tried before any read; a 409 on it costs one retry. */
   cached?: SpiderIPPool;
   onConflict?: () => void;
+  /**
+   * Each read and write fails after this long, so a hung apiserver call cannot keep the writer busy. Such a
+   * failure, a lost connection or a 5xx leaves the write's outcome unknown: the pool is read again and the
+   * batch recomputed (an allocation that was applied finds its own record), up to `unknownRetries` times.
+   */
+  callTimeoutMs?: number;
+  unknownRetries?: number;
+  onUnknown?: (err: unknown) => void;
+}
+
+function withDeadline<T>(call: Promise<T>, ms: number | undefined, what: string): Promise<T> {
+  if (ms === undefined) return call;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RequestTimeout(`${what} got no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([call, expired]).finally(() => clearTimeout(timer));
 }
 
 /** `pool` is the status as written, or as read when nothing was written. A pool that is gone is `gone`. */
@@ -36,7 +53,8 @@ export type Updated<T> = { gone: false; pool: SpiderIPPool; result: T } | { gone
 
 /**
  * `compute` runs once per attempt, with the attempt's number, on the pool as it is then. Any error other
- * than a 409 or a 404 is thrown at once, as is the last 409 when the budget is spent.
+ * than a 409, a 404 or an unknown outcome (see `callTimeoutMs`) is thrown at once, as is the last 409 when the
+ * budget is spent.
  */
 export async function updatePoolStatus<T>(
   client: PoolStatusClient,
@@ -46,17 +64,36 @@ export async function updatePoolStatus<T>(
 ): Promise<Updated<T>> {
   const { policy } = options;
   const deadline = Date.now() + policy.budgetMs;
+  const timeout = options.callTimeoutMs;
   let cached = options.cached;
+  let unknown = 0;
   for (let attempt = 0; ; attempt++) {
+    let computing = false;
     try {
-      const pool = cached ?? (await client.read(name));
+      const pool = cached ?? (await withDeadline(client.read(name), timeout, `GET of IPPool ${name}`));
+      computing = true;
       const { next, result } = compute(pool, attempt);
-      return { gone: false, pool: next ? await client.writeStatus(next) : pool, result };
+      computing = false;
+      // Nothing to write proves nothing about a cached pool (another writer may have changed it): a result
+      // computed from the cache is confirmed on a fresh read.
+      if (!next && pool === cached) {
+        cached = undefined;
+        continue;
+      }
+      const written = next && (await withDeadline(client.writeStatus(next), timeout, `status write of IPPool ${name}`));
+      return { gone: false, pool: written ?? pool, result };
     } catch (err) {
+      if (computing) throw err;
       if (isNotFound(err)) return { gone: true };
-      if (!isConflict(err)) throw err;
-      options.onConflict?.();
-      if (Date.now() > deadline) throw err;
+      if (isConflict(err)) {
+        options.onConflict?.();
+        if (Date.now() > deadline) throw err;
+      } else if (outcomeUnknown(err) && unknown < (options.unknownRetries ?? 0)) {
+        unknown++;
+        options.onUnknown?.(err);
+      } else {
+        throw err;
+      }
     }
     cached = undefined;
     const pause = Math.min(policy.maxPauseMs, policy.firstPauseMs * 2 ** attempt);

@@ -108,6 +108,8 @@ export const CNI_ERROR = {
   poolExhausted: 100,
   agentUnreachable: 101,
   noAvailablePool: 102,
+  /** The socket file is not a socket, not root's, or writable by group or others: the plugin will not connect. */
+  agentSocketUntrusted: 103,
   agentInternal: 110,
 } as const;
 

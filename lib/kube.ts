@@ -10,8 +10,15 @@ import { ApiException, KubeConfig, type RequestContext } from '@kubernetes/clien
 class KeepAliveKubeConfig extends KubeConfig {
   private shared?: { agent: Agent; key: string };
 
+  /** With a deadline, a request that brings no signal of its own is aborted after that long. */
+  constructor(private readonly requestTimeoutMs?: number) {
+    super();
+  }
+
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     await super.applySecurityAuthentication(context);
+    if (this.requestTimeoutMs !== undefined && !context.getSignal())
+      context.setSignal(AbortSignal.timeout(this.requestTimeoutMs));
     const fresh = context.getAgent();
     if (!(fresh instanceof Agent)) return;
     const { ca, cert, key, pfx, rejectUnauthorized } = fresh.options;
@@ -28,9 +35,12 @@ class KeepAliveKubeConfig extends KubeConfig {
   }
 }
 
-/** Loads the kubeconfig from a path, $KUBECONFIG, or the in-cluster service account. */
-export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KeepAliveKubeConfig();
+/**
+ * Loads the kubeconfig from a path, $KUBECONFIG, or the in-cluster service account. `requestTimeoutMs` bounds
+ * every request made through an API client (not watches, which last; lists bring their own deadline).
+ */
+export function loadKubeConfig(path?: string, options: { requestTimeoutMs?: number } = {}): KubeConfig {
+  const kc = new KeepAliveKubeConfig(options.requestTimeoutMs);
   if (path) kc.loadFromFile(path);
   else kc.loadFromDefault();
   return kc;
@@ -41,6 +51,22 @@ export const statusCode = (err: unknown): number | undefined =>
 export const isConflict = (err: unknown): boolean => statusCode(err) === 409;
 export const isNotFound = (err: unknown): boolean => statusCode(err) === 404;
 export const isAlreadyExists = (err: unknown): boolean => statusCode(err) === 409;
+
+/** A request that got no answer within its deadline. */
+export class RequestTimeout extends Error {
+  override name = 'RequestTimeout';
+}
+
+/**
+ * The request may have been applied although it failed: no answer in time, the connection lost (node-fetch's
+ * AbortError and FetchError, or a system error code), or a 5xx. Such a failure is re-read before anything is
+ * decided from it.
+ */
+export function outcomeUnknown(err: unknown): boolean {
+  if (err instanceof ApiException) return err.code >= 500;
+  const { name, code } = (err ?? {}) as { name?: unknown; code?: unknown };
+  return ['RequestTimeout', 'AbortError', 'FetchError'].includes(String(name)) || typeof code === 'string';
+}
 
 /** The apiserver's own message for a failed call (ApiException.body is the raw Status JSON). */
 /** The object, or undefined when the apiserver says it does not exist; every other failure is thrown. */

@@ -46,7 +46,7 @@ await runDaemon({
     enableIPv4: setting.boolean({ env: 'SPIDERPOOL_ENABLE_IPV4', key: 'enableIPv4', default: true }),
     enableIPv6: setting.boolean({ env: 'SPIDERPOOL_ENABLE_IPV6', key: 'enableIPv6', default: true }),
     podWebhook: setting.boolean({ env: 'SPIDERPOOL_POD_WEBHOOK', default: true }),
-    multusClusterNetwork: setting.optional(setting.string({ env: 'MULTUS_CLUSTER_NETWORK' })),
+    multusClusterNetwork: setting.optional(setting.string({ env: 'MULTUS_CLUSTER_NETWORK', key: 'clusterNetwork' })),
   },
   health: (config) => ({ port: config.metricsPort, host: config.host }),
   async start({ config, log, registry }) {

@@ -53,7 +53,9 @@ describe('PoolBatcher', () => {
   it('folds concurrent allocations into one status write with the lowest free addresses', async () => {
     const store = new MemoryPool(pool({}));
     const b = new PoolBatcher('p', { client: store, reserved: noneReserved });
-    const ips = await Promise.all(Array.from({ length: 8 }, (_, i) => b.allocate(`ns/pod${i}`, `uid${i}`, 'eth0')));
+    const ips = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => b.allocate(`ns/pod${i}`, `uid${i}`, 'eth0').then((a) => a.ip)),
+    );
     assert.deepEqual([...ips].sort(), [
       '10.6.0.10',
       '10.6.0.11',
@@ -72,7 +74,7 @@ describe('PoolBatcher', () => {
   it('never hands out excluded, reserved or gateway addresses', async () => {
     const store = new MemoryPool(pool({ ips: ['10.6.0.1-10.6.0.6'], excludeIPs: ['10.6.0.2'], gateway: '10.6.0.1' }));
     const b = new PoolBatcher('p', { client: store, reserved: () => IPSet.fromRanges(['10.6.0.3-10.6.0.4']) });
-    const ips = await Promise.all(['a', 'b'].map((n) => b.allocate(`ns/${n}`, n, 'eth0')));
+    const ips = await Promise.all(['a', 'b'].map((n) => b.allocate(`ns/${n}`, n, 'eth0').then((a) => a.ip)));
     assert.deepEqual(ips, ['10.6.0.5', '10.6.0.6']);
     await assert.rejects(
       b.allocate('ns/c', 'c', 'eth0'),
@@ -88,8 +90,9 @@ describe('PoolBatcher', () => {
       b.allocate('ns/a', 'uid-a', 'eth0'),
       b.allocate('ns/a', 'uid-a', 'net1'),
     ]);
-    assert.equal(again, first);
-    assert.notEqual(other, first);
+    assert.deepEqual(first, { ip: '10.6.0.10', fresh: true });
+    assert.deepEqual(again, { ip: '10.6.0.10', fresh: false }, 'an address the UID already holds is not new');
+    assert.deepEqual(other, { ip: '10.6.0.11', fresh: true });
     assert.equal(store.pool.status?.allocatedIPCount, 2);
   });
 
@@ -97,7 +100,7 @@ describe('PoolBatcher', () => {
     const store = new MemoryPool(pool({}, JSON.stringify({ '10.6.0.10': { pod: 'ns/x', podUid: 'x' } })));
     store.foreignWrites = 3;
     const b = new PoolBatcher('p', { client: store, reserved: noneReserved });
-    const ips = await Promise.all(['a', 'b', 'c'].map((n) => b.allocate(`ns/${n}`, n, 'eth0')));
+    const ips = await Promise.all(['a', 'b', 'c'].map((n) => b.allocate(`ns/${n}`, n, 'eth0').then((a) => a.ip)));
     assert.equal(new Set(ips).size, 3);
     assert.ok(!ips.includes('10.6.0.10'));
     assert.equal(store.conflicts, 3);
@@ -165,7 +168,37 @@ describe('PoolBatcher', () => {
       }),
     );
     const b = new PoolBatcher('p', { client: store, reserved: () => IPSet.empty(6) });
-    const ips = await Promise.all(['a', 'b', 'c'].map((n) => b.allocate(`ns/${n}`, n, 'eth0')));
+    const ips = await Promise.all(['a', 'b', 'c'].map((n) => b.allocate(`ns/${n}`, n, 'eth0').then((a) => a.ip)));
     assert.deepEqual(ips, ['fd00:10:6::', 'fd00:10:6::2', 'fd00:10:6::3']);
+  });
+
+  it('hung-write-frees-writer: a write that never answers holds the writer no longer than the deadline', async () => {
+    const store = new MemoryPool(pool({}));
+    const write = store.writeStatus.bind(store);
+    let hang = 3; // the first write and both re-reads' writes never answer
+    store.writeStatus = (next) => (hang-- > 0 ? new Promise(() => {}) : write(next));
+    const b = new PoolBatcher('p', { client: store, reserved: noneReserved, callTimeoutMs: 50 });
+    const started = Date.now();
+    const first = b.allocate('ns/a', 'a', 'eth0');
+    const queued = b.allocate('ns/b', 'b', 'eth0');
+    await assert.rejects(first, /no answer within 50 ms/);
+    await assert.rejects(queued, /no answer within 50 ms/, 'the request that joined its retries fails with it');
+    assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
+    assert.deepEqual(await b.allocate('ns/c', 'c', 'eth0'), { ip: '10.6.0.10', fresh: true }, 'the writer is free');
+  });
+
+  it('unknown-write-outcome-rereads: a write that committed without an answer is found on the re-read', async () => {
+    const store = new MemoryPool(pool({}));
+    const write = store.writeStatus.bind(store);
+    let lose = 1;
+    store.writeStatus = async (next) => {
+      const written = await write(next);
+      if (lose-- > 0) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      return written;
+    };
+    const b = new PoolBatcher('p', { client: store, reserved: noneReserved });
+    assert.deepEqual(await b.allocate('ns/a', 'a', 'eth0'), { ip: '10.6.0.10', fresh: true });
+    assert.deepEqual(Object.keys(Object.fromEntries(parseRecords(store.pool))), ['10.6.0.10'], 'taken once');
+    assert.equal(store.writes, 1);
   });
 });

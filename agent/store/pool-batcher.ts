@@ -12,22 +12,44 @@ import { updatePoolStatus, type PoolStatusClient } from '../../ipam/retry.ts';
 export interface BatcherObserver {
   conflict(pool: string): void;
   batch(pool: string, size: number): void;
+  /** A read or write whose outcome is unknown (no answer in time, connection lost, 5xx): the pool is re-read. */
+  unknown?(pool: string, err: unknown): void;
+  /** Entries of allocatedIPs that are no pod's record (readRecords); they are left as they are. */
+  malformed?(pool: string, problems: string[]): void;
 }
 
 export interface PoolBatcherOptions {
   client: PoolStatusClient;
   reserved: (pool: SpiderIPPool) => IPSet;
+  /** Addresses other pools covering them have recorded (AllocationRules.elsewhere). */
+  elsewhere?: (pool: SpiderIPPool) => IPSet;
   observer?: BatcherObserver;
   maxRecords?: number;
   /** How long a batch keeps retrying conflicts before its requests fail with RetriesExhausted. */
   retryBudgetMs?: number;
+  /** The deadline of each read and write of the pool (UpdateOptions.callTimeoutMs). */
+  callTimeoutMs?: number;
+}
+
+/** How often a batch whose write has an unknown outcome is re-read and recomputed before its requests fail. */
+const UNKNOWN_RETRIES = 2;
+
+/** An allocated address; `fresh` when this request took it, not when the pod UID already held it. */
+export interface Allocated {
+  ip: string;
+  fresh: boolean;
 }
 
 /** A request waiting for the write that carries it; release and rebind resolve with their own address. */
 interface Pending {
   op: PoolOp;
-  resolve: (ip: string) => void;
+  resolve: (allocated: Allocated) => void;
   reject: (e: Error) => void;
+  /**
+   * The address an attempt took for this allocation. When that attempt's write has an unknown outcome and the
+   * re-read shows the address held by the pod, it was still this request that took it.
+   */
+  tried?: string;
 }
 
 /** Thrown to an allocation when the pool has no address left; the caller moves on to its next pool. */
@@ -61,7 +83,7 @@ export class PoolBatcher {
    * Takes the lowest free address for one NIC of the pod. A pod UID that already holds an address of this
    * pool for that NIC gets the same one back, so a retried ADD never takes a second address.
    */
-  allocate(pod: string, podUid: string, nic: string): Promise<string> {
+  allocate(pod: string, podUid: string, nic: string): Promise<Allocated> {
     return new Promise((resolve, reject) =>
       this.enqueue({ op: { kind: 'allocate', pod, podUid, nic }, resolve, reject }),
     );
@@ -74,10 +96,14 @@ export class PoolBatcher {
     );
   }
 
-  /** Moves a record held by the same pod name to a new pod UID (a StatefulSet pod that was recreated). */
-  rebind(ip: string, pod: string, podUid: string): Promise<void> {
+  /**
+   * Records the address for the pod UID. Not `exclusive`: a record of the same pod name moves to the new UID (a
+   * StatefulSet pod that was recreated). `exclusive`: the address must be free or already this UID's (a repeated
+   * ADD restoring what its endpoint shows). Fails with AddressTaken otherwise.
+   */
+  rebind(ip: string, pod: string, podUid: string, exclusive = false): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.enqueue({ op: { kind: 'rebind', ip, pod, podUid }, resolve: () => resolve(), reject }),
+      this.enqueue({ op: { kind: 'rebind', ip, pod, podUid, exclusive }, resolve: () => resolve(), reject }),
     );
   }
 
@@ -96,7 +122,7 @@ export class PoolBatcher {
   }
 
   private async apply(batch: Pending[]): Promise<void> {
-    const { client, observer, reserved, maxRecords } = this.options;
+    const { client, observer, reserved, elsewhere, maxRecords } = this.options;
     let conflicts = 0;
     try {
       const updated = await updatePoolStatus(
@@ -108,8 +134,12 @@ export class PoolBatcher {
           const update = applyOps(
             pool,
             batch.map((b) => b.op),
-            { reserved, maxRecords },
+            { reserved, elsewhere, maxRecords },
           );
+          if (update.problems.length) observer?.malformed?.(this.poolName, update.problems);
+          update.outcomes.forEach((o, i) => {
+            if (o.kind === 'done' && o.changed && batch[i]!.op.kind === 'allocate') batch[i]!.tried = o.ip;
+          });
           if (update.changed) observer?.batch(this.poolName, batch.length);
           return { next: update.changed ? update.pool : undefined, result: update.outcomes };
         },
@@ -120,6 +150,9 @@ export class PoolBatcher {
             conflicts++;
             observer?.conflict(this.poolName);
           },
+          callTimeoutMs: this.options.callTimeoutMs,
+          unknownRetries: UNKNOWN_RETRIES,
+          onUnknown: (err) => observer?.unknown?.(this.poolName, err),
         },
       );
       if (updated.gone) {
@@ -127,7 +160,7 @@ export class PoolBatcher {
         // A pool that is gone holds nothing: releasing from it is done, anything else cannot be.
         const gone = new AgentFailure('NoAvailablePool', `IPPool ${this.poolName} does not exist`);
         for (const { op, resolve, reject } of batch) {
-          if (op.kind === 'release') resolve(op.ip);
+          if (op.kind === 'release') resolve({ ip: op.ip, fresh: false });
           else reject(gone);
         }
         return;
@@ -148,8 +181,8 @@ export class PoolBatcher {
     }
   }
 
-  private settle({ resolve, reject }: Pending, outcome: OpOutcome): void {
-    if (outcome.kind === 'done') resolve(outcome.ip);
+  private settle({ resolve, reject, tried }: Pending, outcome: OpOutcome): void {
+    if (outcome.kind === 'done') resolve({ ip: outcome.ip, fresh: outcome.changed || outcome.ip === tried });
     else if (outcome.kind === 'exhausted') reject(new PoolExhausted(this.poolName, outcome.detail));
     else reject(new AddressTaken(this.poolName, outcome.ip, outcome.holder, outcome.wanted));
   }

@@ -95,17 +95,15 @@ const bond = (): Schema =>
     { required: ['name', 'mode'], tsType: 'BondConfig' },
   );
 
-const masterBased = (tsType: string, extra: Record<string, Schema> = {}, vlanDefault: number | undefined = 0): Schema =>
+const vlanID = (dflt?: number): Schema => int({ min: 0, max: 4094, default: dflt, format: 'int32' });
+
+/** macvlan, ipvlan and vlan; `extra` adds fields or replaces the shared ones. */
+const masterBased = (tsType: string, extra: Record<string, Schema> = {}): Schema =>
   obj(
     {
       master: { ...strList('host interfaces; two or more require bond'), minItems: 1 },
       mtu: int({ min: 0, default: 0, format: 'int32' }),
-      vlanID: int({
-        min: 0,
-        max: 4094,
-        format: 'int32',
-        ...(vlanDefault === undefined ? {} : { default: vlanDefault }),
-      }),
+      vlanID: vlanID(0),
       bond: bond(),
       rdmaResourceName: str(),
       ippools: spiderpoolPools(),
@@ -269,11 +267,12 @@ export const spiderMultusConfig = spiderpoolCrd({
       cniType: strEnum(['macvlan', 'ipvlan', 'vlan', 'sriov', 'ovs', 'ib-sriov', 'ipoib', 'custom'], 'custom'),
       macvlan: masterBased('MacvlanConfig'),
       ipvlan: masterBased('IpvlanConfig'),
-      vlan: masterBased('VlanConfig', { vlanMode: strEnum(['manual', 'auto'], 'manual') }, undefined),
+      // No vlanID default for vlan: auto mode forbids the field, and the mutating webhook sets 0 in manual mode.
+      vlan: masterBased('VlanConfig', { vlanMode: strEnum(['manual', 'auto'], 'manual'), vlanID: vlanID() }),
       sriov: obj(
         {
           resourceName: { ...str(), minLength: 1 },
-          vlanID: int({ min: 0, max: 4094, default: 0, format: 'int32' }),
+          vlanID: vlanID(0),
           mtu: int({ min: 0, default: 0, format: 'int32' }),
           minTxRateMbps: int({ min: 0, default: 0 }),
           maxTxRateMbps: int({ min: 0, default: 0 }),
@@ -300,7 +299,7 @@ export const spiderMultusConfig = spiderpoolCrd({
       ovs: obj(
         {
           bridge: { ...str(), minLength: 1 },
-          vlan: int({ min: 0, max: 4094, default: 0, format: 'int32' }),
+          vlan: vlanID(0),
           trunk: list(
             obj(
               {

@@ -3,7 +3,8 @@
 import { isIP } from 'node:net';
 import type { CoordinatorConfig } from '../../lib/agent-api.ts';
 import { parseCIDR, type Family } from '../../lib/ip/index.ts';
-import { invalidConfig } from '../skel/errors.ts';
+import { describeValue, invalidConfig } from '../skel/errors.ts';
+import { confinedPath, LOG_DIR, SOCKET_DIR } from '../skel/paths.ts';
 
 export type Mode = 'auto' | 'underlay' | 'overlay' | 'disable';
 export interface PolicyRoute {
@@ -30,6 +31,8 @@ export interface NadCoordinator {
   vethMTU?: number;
   logFile?: string;
   logLevel?: string;
+  /** The agent's socket, `ipam_unix_socket_path` of the entry. */
+  socketPath?: string;
 }
 
 export interface EffectiveConfig {
@@ -63,8 +66,7 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 
 /** Reads the plugin's keys from its NAD entry; wrong types are errors that name the field. */
 export function parseNadCoordinator(raw: Json): NadCoordinator {
-  const str = (key: string): string | undefined =>
-    typed(raw, key, 'a string', (v): v is string => typeof v === 'string') || undefined;
+  const str = (key: string): string | undefined => typed(raw, key, 'a string', isString) || undefined;
   const num = (key: string): number | undefined =>
     typed(raw, key, 'an integer', (v): v is number => Number.isInteger(v));
   const list = (key: string): string[] | undefined =>
@@ -78,7 +80,7 @@ export function parseNadCoordinator(raw: Json): NadCoordinator {
   const logOptions = raw.logOptions === undefined || raw.logOptions === null ? {} : raw.logOptions;
   if (!isObject(logOptions))
     throw invalidConfig(
-      `coordinator config field "logOptions" must be an object, got ${JSON.stringify(raw.logOptions)}`,
+      `coordinator config field "logOptions" must be an object, got ${describeValue(raw.logOptions)}`,
     );
   const routes = typed(
     raw,
@@ -102,15 +104,22 @@ export function parseNadCoordinator(raw: Json): NadCoordinator {
     txQueueLen: num('txQueueLen'),
     vethLinkAddress: str('vethLinkAddress'),
     vethMTU: num('vethMTU'),
-    logFile: typed(logOptions, 'logFile', 'a string', (v): v is string => typeof v === 'string') || undefined,
-    logLevel: typed(logOptions, 'logLevel', 'a string', (v): v is string => typeof v === 'string') || undefined,
+    logFile: pathIn(LOG_DIR, 'logOptions.logFile', typed(logOptions, 'logFile', 'a string', isString)),
+    logLevel: typed(logOptions, 'logLevel', 'a string', isString) || undefined,
+    socketPath: pathIn(SOCKET_DIR, 'ipam_unix_socket_path', str('ipam_unix_socket_path')),
   };
 }
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+
+/** An empty path is an absent one, as in Spiderpool. */
+const pathIn = (dir: string, key: string, path: string | undefined): string | undefined =>
+  path ? confinedPath(path, `coordinator config field "${key}"`, dir) : undefined;
 
 function typed<T>(raw: Json, key: string, what: string, valid: (v: unknown) => v is T): T | undefined {
   const v = raw[key];
   if (v === undefined || v === null) return undefined;
-  if (!valid(v)) throw invalidConfig(`coordinator config field "${key}" must be ${what}, got ${JSON.stringify(v)}`);
+  if (!valid(v)) throw invalidConfig(`coordinator config field "${key}" must be ${what}, got ${describeValue(v)}`);
   return v;
 }
 

@@ -23,12 +23,13 @@ export async function cmdDel(req: DelRequest, conf: EffectiveConfig, log: Logger
   const pod = new Netns(req.netns);
   // The host routes of this interface's addresses first: they name the veth the next step deletes.
   const addrs = await pod.addresses(req.ifName).catch(() => []);
+  // Only the routes via this pod's veth: a newer pod may hold the same address by now, with its route
+  // via its own veth, and a late DEL of this pod must leave that one alone.
+  const veth = hostVethName(req.containerId);
   for (const a of addrs) {
     const family = familyOf(a.local);
-    await host.ipTolerant(
-      [`-${family}`, 'route', 'del', `${a.local}/${hostLength(family)}`, 'table', String(conf.hostRuleTable)],
-      GONE,
-    );
+    const dst = `${a.local}/${hostLength(family)}`;
+    await host.ipTolerant([`-${family}`, 'route', 'del', dst, 'dev', veth, 'table', String(conf.hostRuleTable)], GONE);
   }
-  await host.ipTolerant(['link', 'del', hostVethName(req.containerId)], GONE);
+  await host.ipTolerant(['link', 'del', veth], GONE);
 }

@@ -21,6 +21,9 @@ export async function run(env: Record<string, string | undefined>, stdin: string
     const raw = decodeStdin(stdin);
     const cniVersion = parseVersion(raw.cniVersion);
     const nad = parseNadCoordinator(raw);
+    // Invalid NAD values are refused before the agent is asked anything. A value the NAD sets always wins,
+    // so the merge with no cluster values fails exactly when one of them is invalid.
+    mergeConfig(nad, undefined);
     const log = fileLogger(nad.logFile, logLevel(nad.logLevel), {
       plugin: 'coordinator',
       command,
@@ -28,10 +31,7 @@ export async function run(env: Record<string, string | undefined>, stdin: string
       ifName: cniEnv.ifName,
       pod: cniEnv.pod ? `${cniEnv.pod.namespace}/${cniEnv.pod.name}` : undefined,
     });
-    const socket =
-      typeof raw.ipam_unix_socket_path === 'string' && raw.ipam_unix_socket_path
-        ? raw.ipam_unix_socket_path
-        : DEFAULT_AGENT_SOCKET;
+    const socket = nad.socketPath ?? DEFAULT_AGENT_SOCKET;
     try {
       if (command === 'ADD') {
         if (raw.prevResult === undefined || raw.prevResult === null) {

@@ -1,10 +1,12 @@
 // HTTP over the agent's unix socket. Transport failures become CNI errors here; what an HTTP error
 // answer means depends on the command, so those are returned to the caller.
+import { statSync } from 'node:fs';
 import { request } from 'node:http';
 import { AGENT_PATHS, CNI_CODE_FOR_REASON, CNI_ERROR, type AgentError } from '../../lib/agent-api.ts';
 import { CniError } from './errors.ts';
 
 const HEALTH_TIMEOUT_MS = 5_000;
+const RETRY_INTERVAL_MS = 250;
 
 export type AgentAnswer =
   | { ok: true; status: number; body: unknown }
@@ -20,10 +22,18 @@ export interface AgentCall {
 // Errors that mean nobody is listening on the socket (agent not started, crashed, or wrong path).
 const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK']);
 
+/** No agent to talk to: nothing listens on the socket, or nothing answered in time. */
+export class AgentAbsentError extends CniError {}
+
 export class AgentClient {
   constructor(readonly socketPath: string) {}
 
   call({ method, path, body, timeoutMs }: AgentCall): Promise<AgentAnswer> {
+    try {
+      checkSocketOwner(this.socketPath);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const what = `${method} ${path}`;
     return new Promise((resolve, reject) => {
@@ -49,7 +59,7 @@ export class AgentClient {
       // runtime. Rejecting first makes the errors that destroy() causes afterwards no-ops.
       const timer = setTimeout(() => {
         fail(
-          new CniError(
+          new AgentAbsentError(
             CNI_ERROR.tryAgainLater,
             `spiderpool-agent at ${this.socketPath} did not answer ${what} within ${timeoutMs / 1000} s`,
             'timeout',
@@ -77,15 +87,15 @@ export class AgentClient {
     });
   }
 
-  healthy(): Promise<AgentAnswer> {
-    return this.call({ method: 'GET', path: AGENT_PATHS.healthy, timeoutMs: HEALTH_TIMEOUT_MS });
+  healthy(timeoutMs: number): Promise<AgentAnswer> {
+    return this.call({ method: 'GET', path: AGENT_PATHS.healthy, timeoutMs });
   }
 
   private transportError(err: Error, what: string): CniError {
     if (err instanceof CniError) return err;
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (UNREACHABLE.has(code)) {
-      return new CniError(
+      return new AgentAbsentError(
         CNI_ERROR.agentUnreachable,
         `spiderpool-agent is unreachable on unix socket ${this.socketPath}: ${err.message}`,
         code,
@@ -98,6 +108,26 @@ export class AgentClient {
       code,
     );
   }
+}
+
+/**
+ * Whoever can create the socket file can impersonate the agent and learn every pod's identity, so the
+ * plugin talks only to a socket that root owns and only root can connect to or replace. A missing file
+ * is left to connect(), which reports the agent as absent.
+ */
+function checkSocketOwner(socketPath: string): void {
+  let stat;
+  try {
+    stat = statSync(socketPath);
+  } catch {
+    return;
+  }
+  const untrusted = (why: string) =>
+    new CniError(CNI_ERROR.agentSocketUntrusted, `refusing to connect to the agent socket ${socketPath}: ${why}`);
+  if (!stat.isSocket()) throw untrusted('it is not a socket');
+  if (stat.uid !== 0) throw untrusted(`it is owned by uid ${stat.uid}, not root`);
+  const mode = stat.mode & 0o777;
+  if (mode & 0o022) throw untrusted(`its mode 0${mode.toString(8).padStart(3, '0')} lets group or others write to it`);
 }
 
 function parseJson(raw: string): unknown {
@@ -143,11 +173,30 @@ export function malformed(what: string, problem: string): CniError {
 }
 
 /**
+ * Health-checks until the agent answers healthy (undefined) or `waitMs` is over (the last absence). An
+ * agent that answers with an error is thrown at once: only its absence is waited out.
+ */
+export async function awaitAgent(client: AgentClient, waitMs: number): Promise<AgentAbsentError | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      await ensureHealthy(client, Math.min(HEALTH_TIMEOUT_MS, Math.max(deadline - Date.now(), RETRY_INTERVAL_MS)));
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof AgentAbsentError)) throw err;
+      // One that let a whole health check time out is there but stuck: asking again only doubles the wait.
+      if (deadline - Date.now() < RETRY_INTERVAL_MS || err.details === 'timeout') return err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, RETRY_INTERVAL_MS));
+  }
+}
+
+/**
  * GET /v1/ipam/healthy before any other call, like Spiderpool: a clear "agent not ready" error is
  * better than a half-served request. Any failure is an error so that kubelet retries the command.
  */
-export async function ensureHealthy(client: AgentClient): Promise<void> {
-  const answer = await client.healthy();
+export async function ensureHealthy(client: AgentClient, timeoutMs = HEALTH_TIMEOUT_MS): Promise<void> {
+  const answer = await client.healthy(timeoutMs);
   if (answer.ok) return;
   const what = `GET ${AGENT_PATHS.healthy}`;
   const context = `unhealthy spiderpool-agent backend at ${client.socketPath}`;

@@ -62,7 +62,10 @@ export function parseEnv(env: Env, command: CniEnv['command']): CniEnv {
   }
   const ifName = env.CNI_IFNAME ?? '';
   checkIfName(ifName);
-  return { command, containerId, netns: env.CNI_NETNS ?? '', ifName, pod: podArgs(env.CNI_ARGS ?? '') };
+  const netns = env.CNI_NETNS ?? '';
+  // A relative path would be resolved against whatever directory the runtime started the plugin in.
+  if (netns && !netns.startsWith('/')) throw invalidEnv(`invalid CNI_NETNS "${netns}": it must be an absolute path`);
+  return { command, containerId, netns, ifName, pod: podArgs(env.CNI_ARGS ?? '') };
 }
 
 function checkIfName(ifName: string): void {

@@ -28,6 +28,20 @@ export function errorOutput(cniVersion: string, err: unknown): CniErrorOutput {
   return { cniVersion, code: CNI_INTERNAL, msg: `internal error in the plugin: ${text}`, details: '' };
 }
 
+/**
+ * A config value for an error message: short, and never a crash, since JSON.stringify overflows the
+ * stack on the deeply nested values a hostile config may hold.
+ */
+export function describeValue(v: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    return `a deeply nested ${Array.isArray(v) ? 'array' : typeof v}`;
+  }
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
+}
+
 export const invalidEnv = (message: string, details = ''): CniError =>
   new CniError(CNI_ERROR.invalidEnvironment, message, details);
 export const invalidConfig = (message: string, details = ''): CniError =>

@@ -34,11 +34,23 @@ export function versionAnswer(stdin: string): { cniVersion: string; supportedVer
   return { cniVersion, supportedVersions: SUPPORTED_VERSIONS };
 }
 
+/**
+ * A network config with its prevResult is a few KiB; the cap keeps a runaway or hostile writer from
+ * holding the plugin, and the memory of the node, for as long as it writes.
+ */
+const MAX_STDIN_BYTES = 1024 * 1024;
+
 async function readStdin(): Promise<string> {
   // A terminal would block forever; runtimes always pipe the config in.
   if (isatty(0)) return '';
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    // Leaving the loop stops reading; the writer gets EPIPE.
+    if (size > MAX_STDIN_BYTES) throw new Error(`it is larger than the ${MAX_STDIN_BYTES / 1024} KiB limit`);
+    chunks.push(chunk as Buffer);
+  }
   return Buffer.concat(chunks).toString('utf8');
 }
 

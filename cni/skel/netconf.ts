@@ -1,7 +1,7 @@
 // What every plugin reads the same way from the network configuration on stdin: the JSON object
 // itself and its `cniVersion`. The plugin-specific keys are each plugin's own netconf.
 import { CNI_ERROR } from '../../lib/agent-api.ts';
-import { CniError } from './errors.ts';
+import { CniError, describeValue } from './errors.ts';
 
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] as const;
 export type CniVersion = (typeof SUPPORTED_VERSIONS)[number];
@@ -56,7 +56,7 @@ export function parseVersion(v: unknown): CniVersion {
   if (typeof v !== 'string')
     throw new CniError(
       CNI_ERROR.decodeFailure,
-      `network config field "cniVersion" must be a string, got ${JSON.stringify(v)}`,
+      `network config field "cniVersion" must be a string, got ${describeValue(v)}`,
     );
   if (!isSupported(v))
     throw new CniError(

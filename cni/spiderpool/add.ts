@@ -1,18 +1,22 @@
 // CNI ADD: ask the agent for this pod's addresses and print the ones of the interface being added.
 import { AGENT_PATHS, type IpamAddArgs } from '../../lib/agent-api.ts';
-import { AgentClient, answerError, ensureHealthy } from '../skel/agent-client.ts';
+import { AgentClient, answerError, awaitAgent } from '../skel/agent-client.ts';
 import { requirePod, type CniEnv } from '../skel/env.ts';
 import type { Logger } from '../skel/log.ts';
 import type { NetConf } from './netconf.ts';
 import { buildIpamResult, parseAddResponse, type IpamResult } from './result.ts';
 
 const ADD_TIMEOUT_MS = 60_000;
+// While its DaemonSet rolls, a node has no agent for a few seconds (the old pod is deleted before the new
+// one starts): an ADD then waits for the new agent rather than failing the pod's sandbox.
+const ABSENT_AGENT_WAIT_MS = 10_000;
 
 export async function cmdAdd(env: CniEnv, conf: NetConf, log: Logger): Promise<IpamResult> {
   const pod = requirePod(env);
   const { ipam } = conf;
   const client = new AgentClient(ipam.socketPath);
-  await ensureHealthy(client);
+  const absent = await awaitAgent(client, ABSENT_AGENT_WAIT_MS);
+  if (absent) throw absent;
   const args: IpamAddArgs = {
     containerID: env.containerId,
     ifName: env.ifName,

@@ -98,12 +98,4 @@ describe('spiderpool plugin: DEL', () => {
     });
     expectError(await del(), 11, 'WrongInput', 'podName is required');
   });
-
-  it('fails with code 101 when no agent listens on the socket', async () => {
-    expectError(
-      await execPlugin(bin, cniEnv('DEL'), netConf('/nonexistent/agent.sock')),
-      101,
-      '/nonexistent/agent.sock',
-    );
-  });
 });

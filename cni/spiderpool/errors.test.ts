@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_PATHS, CNI_CODE_FOR_REASON, HTTP_STATUS, type AgentErrorReason } from '../../lib/agent-api.ts';
 import { cniEnv, execPlugin, expectError, netConf, withPluginAndAgent } from './exec-plugin.ts';
 import type { FakeAgent } from '../skel/testing/fake-agent.ts';
+import { socketTempDir } from '../skel/testing/dirs.ts';
 
 describe('spiderpool plugin: errors', () => {
   let bin: string;
@@ -119,7 +119,7 @@ describe('spiderpool plugin: errors', () => {
   describe('code 101: agent unreachable', () => {
     let dir: string;
     before(() => {
-      dir = mkdtempSync(join(tmpdir(), 'spiderpool-cni-'));
+      dir = socketTempDir();
     });
     after(() => rmSync(dir, { recursive: true, force: true }));
 

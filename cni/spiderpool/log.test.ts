@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_PATHS, type IpamAddResponse } from '../../lib/agent-api.ts';
 import { cniEnv, execPlugin, expectError, expectSuccess, netConf, withPluginAndAgent } from './exec-plugin.ts';
 import type { FakeAgent } from '../skel/testing/fake-agent.ts';
+import { logTempDir } from '../skel/testing/dirs.ts';
 
 const SPIDERPOOL_DEFAULT_LOG = '/var/log/spidernet/spiderpool.log';
 const allocation: IpamAddResponse = {
@@ -23,7 +23,7 @@ describe('spiderpool plugin: log file', () => {
   });
   beforeEach(() => {
     agent.on(`POST ${AGENT_PATHS.ip}`, { status: 200, body: allocation });
-    dir = mkdtempSync(join(tmpdir(), 'spiderpool-cni-log-'));
+    dir = logTempDir();
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { DEFAULT_AGENT_SOCKET } from '../../lib/agent-api.ts';
 import { freePort } from '../cluster/control-plane.ts';
 import { repoRoot } from '../cluster/install.ts';
 
@@ -19,6 +20,8 @@ export interface RunningAgent {
 export interface Agents {
   dir: string;
   agents: RunningAgent[];
+  /** Ends a node's agent with the signal (SIGKILL for a crash) and starts it again on the same socket. */
+  restart(node: string, signal?: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -81,13 +84,11 @@ export async function startAgents(
   env: Record<string, string> = {},
 ): Promise<Agents> {
   const dir = mkdtempSync(join(tmpdir(), 'spiderpool-agents-'));
-  const agents: RunningAgent[] = [];
-  for (const node of nodes) {
-    const runDir = join(dir, node);
-    mkdirSync(runDir);
-    const socket = join(runDir, 'spiderpool.sock');
-    const logFile = join(dir, `${node}.log`);
-    const metricsPort = await freePort();
+  // The plugin trusts only sockets under the real agent's directory, so the nodes' run directories live there.
+  const agentRunRoot = dirname(DEFAULT_AGENT_SOCKET);
+  mkdirSync(agentRunRoot, { recursive: true });
+  const runRoot = mkdtempSync(join(agentRunRoot, 'agents-'));
+  const spawnAgent = (node: string, socket: string, metricsPort: number, logFile: string) => {
     const fd = openSync(logFile, 'a');
     const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'agent', 'main.ts')], {
       stdio: ['ignore', fd, fd],
@@ -102,10 +103,27 @@ export async function startAgents(
       },
     });
     closeSync(fd);
-    agents.push({ node, runDir, socket, metricsPort, logFile, process: child });
+    return child;
+  };
+  const agents: RunningAgent[] = [];
+  for (const node of nodes) {
+    const runDir = join(runRoot, node);
+    mkdirSync(runDir);
+    const socket = join(runDir, 'spiderpool.sock');
+    const logFile = join(dir, `${node}.log`);
+    const metricsPort = await freePort();
+    agents.push({
+      node,
+      runDir,
+      socket,
+      metricsPort,
+      logFile,
+      process: spawnAgent(node, socket, metricsPort, logFile),
+    });
   }
   const kill = () => {
     for (const a of agents) a.process.kill('SIGKILL');
+    rmSync(runRoot, { recursive: true, force: true });
   };
   process.on('exit', kill);
   try {
@@ -117,6 +135,17 @@ export async function startAgents(
   return {
     dir,
     agents,
+    restart: async (node, signal = 'SIGTERM') => {
+      const agent = agents.find((a) => a.node === node);
+      if (!agent) throw new Error(`no agent for node ${node}`);
+      if (agent.process.exitCode === null && agent.process.signalCode === null) {
+        const exited = new Promise((r) => agent.process.once('exit', r));
+        agent.process.kill(signal);
+        await exited;
+      }
+      agent.process = spawnAgent(node, agent.socket, agent.metricsPort, agent.logFile);
+      await waitHealthy(agent);
+    },
     stop: async () => {
       process.off('exit', kill);
       await Promise.all(
@@ -131,6 +160,7 @@ export async function startAgents(
         ),
       );
       rmSync(dir, { recursive: true, force: true });
+      rmSync(runRoot, { recursive: true, force: true });
     },
   };
 }

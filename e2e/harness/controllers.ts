@@ -23,6 +23,8 @@ export interface Controllers {
   dir: string;
   webhooks: ProductProcess;
   operators: ProductProcess[];
+  /** Ends an operator replica with the signal (SIGKILL for a crash) and starts it again with its settings. */
+  restartOperator(name: string, signal?: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -138,13 +140,14 @@ export async function startControllers(options: ControllersOptions): Promise<Con
       webhookAdmitsPools(options.kubeConfig, webhooks),
     );
     const operators: ProductProcess[] = [];
-    for (let i = 0; i < (options.operatorReplicas ?? 2); i++) {
-      const port = await freePort();
-      const operator = spawnProduct(dir, `operator-${i}`, 'operator/main.ts', port, {
+    const spawnOperator = (i: number, port: number) =>
+      spawnProduct(dir, `operator-${i}`, 'operator/main.ts', port, {
         ...common,
         OPERATOR_METRICS_PORT: String(port),
         SPIDERPOOL_POD_NAME: `spiderpool-controller-${i}`,
       });
+    for (let i = 0; i < (options.operatorReplicas ?? 2); i++) {
+      const operator = spawnOperator(i, await freePort());
       started.push(operator);
       operators.push(operator);
     }
@@ -154,6 +157,20 @@ export async function startControllers(options: ControllersOptions): Promise<Con
       dir,
       webhooks,
       operators,
+      restartOperator: async (name, signal = 'SIGTERM') => {
+        const i = operators.findIndex((o) => o.name === name);
+        const old = operators[i];
+        if (!old) throw new Error(`no operator ${name}`);
+        if (old.process.exitCode === null && old.process.signalCode === null) {
+          const exited = new Promise((r) => old.process.once('exit', r));
+          old.process.kill(signal);
+          await exited;
+        }
+        const next = spawnOperator(i, old.port);
+        operators[i] = next;
+        started[started.indexOf(old)] = next;
+        await eventually(`${name} to serve /healthz again`, 60_000, () => operatorHealthy(next));
+      },
       stop: async () => {
         process.off('exit', killAll);
         await stop();

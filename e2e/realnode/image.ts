@@ -1,6 +1,7 @@
 // Container images without an engine or a registry: a docker-archive tar (the format `docker save`
 // writes and `ctr image import` reads) assembled from host directories and files, and the images a
-// real node needs, built from Debian's busybox-static and the host's own binaries.
+// real node needs, built from Debian's busybox-static and the host's own binaries. scripts/image.ts packs
+// the product's image with the same layers.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
@@ -49,6 +50,8 @@ export interface ImageSpec {
   cmd?: string[];
   env?: string[];
   workingDir?: string;
+  /** `uid:gid` the processes run as; root when unset. */
+  user?: string;
 }
 
 const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -124,6 +127,7 @@ export async function writeImageArchive(spec: ImageSpec, file: string): Promise<
         Entrypoint: spec.entrypoint ?? null,
         Cmd: spec.cmd ?? null,
         WorkingDir: spec.workingDir ?? '',
+        User: spec.user ?? '',
       },
       rootfs: { type: 'layers', diff_ids: diffIds },
     });
@@ -191,15 +195,5 @@ export async function nodeRuntimeLayer(): Promise<Layer> {
     .filter((p): p is string => p !== undefined);
   return {
     files: [{ from: process.execPath, to: '/usr/local/bin/node' }, ...libs.map((lib) => ({ from: lib, to: lib }))],
-  };
-}
-
-/** A Node.js application image: busybox, the host's node runtime, and `appDir` as `/app`. */
-export async function nodeAppImage(name: string, appDir: string, cmd: string[]): Promise<ImageSpec> {
-  return {
-    name,
-    layers: [await busyboxLayer(), await nodeRuntimeLayer(), { trees: [{ from: appDir, to: '/app' }] }],
-    cmd,
-    workingDir: '/app',
   };
 }

@@ -206,4 +206,19 @@ describe('selection/annotations', () => {
       });
     });
   });
+
+  it('routes-as-strict-as-stored: a route the SpiderEndpoint could not record is refused as WrongInput', () => {
+    for (const route of [
+      { dst: '10.0.0.0/08', gw: '10.6.0.1' },
+      { dst: 'fd00::/064', gw: 'fd00::1' },
+      { dst: 'fe80::%eth0/64', gw: 'fe80::1' },
+      { dst: 'fd00::/64', gw: 'fe80::1%eth0' },
+    ]) {
+      assert.throws(
+        () => parsePodIPAMAnnotations({ [A.routes]: JSON.stringify([route]) }),
+        (err: unknown) => err instanceof SelectionError && err.reason === 'WrongInput',
+        JSON.stringify(route),
+      );
+    }
+  });
 });

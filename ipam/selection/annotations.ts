@@ -1,9 +1,9 @@
 // The IPAM annotations users put on pods and namespaces (docs/api.md#pod-and-namespace-annotations), parsed and
 // validated in one place so the agent and the admission webhook accept and refuse exactly the same values.
-import { isIP } from 'node:net';
 import type { V1Namespace } from '@kubernetes/client-node';
 import type { Route } from '../../api/v2beta1/types.ts';
 import { ANNOTATION } from '../../api/v2beta1/constants.ts';
+import { parseCIDR, parseIP } from '../../lib/ip/index.ts';
 import { wrongInput, type SelectionError } from './errors.ts';
 import { interfaceNameProblem } from './names.ts';
 
@@ -180,9 +180,11 @@ function parseRoutes(text: string): Route[] {
     const gw = field(raw, 'gw');
     if (typeof dst !== 'string' || typeof gw !== 'string')
       throw invalid(key, `route ${i} needs "dst" and "gw" strings`);
+    // The same parsers as the SpiderEndpoint's admission: a route it would refuse to record must fail here,
+    // as WrongInput, rather than fail every retry of the ADD at the endpoint write.
     const dstFamily = cidrFamily(dst);
     if (dstFamily === 0) throw invalid(key, `route ${i}: dst "${dst}" is not a CIDR`);
-    const gwFamily = isIP(gw);
+    const gwFamily = ipFamily(gw);
     if (gwFamily === 0) throw invalid(key, `route ${i}: gw "${gw}" is not an IP address`);
     if (gwFamily !== dstFamily)
       throw invalid(key, `route ${i}: dst "${dst}" and gw "${gw}" are of different IP families`);
@@ -263,10 +265,19 @@ const isObject = (value: unknown): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function cidrFamily(text: string): number {
-  const [ip = '', prefix = '', extra] = text.split('/');
-  const family = isIP(ip);
-  if (family === 0 || extra !== undefined || !/^\d{1,3}$/.test(prefix)) return 0;
-  return Number(prefix) <= (family === 4 ? 32 : 128) ? family : 0;
+  try {
+    return parseCIDR(text).family;
+  } catch {
+    return 0;
+  }
+}
+
+function ipFamily(text: string): number {
+  try {
+    return parseIP(text).family;
+  } catch {
+    return 0;
+  }
 }
 
 function invalid(key: string, what: string, owner?: string): SelectionError {

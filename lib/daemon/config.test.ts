@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, readConfig, setting } from './config.ts';
@@ -116,6 +116,20 @@ describe('daemon configuration', () => {
         `${path}: enableIPv4: "on" is not true or false`,
         `${path}: maxIPs: [1] is not an integer >= 1`,
       ]);
+    });
+
+    it("refuses a key that is neither Spiderpool's nor declared, naming the nearest known one", () => {
+      writeFileSync(path, 'enableStatefulset: false\nenableIPv4: false\nfoo: 1\n');
+      assert.deepEqual(problems({ SPIDERPOOL_CONFIG_PATH: path, NODE_NAME: 'n' }), [
+        `${path}: unknown key "enableStatefulset" (did you mean enableStatefulSet?)`,
+        `${path}: unknown key "foo"`,
+      ]);
+    });
+
+    it('accepts every key of the deploy/ ConfigMap', () => {
+      const manifest = readFileSync(join(import.meta.dirname, '../../deploy/product/conf.yml'), 'utf8');
+      writeFileSync(path, manifest);
+      assert.equal(readConfig(settings, { SPIDERPOOL_CONFIG_PATH: path, NODE_NAME: 'n' }).enableIPv4, true);
     });
 
     it('refuses a missing file or one that is not a mapping', () => {

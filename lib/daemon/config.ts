@@ -110,6 +110,66 @@ export const CLUSTER_SETTINGS = {
   namespace: setting.string({ env: 'SPIDERPOOL_NAMESPACE', default: INSTALL_NAMESPACE }),
 };
 
+/**
+ * Every key a conf.yml may hold: those of Spiderpool's `spiderpool-conf`, so that its documents apply
+ * unchanged, plus `clusterNetwork` (Multus' default network, which Spiderpool passes by environment). The
+ * daemons share one file and each declares only the keys it uses; deploy/README.md says which keys act. Any
+ * other key stops the daemon: a misspelt `enableStatefulset: false` must not leave the setting on.
+ */
+export const CONF_YML_KEYS: readonly string[] = [
+  'ipamUnixSocketPath',
+  'enableIPv4',
+  'enableIPv6',
+  'enableStatefulSet',
+  'enableKubevirtStaticIP',
+  'enableCleanOutdatedEndpoint',
+  'enableSpiderSubnet',
+  'enableAutoPoolForApplication',
+  'enableIPConflictDetection',
+  'enableGatewayDetection',
+  'enableValidatingResourcesDeletedWebhook',
+  'clusterDefaultIPv4IPPool',
+  'clusterDefaultIPv6IPPool',
+  'clusterDefaultIPv4Subnet',
+  'clusterDefaultIPv6Subnet',
+  'clusterSubnetDefaultFlexibleIPNumber',
+  'tuneSysctlConfig',
+  'podResourceInject',
+  'iaasNetworkProvider',
+  'agent',
+  'clusterNetwork',
+];
+
+/** Letters to change, add or drop to turn one key into the other. */
+function editDistance(a: string, b: string): number {
+  let row = [...Array(b.length + 1).keys()];
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const change = (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      next.push(Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, change));
+    }
+    row = next;
+  }
+  return row[b.length] ?? 0;
+}
+
+function unknownKeys(file: Record<string, unknown>, path: string, declared: Set<string>): string[] {
+  const known = [...new Set([...CONF_YML_KEYS, ...declared])];
+  return Object.keys(file)
+    .filter((key) => !known.includes(key))
+    .map((key) => {
+      const near = known.find((k) => k.toLowerCase() === key.toLowerCase() || editDistance(k, key) <= 2);
+      return `${path}: unknown key ${JSON.stringify(key)}${near ? ` (did you mean ${near}?)` : ''}`;
+    });
+}
+
+function declaredKeys(group: Settings): string[] {
+  return Object.values(group).flatMap((entry) =>
+    isSetting(entry) ? (entry.key === undefined ? [] : [entry.key]) : declaredKeys(entry),
+  );
+}
+
 /** The top-level mapping of a conf.yml; a missing file is an error, since the path was configured. */
 function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
@@ -135,7 +195,7 @@ function readConfigFile(path: string): Record<string, unknown> {
 export function readConfig<S extends Settings>(settings: S, env: NodeJS.ProcessEnv = process.env): ConfigOf<S> {
   const path = env[CONFIG_PATH_ENV] || undefined;
   const file = path === undefined ? {} : readConfigFile(path);
-  const problems: string[] = [];
+  const problems = path === undefined ? [] : unknownKeys(file, path, new Set(declaredKeys(settings)));
   const read = (group: Settings): Record<string, unknown> =>
     Object.fromEntries(
       Object.entries(group).map(([name, entry]) => [

@@ -5,9 +5,15 @@ import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import type { Logger } from '../../lib/log.ts';
 import { orError } from '../or-error.ts';
 import type { ReadCache } from '../runtime/types.ts';
+import type { Overlap } from './overlap.ts';
 import { InvalidPool, type PoolCounts, poolCounts } from './status.ts';
 
-export function registerPoolMetrics(registry: Registry, pools: ReadCache<SpiderIPPool>, log: Logger): void {
+export function registerPoolMetrics(
+  registry: Registry,
+  pools: ReadCache<SpiderIPPool>,
+  log: Logger,
+  overlaps: () => Map<string, Overlap[]>,
+): void {
   const registers = [registry];
   const labelNames = ['SpiderIPPool'] as const;
   const perPool = (set: (pool: string, counts: PoolCounts) => void) => {
@@ -46,6 +52,18 @@ export function registerPoolMetrics(registry: Registry, pools: ReadCache<SpiderI
     collect() {
       this.reset();
       perPool((pool, c) => this.set({ SpiderIPPool: pool }, Math.max(0, c.total - c.allocated)));
+    },
+  });
+  new Gauge({
+    name: 'spiderpool_ippool_overlaps',
+    help: 'Other SpiderIPPools that share addresses with the pool (0 unless pools were admitted together)',
+    labelNames,
+    registers,
+    collect() {
+      this.reset();
+      const found = overlaps();
+      for (const pool of pools.list())
+        this.set({ SpiderIPPool: pool.metadata.name }, found.get(pool.metadata.name)?.length ?? 0);
     },
   });
   new Gauge({

@@ -10,12 +10,14 @@ import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { isNotFound } from '../../lib/kube.ts';
 import { keyOf, type Reconciler, type ReconcilerContext } from '../runtime/types.ts';
 import { registerPoolMetrics } from './metrics.ts';
+import { overlapsOf } from './overlap.ts';
 import { InvalidPool, finalizerRemovalPatch, metadataPatch, poolCounts, statusPatch, type PatchOp } from './status.ts';
 
 export const IPPOOL_RECONCILER = 'ippool';
 
-export function createIPPoolReconciler({ caches, kubeConfig, log, registry }: ReconcilerContext): Reconciler {
+export function createIPPoolReconciler({ caches, kubeConfig, log, registry, events }: ReconcilerContext): Reconciler {
   const pools = caches.of<SpiderIPPool>(KINDS.SpiderIPPool);
+  const overlaps = overlapsOf(pools);
   const api = kubeConfig.makeApiClient(CustomObjectsApi);
   const target = (name: string) => ({ group: GROUP, version: VERSION, plural: KINDS.SpiderIPPool.plural, name });
   const patch = async (name: string, body: PatchOp[]) =>
@@ -26,16 +28,45 @@ export function createIPPoolReconciler({ caches, kubeConfig, log, registry }: Re
   };
   const patchStatus = async (name: string, body: PatchOp[]) =>
     (await api.patchClusterCustomObjectStatus({ ...target(name), body })) as SpiderIPPool;
-  registerPoolMetrics(registry, pools, log);
+  registerPoolMetrics(registry, pools, log, overlaps);
 
   return {
     name: IPPOOL_RECONCILER,
-    watches: [{ kind: KINDS.SpiderIPPool, keys: (pool) => [keyOf(pool)] }],
+    // A new pool that overlaps others flags them too, not only itself.
+    watches: [
+      {
+        kind: KINDS.SpiderIPPool,
+        keys: (pool) => [keyOf(pool), ...(overlaps().get(keyOf(pool)) ?? []).map((o) => o.pool)],
+      },
+    ],
     async reconcile(key) {
       const pool = pools.get(key);
-      if (pool) await reconcilePool(pool).catch(ignoreNotFound);
+      if (!pool) return;
+      await flagOverlaps(pool);
+      await reconcilePool(pool).catch(ignoreNotFound);
     },
   };
+
+  async function flagOverlaps(pool: SpiderIPPool): Promise<void> {
+    const { name, uid = '' } = pool.metadata;
+    const involved = {
+      apiVersion: pool.apiVersion ?? KINDS.SpiderIPPool.apiVersion,
+      kind: 'SpiderIPPool',
+      namespace: '',
+      name,
+      uid,
+    };
+    const found = overlaps().get(name) ?? [];
+    if (!found.length) return events.resolved(involved);
+    for (const { pool: other, shared } of found) {
+      const ranges = shared.length > 5 ? `${shared.slice(0, 5).join(',')},…` : shared.join(',');
+      const message =
+        `IPs ${ranges} are also in SpiderIPPool ${other}: each address is handed out by one of them only, ` +
+        'but the pools must be changed so that they no longer overlap';
+      if (await events.warning(involved, 'OverlappingIPPool', message))
+        log.warn('pools overlap', { controller: IPPOOL_RECONCILER, pool: name, other, shared: ranges });
+    }
+  }
 
   async function reconcilePool(cached: SpiderIPPool): Promise<void> {
     let pool = cached;

@@ -7,7 +7,7 @@ import { CONTROLLER_NAME } from '../../api/v2beta1/constants.ts';
 import { apiMessage } from '../../lib/kube.ts';
 import type { Logger } from '../../lib/log.ts';
 
-/** The object an event is about. A namespaced object: cluster-scoped ones have no warnings to record yet. */
+/** The object an event is about; `namespace` is '' for a cluster-scoped one. */
 export interface InvolvedObject {
   apiVersion: string;
   kind: string;
@@ -38,14 +38,16 @@ export function createEventRecorder(kubeConfig: KubeConfig, log: Logger): EventR
 
   const create = async (object: InvolvedObject, reason: string, message: string): Promise<void> => {
     const now = new Date();
+    // Events of cluster-scoped objects (namespace '') live in `default`, where kubectl describe looks for them.
+    const namespace = object.namespace || 'default';
     await core.createNamespacedEvent({
-      namespace: object.namespace,
+      namespace,
       body: {
         // client-go's naming: the object's name and the time in hex, here with random low digits so that
         // two warnings of one millisecond do not collide.
         metadata: {
           name: `${object.name}.${(now.getTime() * 1e6 + Math.floor(Math.random() * 1e6)).toString(16)}`,
-          namespace: object.namespace,
+          namespace,
         },
         involvedObject: object,
         type: 'Warning',

@@ -352,4 +352,79 @@ describe('SpiderIPPool webhook', () => {
       );
     });
   });
+
+  describe('ownership by a SpiderSubnet', () => {
+    const owned = (name: string, uid: string, ips: string[]) =>
+      pool(
+        'a',
+        { subnet: '10.6.0.0/24', ips },
+        {
+          metadata: {
+            name: 'a',
+            ownerReferences: [
+              { apiVersion: 'spiderpool.spidernet.io/v2beta1', kind: 'SpiderSubnet', name, uid, controller: true },
+            ],
+          },
+        },
+      );
+    it('refuses an owner that does not exist, on create and on update', async () => {
+      await denied(
+        create(owned('gone', 'uid-gone', ['10.6.0.10'])),
+        /SpiderIPPool "a": metadata\.ownerReferences\[0\] names SpiderSubnet "gone", which does not exist/,
+      );
+      const plain = pool('a', { subnet: '10.6.0.0/24', ipVersion: 4, ips: ['10.6.0.10'] });
+      await denied(
+        update(owned('gone', 'uid-gone', ['10.6.0.10']), plain),
+        /names SpiderSubnet "gone", which does not exist/,
+      );
+    });
+    it('refuses an owner of another uid or another subnet', async () => {
+      cluster.subnets = [
+        subnet('s', { subnet: '10.6.0.0/24', ipVersion: 4 }),
+        subnet('t', { subnet: '10.7.0.0/24', ipVersion: 4 }),
+      ];
+      await denied(
+        create(owned('s', 'uid-old', ['10.6.0.10'])),
+        /names SpiderSubnet "s" with uid uid-old, but its uid is uid-s/,
+      );
+      await denied(
+        create(owned('t', 'uid-t', ['10.6.0.10'])),
+        /names SpiderSubnet "t", whose spec\.subnet 10\.7\.0\.0\/24 is not the pool's 10\.6\.0\.0\/24/,
+      );
+    });
+
+    describe('an auto-created pool', () => {
+      const auto = (ips: string[]) => {
+        const p = owned('s', 'uid-s', ips);
+        p.metadata.labels = { 'ipam.spidernet.io/owner-application-name': 'nginx' };
+        return p;
+      };
+      const stored = (ips: string[]) => ({ ...auto(ips), spec: { subnet: '10.6.0.0/24', ipVersion: 4 as const, ips } });
+      beforeEach(() => {
+        cluster.subnets = [
+          {
+            ...subnet('s', { subnet: '10.6.0.0/24', ipVersion: 4, ips: ['10.6.0.1-10.6.0.100'] }),
+            status: { controlledIPPools: JSON.stringify({ a: { ips: ['10.6.0.10-10.6.0.13'], application: 'x' } }) },
+          },
+        ];
+      });
+      it('is created and grows with what the ledger records for it', async () => {
+        const { decision } = await create(auto(['10.6.0.10-10.6.0.13']));
+        assert.equal(decision.allowed, true, decision.message);
+        const grown = await update(auto(['10.6.0.10-10.6.0.13']), stored(['10.6.0.10-10.6.0.11']));
+        assert.equal(grown.decision.allowed, true, grown.decision.message);
+      });
+      it('may lose addresses the ledger still records, as the controller shrinks it', async () => {
+        const { decision } = await update(auto(['10.6.0.10-10.6.0.11']), stored(['10.6.0.10-10.6.0.13']));
+        assert.equal(decision.allowed, true, decision.message);
+      });
+      it('refuses addresses the ledger does not record for it', async () => {
+        await denied(
+          update(auto(['10.6.0.10-10.6.0.14']), stored(['10.6.0.10-10.6.0.13'])),
+          /spec\.ips 10\.6\.0\.14 are not what SpiderSubnet "s" records for this auto-created pool in status\.controlledIPPools \(10\.6\.0\.10-10\.6\.0\.13\)/,
+        );
+        await denied(create(auto(['10.6.0.20'])), /spec\.ips 10\.6\.0\.20 are not what SpiderSubnet "s" records/);
+      });
+    });
+  });
 });

@@ -1,14 +1,15 @@
 // SpiderIPPool admission (docs/admission.md#spiderippool). Mutation: finalizer, ipVersion, the CIDR label, ownership by
 // the SpiderSubnet of the same subnet (with its gateway and routes when the pool has none), merged ranges. Validation:
-// the spec on its own, then against the other pools and subnets, then against the addresses pods hold.
+// the spec on its own, then against the other pools and subnets (and the SpiderSubnets it names as owners), then
+// against what it holds: an auto-created pool's ledger entry and the addresses pods hold.
 import type { V1OwnerReference } from '@kubernetes/client-node';
 import type { SpiderIPPool, SpiderSubnet } from '../../api/v2beta1/types.ts';
-import { APP_AFFINITY_LABEL, OWNER_SUBNET_LABEL, POOL_CIDR_LABEL } from '../../api/v2beta1/constants.ts';
+import { APP_AFFINITY_LABEL, GROUP, OWNER_SUBNET_LABEL, POOL_CIDR_LABEL } from '../../api/v2beta1/constants.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import { isAutoCreatedPool } from '../../ipam/selection/pools.ts';
-import { parseIP } from '../../lib/ip/index.ts';
+import { type CIDR, IPSet, parseIP } from '../../lib/ip/index.ts';
 import type { AdmissionDecision, AdmissionHandler } from '../types.ts';
-import { allocatedCount, allocations } from './allocations.ts';
+import { allocatedCount, allocations, controlledIPPools } from './allocations.ts';
 import { ALLOWED, FORBIDDEN, decide, isTerminating, show } from './decision.ts';
 import { checkSelector } from './names.ts';
 import type { RuleOptions } from './options.ts';
@@ -78,6 +79,27 @@ function checkAffinities(pool: SpiderIPPool, problems: string[]): void {
   if (nodeAffinity) checkSelector('spec.nodeAffinity', nodeAffinity, problems);
 }
 
+const subnetOwners = (pool: SpiderIPPool): [number, V1OwnerReference][] =>
+  (pool.metadata.ownerReferences ?? [])
+    .map((owner, i): [number, V1OwnerReference] => [i, owner])
+    .filter(([, owner]) => owner.kind === KINDS.SpiderSubnet.kind && owner.apiVersion.startsWith(`${GROUP}/`));
+
+/**
+ * Each SpiderSubnet the pool names as owner exists (with that uid) and has the pool's subnet: the garbage collector
+ * would delete a pool whose owner is missing moments after admitting it.
+ */
+function checkSubnetOwners(pool: SpiderIPPool, cidr: CIDR, subnets: SpiderSubnet[], problems: string[]): void {
+  for (const [i, owner] of subnetOwners(pool)) {
+    const at = `metadata.ownerReferences[${i}] names ${KINDS.SpiderSubnet.kind} ${show(owner.name)}`;
+    const subnet = subnets.find((s) => s.metadata.name === owner.name);
+    if (!subnet) problems.push(`${at}, which does not exist: the garbage collector would delete the pool at once`);
+    else if (owner.uid && owner.uid !== subnet.metadata.uid)
+      problems.push(`${at} with uid ${owner.uid}, but its uid is ${subnet.metadata.uid}`);
+    else if (canonicalSubnet(subnet.spec.subnet) !== cidr.canonical)
+      problems.push(`${at}, whose spec.subnet ${subnet.spec.subnet} is not the pool's ${cidr.canonical}`);
+  }
+}
+
 /**
  * Rules against other objects: subnets that overlap without being the same, shared addresses, the owning subnet's
  * range.
@@ -90,6 +112,7 @@ function checkPeers(
   problems: string[],
 ): void {
   const { cidr } = checked;
+  checkSubnetOwners(pool, cidr, subnets, problems);
   for (const other of pools) {
     if (other.metadata.name === pool.metadata.name) continue;
     const theirs = effectiveIPs(other.spec);
@@ -148,6 +171,38 @@ function checkInUse(stored: SpiderIPPool, checked: CheckedPoolSpec, problems: st
   }
 }
 
+/**
+ * An auto-created pool gains only addresses its SpiderSubnet's ledger (status.controlledIPPools) sets aside for it:
+ * the ledger is what keeps two pools from being carved the same address. The controller writes the ledger before
+ * a pool grows, and shrinks a pool before the ledger lets its addresses go, so losing addresses is allowed.
+ */
+function checkLedger(
+  pool: SpiderIPPool,
+  checked: CheckedPoolSpec,
+  stored: SpiderIPPool | undefined,
+  subnets: SpiderSubnet[],
+  problems: string[],
+): void {
+  if (!isAutoCreatedPool(pool)) return;
+  const owner = subnetOwners(pool).find(([, o]) => o.controller)?.[1];
+  const subnet = owner && subnets.find((s) => s.metadata.name === owner.name);
+  if (!subnet) return;
+  const family = checked.cidr.family;
+  let recorded = IPSet.empty(family);
+  try {
+    recorded = IPSet.fromRanges(controlledIPPools(subnet).get(pool.metadata.name) ?? [], family);
+  } catch {
+    // an unreadable entry sets nothing aside
+  }
+  const before = stored ? effectiveIPs(stored.spec)?.effective : undefined;
+  const gained = before ? checked.effective.subtract(before) : checked.effective;
+  const unrecorded = gained.subtract(recorded);
+  if (unrecorded.isEmpty()) return;
+  problems.push(
+    `spec.ips ${describeSet(unrecorded)} are not what SpiderSubnet ${show(subnet.metadata.name)} records for this auto-created pool in status.controlledIPPools (${recorded.isEmpty() ? 'nothing' : describeSet(recorded)}): the controller sizes auto-created pools, change the application's ipam.spidernet.io/ippool-ip-number or replicas instead`,
+  );
+}
+
 function validateDelete(ref: string, stored: SpiderIPPool | undefined): AdmissionDecision {
   if (!stored) return ALLOWED;
   const count = allocatedCount(stored);
@@ -169,7 +224,8 @@ export const validateIPPool = (options: RuleOptions): AdmissionHandler =>
     validateDelete,
     checkObject: checkAffinities,
     checkPeers,
-    checkHeld: (_pool, checked, stored, _peers, problems) => {
+    checkHeld: (pool, checked, stored, { subnets }, problems) => {
+      checkLedger(pool, checked, stored, subnets, problems);
       if (stored) checkInUse(stored, checked, problems);
     },
   });

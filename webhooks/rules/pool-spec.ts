@@ -71,6 +71,10 @@ export function checkPoolSpec(
     return undefined;
   }
   const family = cidr.family;
+  if (cidr.prefix === 0)
+    problems.push(
+      `spec.subnet ${cidr.canonical} covers every IPv${family} address: give the network the addresses are in`,
+    );
   if (!cidr.isCanonical)
     problems.push(`spec.subnet ${show(spec.subnet)} is not in canonical form, use ${show(cidr.canonical)}`);
   if (spec.ipVersion === undefined)

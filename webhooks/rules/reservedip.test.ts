@@ -63,4 +63,12 @@ describe('SpiderReservedIP webhook', () => {
       /spec\.ipVersion cannot be changed \(from 4 to 6\)/,
     );
   });
+  it('refuses IPv4-mapped IPv6 entries as written, with their IPv4 form', async () => {
+    const { object, decision } = await run(reserved({ ips: ['::ffff:10.0.0.9', '::ffff:10.0.0.1-::ffff:10.0.0.5'] }));
+    assert.deepEqual(object.spec, { ips: ['::ffff:10.0.0.9', '::ffff:10.0.0.1-::ffff:10.0.0.5'] }, 'not rewritten');
+    assert.equal(
+      decision.message,
+      'SpiderReservedIP "r": spec.ips[0] "::ffff:10.0.0.9" is an IPv4-mapped IPv6 address: write it as IPv4 (10.0.0.9), or it reserves nothing in IPv4 pools; spec.ips[1] "::ffff:10.0.0.1-::ffff:10.0.0.5" is an IPv4-mapped IPv6 address: write it as IPv4 (10.0.0.1-10.0.0.5), or it reserves nothing in IPv4 pools',
+    );
+  });
 });

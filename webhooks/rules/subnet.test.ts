@@ -45,6 +45,11 @@ describe('SpiderSubnet webhook', () => {
     assert.deepEqual(object.spec.ips, ['10.6.0.5-10.6.0.20']);
   });
 
+  it('refuses a /0 subnet', () =>
+    deniedWith(
+      create(subnet('s', { subnet: '::/0' })),
+      /SpiderSubnet "s": spec\.subnet ::\/0 covers every IPv6 address/,
+    ));
   it('refuses excludeIPs outside the subnet', () =>
     deniedWith(
       create(subnet('s', { subnet: '10.6.0.0/16', excludeIPs: ['10.8.0.1'] })),

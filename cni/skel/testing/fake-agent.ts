@@ -1,10 +1,12 @@
 // Test stand-in for spiderpool-agent: an HTTP server on a unix socket in a temp dir that records each
 // request and answers from per-route handlers. Healthy by default; unhandled routes answer 501.
-import { mkdtempSync, rmSync } from 'node:fs';
+// The temp dir is under the agent socket's directory, the only place the plugins accept a socket from,
+// and the socket is root's with mode 0600 like the real agent's (the tests run as root).
+import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_PATHS } from '../../../lib/agent-api.ts';
+import { socketTempDir } from './dirs.ts';
 
 export interface AgentRequest {
   method: string;
@@ -28,8 +30,8 @@ export class FakeAgent {
     this.reset();
   }
 
-  static async start(): Promise<FakeAgent> {
-    const dir = mkdtempSync(join(tmpdir(), 'spiderpool-cni-'));
+  /** Listens on `agent.sock` in `dir`, which stop() removes. */
+  static async start(dir = socketTempDir()): Promise<FakeAgent> {
     const socketPath = join(dir, 'agent.sock');
     const server = createServer();
     const agent = new FakeAgent(server, dir, socketPath);
@@ -58,6 +60,7 @@ export class FakeAgent {
       });
     });
     await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    chmodSync(socketPath, 0o600);
     return agent;
   }
 

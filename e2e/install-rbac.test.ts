@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from './cluster/install.ts';
 import { kubectlOk } from './cluster/kubectl.ts';
-import { testCluster, type TestCluster } from './harness/cluster.ts';
+import { startOwnCluster, testCluster, type TestCluster } from './harness/cluster.ts';
 
 interface Manifest {
   kind: string;
@@ -139,9 +139,11 @@ describe('uninstall', function () {
   let dir: string;
 
   before(async function () {
-    cluster = await testCluster();
-    // The product in a namespace of its own, as deploy/README.md describes, so that deleting it touches no
-    // namespace another test uses. Old kustomize takes bases by relative path only.
+    // A control plane without nodes: the product's pods stay unscheduled, so deleting them waits for no kubelet
+    // (the shared one keeps the simulated nodes other tests registered, and nothing runs their pods' deletion).
+    cluster = await startOwnCluster();
+    // The product in a namespace of its own, as deploy/README.md describes. Old kustomize takes bases by
+    // relative path only.
     dir = mkdtempSync(join(tmpdir(), 'spiderpool-uninstall-'));
     const deploy = join(repoRoot, 'deploy');
     writeFileSync(
@@ -174,7 +176,10 @@ describe('uninstall', function () {
     );
   });
 
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(async () => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    await cluster?.cp.stop();
+  });
 
   it('kubectl delete -k removes every object kubectl apply -k created', async () => {
     const objects = await build(cluster, dir);

@@ -15,7 +15,8 @@ export interface TestCluster {
 // both must see the one cluster.
 const state = globalThis as { spiderpoolTestCluster?: Promise<TestCluster> };
 
-async function start(): Promise<TestCluster> {
+/** A cluster of the caller's own, with the CRDs installed, for a test that must not share the nodes others left. */
+export async function startOwnCluster(): Promise<TestCluster> {
   const cp = await startControlPlane();
   const kubectl = kubectlFor(cp.binDir, cp.kubeconfig);
   await installCrds(kubectl);
@@ -25,7 +26,7 @@ async function start(): Promise<TestCluster> {
 
 /** The shared cluster, with the CRDs installed. Call it from a `before` hook with a generous timeout. */
 export function testCluster(): Promise<TestCluster> {
-  state.spiderpoolTestCluster ??= start();
+  state.spiderpoolTestCluster ??= startOwnCluster();
   return state.spiderpoolTestCluster;
 }
 

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { ControlPlane } from '../cluster/control-plane.ts';
+import { SERVICE_CIDR, type ControlPlane } from '../cluster/control-plane.ts';
 import { kubectlFor } from '../cluster/kubectl.ts';
 import { addNetns, execCommand, ip, type ExecResult } from '../kubelet/netns.ts';
 import {
@@ -121,6 +121,9 @@ export async function createNodeNetwork(options: NodeNetworkOptions): Promise<No
     await ip(['-n', netns, 'addr', 'add', `${nodeAddress}/30`, 'dev', 'eth0']);
     await ip(['-n', netns, 'link', 'set', 'eth0', 'up']);
     await ip(['route', 'add', podCidr, 'via', nodeAddress, 'dev', hostEnd]);
+    // A process on the node's own network (a hostNetwork pod) reaches ClusterIPs only if the kernel has a
+    // route for them before kube-proxy's OUTPUT rules rewrite the destination; nothing else leaves.
+    await ip(['-n', netns, 'route', 'add', SERVICE_CIDR, 'via', hostAddress, 'dev', 'eth0']);
   } catch (err) {
     await remove();
     throw err;
@@ -134,6 +137,11 @@ export interface RealNodeOptions {
    * (default true). Without it the node stays NotReady until a config appears in cniConfDir.
    */
   defaultCni?: boolean;
+  /**
+   * The cluster network's conflist, written to cniConfDir in place of the default one: a node whose
+   * network is installed by a DaemonSet has its config before the plugins it names arrive.
+   */
+  cniConflist?: string;
   log?: (message: string) => void;
 }
 
@@ -394,7 +402,9 @@ export async function startRealNode(
     for (const plugin of readdirSync(DEBIAN_CNI_PLUGINS)) {
       copyFileSync(join(DEBIAN_CNI_PLUGINS, plugin), join(paths.cniBin, plugin));
     }
-    if (options.defaultCni ?? true)
+    if (options.cniConflist !== undefined)
+      writeFileSync(join(paths.cniConf, '10-cluster-network.conflist'), options.cniConflist);
+    else if (options.defaultCni ?? true)
       writeFileSync(join(paths.cniConf, '10-realnode.conflist'), bridgeConflist(name, podCidr, paths.ipam));
     const config = join(dir, 'containerd', 'config.toml');
     writeFileSync(config, containerdConfig(paths));

@@ -1,5 +1,6 @@
 // The sandbox: the product on an embedded local cluster. It runs in the foreground until interrupted;
-// --detach runs it in the background and prints KUBECONFIG=<path> last; --stop tears it down.
+// --detach runs it in the background and prints KUBECONFIG=<path> last; --stop tears it down. --real-node
+// gives a real node with the product installed from deploy/ instead of simulated nodes and processes.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,8 @@ import { installCrds, repoRoot } from '../cluster/install.ts';
 import { kubectlFor, kubectlOk } from '../cluster/kubectl.ts';
 import { startControllers, type Controllers } from '../harness/controllers.ts';
 import { startNodeSide, type NodeSide } from '../harness/nodes.ts';
+import { startRealCluster, type RealCluster } from '../realnode/cluster.ts';
+import { agentSocketDir, clusterConflist, installProduct, type Installation } from '../realnode/install.ts';
 import { loadKubeConfig } from '../../lib/kube.ts';
 
 const stateDir = process.env.SPIDERPOOL_SANDBOX_DIR ?? join(tmpdir(), 'spiderpool-ts-sandbox');
@@ -26,12 +29,8 @@ const FIXTURES = [
 
 const NODES = ['worker1', 'worker2'];
 
-/**
- * What an installation adds besides the product's processes: the `default` SpiderCoordinator that the
- * install step creates, and the kubeadm-config a kubeadm cluster carries, from which the coordinator
- * learns the pod and service CIDRs.
- */
-const CLUSTER_SETUP = `
+/** What a kubeadm cluster carries: the coordinator learns the pod and service CIDRs from it. */
+const KUBEADM_CONFIG = `
 apiVersion: v1
 kind: ConfigMap
 metadata:
@@ -44,7 +43,10 @@ data:
     networking:
       podSubnet: 10.244.64.0/18
       serviceSubnet: ${SERVICE_CIDR}
----
+`;
+
+/** The `default` SpiderCoordinator, which the install step creates (deploy/product/default-coordinator.yaml). */
+const DEFAULT_COORDINATOR = `
 apiVersion: spiderpool.spidernet.io/v2beta1
 kind: SpiderCoordinator
 metadata:
@@ -55,6 +57,10 @@ spec:
   tunePodRoutes: true
   hijackCIDR: [169.254.0.0/16]
 `;
+
+// --real-node: one real node (containerd, kubelet, kube-proxy) with the product installed by `kubectl apply
+// -k`, as e2e/install.test.ts does. Its own link and pod CIDR, so that it runs beside the tests' nodes.
+const REAL_NODE = { name: 'sandbox', link: '192.168.253.12/30', podCidr: '10.251.0.0/24' };
 
 interface State {
   pid: number;
@@ -118,7 +124,7 @@ async function foreground(): Promise<void> {
       `sandbox: admission webhooks on 127.0.0.1:${controllers.webhooks.port}; ${controllers.operators.length} operator replicas ` +
         `(metrics on ${controllers.operators.map((o) => o.port).join(', ')}); logs in ${controllers.dir}`,
     );
-    await kubectlOk(kubectl, ['apply', '-f', '-'], { stdin: CLUSTER_SETUP });
+    await kubectlOk(kubectl, ['apply', '-f', '-'], { stdin: KUBEADM_CONFIG + '---' + DEFAULT_COORDINATOR });
     for (const f of FIXTURES) await kubectlOk(kubectl, ['apply', '-f', join(repoRoot, 'e2e', 'fixtures', f)]);
     say(`sandbox: quick-start examples applied (${FIXTURES.length} files)`);
     nodes = await startNodeSide({
@@ -143,14 +149,68 @@ async function foreground(): Promise<void> {
   }
 }
 
+async function foregroundRealNode(): Promise<void> {
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(stateFile, JSON.stringify({ pid: process.pid, ready: false } satisfies State));
+  let cluster: RealCluster | undefined;
+  let install: Installation | undefined;
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('sandbox: stopping');
+    await cluster?.stop().catch((err: unknown) => say(`sandbox: stopping the node failed: ${String(err)}`));
+    install?.cleanup();
+    rmSync(stateFile, { force: true });
+    say('sandbox: stopped');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  try {
+    say('sandbox: starting the control plane and a real node (the first run builds them, about 20 minutes)');
+    cluster = await startRealCluster({
+      ...REAL_NODE,
+      cniConflist: clusterConflist(agentSocketDir(REAL_NODE.name)),
+      log: (m) => say(`sandbox: ${m}`),
+    });
+    const { kubectl, cp, node } = cluster;
+    say(`sandbox: node ${node.name} Ready (logs of containerd, kubelet and kube-proxy in ${join(node.dir, 'logs')})`);
+    say(
+      'sandbox: installing: npm run build, npm run image, ctr images import, kubectl apply -f crds/, kubectl apply -k',
+    );
+    install = await installProduct(node, kubectl, (m) => say(`sandbox: ${m}`));
+    say(`sandbox: installed from the kustomization in ${install.overlay}`);
+    await kubectlOk(kubectl, ['apply', '-f', '-'], { stdin: KUBEADM_CONFIG });
+    for (const f of FIXTURES) await kubectlOk(kubectl, ['apply', '-f', join(repoRoot, 'e2e', 'fixtures', f)]);
+    say(`sandbox: quick-start examples applied (${FIXTURES.length} files)`);
+    writeFileSync(
+      stateFile,
+      JSON.stringify({ pid: process.pid, kubeconfig: cp.kubeconfig, ready: true } satisfies State),
+    );
+    say(`sandbox: ready; kubectl is in ${cp.binDir}; stop with Ctrl-C or npm run sandbox:stop`);
+    say(
+      'sandbox: try: kubectl apply -f e2e/fixtures/calico-quickstart/nginx-deployment.yaml && kubectl get pods -o wide && kubectl -n spiderpool get pods',
+    );
+    say(`KUBECONFIG=${cp.kubeconfig}`);
+  } catch (err) {
+    process.stderr.write(`sandbox: failed: ${(err as Error).message}\n`);
+    await shutdown(1);
+  }
+}
+
 async function detach(): Promise<void> {
   mkdirSync(stateDir, { recursive: true });
   const out = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string], {
-    detached: true,
-    stdio: ['ignore', out, out],
-    env: process.env,
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, process.argv[1] as string, ...(realNode ? ['--real-node'] : [])],
+    {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: process.env,
+    },
+  );
   child.unref();
   say(`sandbox: starting in the background (log: ${logFile})`);
   const deadline = Date.now() + 30 * 60_000;
@@ -188,6 +248,7 @@ async function stop(): Promise<void> {
 }
 
 const args = process.argv.slice(2);
+const realNode = args.includes('--real-node');
 if (args.includes('--stop')) {
   await stop();
 } else {
@@ -199,5 +260,5 @@ if (args.includes('--stop')) {
     process.exit(1);
   }
   if (existsSync(stateFile)) rmSync(stateFile);
-  await (args.includes('--detach') ? detach() : foreground());
+  await (args.includes('--detach') ? detach() : realNode ? foregroundRealNode() : foreground());
 }

@@ -70,16 +70,21 @@ export class FakeCluster {
     return structuredClone(pool);
   }
 
+  /** A stored copy of the object, with the next resourceVersion, as the apiserver keeps it. */
+  private stamp<T extends SpiderIPPool | SpiderEndpoint>(object: T, metadata: Partial<T['metadata']> = {}): T {
+    return {
+      ...structuredClone(object),
+      metadata: { ...object.metadata, ...metadata, resourceVersion: String(this.version++) },
+    };
+  }
+
   async writeStatus(next: SpiderIPPool): Promise<SpiderIPPool> {
     const fault = this.writeFaults.shift();
     if (fault === 'hang') return new Promise(() => {});
     const current = this.poolStore.get(next.metadata.name);
     if (!current) throw apiError(404);
     if (current.metadata.resourceVersion !== next.metadata.resourceVersion) throw apiError(409);
-    const stored = {
-      ...structuredClone(next),
-      metadata: { ...next.metadata, resourceVersion: String(this.version++) },
-    };
+    const stored = this.stamp(next);
     this.poolStore.set(next.metadata.name, stored);
     if (fault === 'commit-then-hang') return new Promise(() => {});
     return structuredClone(stored);
@@ -94,10 +99,7 @@ export class FakeCluster {
     const injected = this.createFaults.shift();
     if (injected?.fault === 'fail') throw injected.error;
     if (this.endpoints.has(endpoint.metadata.name)) throw apiError(409);
-    const stored = {
-      ...structuredClone(endpoint),
-      metadata: { ...endpoint.metadata, uid: `se-${this.version}`, resourceVersion: String(this.version++) },
-    };
+    const stored = this.stamp(endpoint, { uid: `se-${this.version}` });
     this.endpoints.set(endpoint.metadata.name, stored);
     if (injected) throw injected.error;
     return structuredClone(stored);
@@ -107,10 +109,7 @@ export class FakeCluster {
     const current = this.endpoints.get(endpoint.metadata.name);
     if (!current) throw apiError(404);
     if (current.metadata.resourceVersion !== endpoint.metadata.resourceVersion) throw apiError(409);
-    const stored = {
-      ...structuredClone(endpoint),
-      metadata: { ...endpoint.metadata, resourceVersion: String(this.version++) },
-    };
+    const stored = this.stamp(endpoint);
     this.endpoints.set(endpoint.metadata.name, stored);
     return structuredClone(stored);
   }

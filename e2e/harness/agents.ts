@@ -1,5 +1,5 @@
 // Real agent processes, one per simulated node, each with its own unix socket.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -7,22 +7,19 @@ import { dirname, join } from 'node:path';
 import { DEFAULT_AGENT_SOCKET } from '../../lib/agent-api.ts';
 import { freePort } from '../cluster/control-plane.ts';
 import { repoRoot } from '../cluster/install.ts';
+import type { DaemonGroup, DaemonProcess } from './processes.ts';
 
 /** `runDir` is what the node sees as /var/run/spidernet: the agent's socket is spiderpool.sock in it. */
-export interface RunningAgent {
+export interface RunningAgent extends DaemonProcess {
   node: string;
   runDir: string;
   socket: string;
   metricsPort: number;
-  logFile: string;
-  process: ChildProcess;
 }
-export interface Agents {
-  dir: string;
+export interface Agents extends DaemonGroup {
   agents: RunningAgent[];
   /** Ends a node's agent with the signal (SIGKILL for a crash) and starts it again on the same socket. */
   restart(node: string, signal?: NodeJS.Signals): Promise<void>;
-  stop(): Promise<void>;
 }
 
 export interface AgentCall {

@@ -1,7 +1,7 @@
 // The control side of the product as real processes on this machine: the admission webhook server,
 // registered with the apiserver by URL (there is no Service network), and operator replicas that elect one
 // leader. Used by the sandbox.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,21 +11,18 @@ import { KINDS } from '../../api/v2beta1/kinds.ts';
 import { isAlreadyExists } from '../../lib/kube.ts';
 import { freePort } from '../cluster/control-plane.ts';
 import { repoRoot } from '../cluster/install.ts';
+import type { DaemonGroup, DaemonProcess } from './processes.ts';
 import { eventually } from './wait.ts';
 
-export interface ProductProcess {
+export interface ProductProcess extends DaemonProcess {
   name: string;
-  process: ChildProcess;
-  logFile: string;
   port: number;
 }
-export interface Controllers {
-  dir: string;
+export interface Controllers extends DaemonGroup {
   webhooks: ProductProcess;
   operators: ProductProcess[];
   /** Ends an operator replica with the signal (SIGKILL for a crash) and starts it again with its settings. */
   restartOperator(name: string, signal?: NodeJS.Signals): Promise<void>;
-  stop(): Promise<void>;
 }
 
 export interface ControllersOptions {

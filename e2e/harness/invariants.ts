@@ -95,14 +95,7 @@ export async function checkInvariants(kubeConfig: KubeConfig, scope: InvariantSc
             bare(address),
             `endpoint ${e.metadata.namespace}/${e.metadata.name} (${e.status?.current?.uid})`,
           );
-  for (const [ip, holders] of byEndpointIp)
-    if (holders.length > 1)
-      violations.push({
-        invariant: 'address-in-two-endpoints',
-        ip,
-        holders,
-        detail: `${ip} is in ${holders.length} SpiderEndpoints`,
-      });
+  violations.push(...heldTwice(byEndpointIp, 'address-in-two-endpoints', 'SpiderEndpoints'));
 
   const before = new Map(podsBefore.map((p) => [p.metadata?.uid, p]));
   const running = podsAfter.filter((p) => {
@@ -125,14 +118,7 @@ export async function checkInvariants(kubeConfig: KubeConfig, scope: InvariantSc
         });
     }
   }
-  for (const [ip, holders] of byPodIp)
-    if (holders.length > 1)
-      violations.push({
-        invariant: 'address-of-two-running-pods',
-        ip,
-        holders,
-        detail: `${holders.length} running pods have ${ip}`,
-      });
+  violations.push(...heldTwice(byPodIp, 'address-of-two-running-pods', 'running pods'));
 
   if (scope.afterGc) {
     const live = new Set(podsAfter.filter((p) => !terminal(p)).map((p) => p.metadata?.uid));
@@ -170,3 +156,10 @@ export const describeViolations = (violations: Violation[]): string =>
   violations
     .map((v) => `${v.invariant}: ${v.detail}${v.holders.length ? ` [${v.holders.join('; ')}]` : ''}`)
     .join('\n');
+
+/** A violation for every address that more than one holder has. */
+function heldTwice(byIp: Map<string, string[]>, invariant: Violation['invariant'], what: string): Violation[] {
+  return [...byIp]
+    .filter(([, holders]) => holders.length > 1)
+    .map(([ip, holders]) => ({ invariant, ip, holders, detail: `${ip} is held by ${holders.length} ${what}` }));
+}

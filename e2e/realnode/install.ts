@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { DAEMONS, distDir, repoRoot } from '../../scripts/build.ts';
+import { installCrds } from '../cluster/install.ts';
 import { IMAGE } from '../../scripts/image.ts';
 import { kubectlOk, type Kubectl } from '../cluster/kubectl.ts';
 import { eventually } from '../harness/wait.ts';
@@ -147,16 +148,7 @@ export async function installProduct(
   try {
     const imported = await node.ctr(['images', 'import', archive]);
     if (imported.code !== 0) throw new Error(`ctr images import ${archive}: ${imported.stderr.trim()}`);
-    await kubectlOk(kubectl, ['apply', '-f', join(repoRoot, 'crds')]);
-    await kubectlOk(kubectl, [
-      'wait',
-      '--for',
-      'condition=Established',
-      '--timeout',
-      '60s',
-      '-f',
-      join(repoRoot, 'crds'),
-    ]);
+    await installCrds(kubectl);
     mkdirSync(overlay, { recursive: true });
     writeOverlay(overlay, node);
     await kubectlOk(kubectl, ['apply', '-k', overlay]);

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { SERVICE_CIDR, startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
 import { installCrds, repoRoot } from '../cluster/install.ts';
 import { kubectlFor, kubectlOk } from '../cluster/kubectl.ts';
-import { startControllers, type Controllers } from '../harness/controllers.ts';
-import { startNodeSide, type NodeSide } from '../harness/nodes.ts';
-import { startRealCluster, type RealCluster } from '../realnode/cluster.ts';
+import { startControllers } from '../harness/controllers.ts';
+import { startNodeSide } from '../harness/nodes.ts';
+import { startRealCluster } from '../realnode/cluster.ts';
 import { agentSocketDir, clusterConflist, installProduct, type Installation } from '../realnode/install.ts';
 import { loadKubeConfig } from '../../lib/kube.ts';
 
@@ -92,20 +92,22 @@ function runningSandbox(): State | undefined {
   return state && alive(state.pid) ? state : undefined;
 }
 
-async function foreground(): Promise<void> {
+type Stop = () => Promise<void>;
+
+/**
+ * Runs one kind of sandbox in the foreground until a signal: `start` brings it up and registers what stops it;
+ * every way out stops those in reverse order and removes the state file that `sandbox:stop` reads.
+ */
+async function runForeground(start: (stops: Stop[]) => Promise<{ cp: ControlPlane; tryCommand: string }>) {
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(stateFile, JSON.stringify({ pid: process.pid, ready: false } satisfies State));
-  let cp: ControlPlane | undefined;
-  let nodes: NodeSide | undefined;
-  let controllers: Controllers | undefined;
+  const stops: Stop[] = [];
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say('sandbox: stopping');
-    await nodes?.stop().catch((err: unknown) => say(`sandbox: stopping the nodes failed: ${String(err)}`));
-    await controllers?.stop().catch((err: unknown) => say(`sandbox: stopping the controllers failed: ${String(err)}`));
-    await cp?.stop();
+    for (const stop of stops.reverse()) await stop();
     rmSync(stateFile, { force: true });
     say('sandbox: stopped');
     process.exit(code);
@@ -113,35 +115,13 @@ async function foreground(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
   try {
-    say('sandbox: starting the control plane (the first run builds it, about 10 minutes)');
-    cp = await startControlPlane({ log: (m) => say(`sandbox: ${m}`) });
-    const kubectl = kubectlFor(cp.binDir, cp.kubeconfig);
-    await installCrds(kubectl);
-    say('sandbox: CRDs installed');
-    const kubeConfig = loadKubeConfig(cp.kubeconfig);
-    controllers = await startControllers({ kubeConfig, kubeconfigPath: cp.kubeconfig });
-    say(
-      `sandbox: admission webhooks on 127.0.0.1:${controllers.webhooks.port}; ${controllers.operators.length} operator replicas ` +
-        `(metrics on ${controllers.operators.map((o) => o.port).join(', ')}); logs in ${controllers.dir}`,
-    );
-    await kubectlOk(kubectl, ['apply', '-f', '-'], { stdin: KUBEADM_CONFIG + '---' + DEFAULT_COORDINATOR });
-    for (const f of FIXTURES) await kubectlOk(kubectl, ['apply', '-f', join(repoRoot, 'e2e', 'fixtures', f)]);
-    say(`sandbox: quick-start examples applied (${FIXTURES.length} files)`);
-    nodes = await startNodeSide({
-      kubeConfig,
-      kubeconfigPath: cp.kubeconfig,
-      nodes: NODES,
-      log: (m) => say(`sandbox: kubelet: ${m}`),
-    });
-    say(`sandbox: nodes ${NODES.join(', ')} ready, each with a spiderpool agent`);
+    const { cp, tryCommand } = await start(stops);
     writeFileSync(
       stateFile,
       JSON.stringify({ pid: process.pid, kubeconfig: cp.kubeconfig, ready: true } satisfies State),
     );
     say(`sandbox: ready; kubectl is in ${cp.binDir}; stop with Ctrl-C or npm run sandbox:stop`);
-    say(
-      'sandbox: try: kubectl apply -f e2e/fixtures/calico-quickstart/nginx-deployment.yaml && kubectl get pods -o wide && kubectl get sp,se',
-    );
+    say(`sandbox: try: ${tryCommand}`);
     say(`KUBECONFIG=${cp.kubeconfig}`);
   } catch (err) {
     process.stderr.write(`sandbox: failed: ${(err as Error).message}\n`);
@@ -149,55 +129,80 @@ async function foreground(): Promise<void> {
   }
 }
 
-async function foregroundRealNode(): Promise<void> {
-  mkdirSync(stateDir, { recursive: true });
-  writeFileSync(stateFile, JSON.stringify({ pid: process.pid, ready: false } satisfies State));
-  let cluster: RealCluster | undefined;
-  let install: Installation | undefined;
-  let stopping = false;
-  const shutdown = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    say('sandbox: stopping');
-    await cluster?.stop().catch((err: unknown) => say(`sandbox: stopping the node failed: ${String(err)}`));
-    install?.cleanup();
-    rmSync(stateFile, { force: true });
-    say('sandbox: stopped');
-    process.exit(code);
-  };
-  process.on('SIGINT', () => void shutdown(0));
-  process.on('SIGTERM', () => void shutdown(0));
-  try {
+/** Stops a part of the sandbox, naming it if that fails. */
+const stopping =
+  (what: string, stop: () => Promise<unknown>): Stop =>
+  () =>
+    stop().then(
+      () => undefined,
+      (err: unknown) => void say(`sandbox: stopping ${what} failed: ${String(err)}`),
+    );
+
+const foreground = () =>
+  runForeground(async (stops) => {
+    say('sandbox: starting the control plane (the first run builds it, about 10 minutes)');
+    const cp = await startControlPlane({ log: (m) => say(`sandbox: ${m}`) });
+    stops.push(stopping('the control plane', () => cp.stop()));
+    const kubectl = kubectlFor(cp.binDir, cp.kubeconfig);
+    await installCrds(kubectl);
+    say('sandbox: CRDs installed');
+    const kubeConfig = loadKubeConfig(cp.kubeconfig);
+    const controllers = await startControllers({ kubeConfig, kubeconfigPath: cp.kubeconfig });
+    stops.push(stopping('the controllers', () => controllers.stop()));
+    say(
+      `sandbox: admission webhooks on 127.0.0.1:${controllers.webhooks.port}; ${controllers.operators.length} operator replicas ` +
+        `(metrics on ${controllers.operators.map((o) => o.port).join(', ')}); logs in ${controllers.dir}`,
+    );
+    await kubectlOk(kubectl, ['apply', '-f', '-'], { stdin: KUBEADM_CONFIG + '---' + DEFAULT_COORDINATOR });
+    for (const f of FIXTURES) await kubectlOk(kubectl, ['apply', '-f', join(repoRoot, 'e2e', 'fixtures', f)]);
+    say(`sandbox: quick-start examples applied (${FIXTURES.length} files)`);
+    const nodes = await startNodeSide({
+      kubeConfig,
+      kubeconfigPath: cp.kubeconfig,
+      nodes: NODES,
+      log: (m) => say(`sandbox: kubelet: ${m}`),
+    });
+    stops.push(stopping('the nodes', () => nodes.stop()));
+    say(`sandbox: nodes ${NODES.join(', ')} ready, each with a spiderpool agent`);
+    return {
+      cp,
+      tryCommand:
+        'kubectl apply -f e2e/fixtures/calico-quickstart/nginx-deployment.yaml && kubectl get pods -o wide && kubectl get sp,se',
+    };
+  });
+
+const foregroundRealNode = () =>
+  runForeground(async (stops) => {
     say('sandbox: starting the control plane and a real node (the first run builds them, about 20 minutes)');
-    cluster = await startRealCluster({
+    const installed: { install?: Installation } = {};
+    const cluster = await startRealCluster({
       ...REAL_NODE,
       cniConflist: clusterConflist(agentSocketDir(REAL_NODE.name)),
       log: (m) => say(`sandbox: ${m}`),
     });
+    // The installation's directories go once the node that uses them has stopped.
+    stops.push(
+      stopping('the node', async () => {
+        await cluster.stop();
+        installed.install?.cleanup();
+      }),
+    );
     const { kubectl, cp, node } = cluster;
     say(`sandbox: node ${node.name} Ready (logs of containerd, kubelet and kube-proxy in ${join(node.dir, 'logs')})`);
     say(
       'sandbox: installing: npm run build, npm run image, ctr images import, kubectl apply -f crds/, kubectl apply -k',
     );
-    install = await installProduct(node, kubectl, (m) => say(`sandbox: ${m}`));
-    say(`sandbox: installed from the kustomization in ${install.overlay}`);
+    installed.install = await installProduct(node, kubectl, (m) => say(`sandbox: ${m}`));
+    say(`sandbox: installed from the kustomization in ${installed.install.overlay}`);
     await kubectlOk(kubectl, ['apply', '-f', '-'], { stdin: KUBEADM_CONFIG });
     for (const f of FIXTURES) await kubectlOk(kubectl, ['apply', '-f', join(repoRoot, 'e2e', 'fixtures', f)]);
     say(`sandbox: quick-start examples applied (${FIXTURES.length} files)`);
-    writeFileSync(
-      stateFile,
-      JSON.stringify({ pid: process.pid, kubeconfig: cp.kubeconfig, ready: true } satisfies State),
-    );
-    say(`sandbox: ready; kubectl is in ${cp.binDir}; stop with Ctrl-C or npm run sandbox:stop`);
-    say(
-      'sandbox: try: kubectl apply -f e2e/fixtures/calico-quickstart/nginx-deployment.yaml && kubectl get pods -o wide && kubectl -n spiderpool get pods',
-    );
-    say(`KUBECONFIG=${cp.kubeconfig}`);
-  } catch (err) {
-    process.stderr.write(`sandbox: failed: ${(err as Error).message}\n`);
-    await shutdown(1);
-  }
-}
+    return {
+      cp,
+      tryCommand:
+        'kubectl apply -f e2e/fixtures/calico-quickstart/nginx-deployment.yaml && kubectl get pods -o wide && kubectl -n spiderpool get pods',
+    };
+  });
 
 async function detach(): Promise<void> {
   mkdirSync(stateDir, { recursive: true });

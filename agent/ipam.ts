@@ -257,8 +257,10 @@ export class Ipam {
         taken.filter((t) => !recorded.has(t.ip)),
         args.podUID,
       );
-      if (applied?.status?.current.ips.some((e) => e.interface === args.ifName))
+      if (applied?.status?.current.ips.some((e) => e.interface === args.ifName)) {
+        await this.unlessOutlived(args, applied);
         return this.response(applied.status.current.ips);
+      }
       if (err instanceof AgentFailure) throw err;
       // Refused for good (admission, validation): retrying the same request cannot help.
       const code = statusCode(err);
@@ -268,7 +270,41 @@ export class Ipam {
         `recording the SpiderEndpoint of ${key} failed: ${apiMessage(err)}`,
       );
     }
+    await this.unlessOutlived(args, endpoint);
     return this.response(endpoint.status?.current.ips ?? []);
+  }
+
+  /**
+   * An ADD that outlived its pod (deleted, force-deleted, while the ADD ran) must not leave an endpoint behind: the
+   * garbage collector may have freed the records meanwhile, and another pod may take the addresses the endpoint
+   * lists. Once the pod is known to be gone, the endpoint goes first, then whatever records of the UID remain, and the
+   * ADD fails. A pod that is only terminating keeps both until its DEL. The cache answers for a pod it still shows;
+   * only a pod it does not show is read again.
+   */
+  private async unlessOutlived(args: IpamAddArgs, endpoint: SpiderEndpoint): Promise<void> {
+    const cached = this.cluster.cachedPod(args.podNamespace, args.podName);
+    if (cached?.metadata?.uid === args.podUID) return;
+    let pod: V1Pod | undefined;
+    try {
+      pod = await this.cluster.pod(args.podNamespace, args.podName);
+    } catch {
+      return; // unknown: the garbage collector deletes an endpoint whose pod is gone
+    }
+    if (pod?.metadata?.uid === args.podUID) return;
+    if (endpoint.status?.current.uid === args.podUID) {
+      try {
+        await this.releaseEndpoint(endpoint);
+      } catch (err) {
+        throw new AgentFailure(
+          'Unavailable',
+          `pod ${args.podNamespace}/${args.podName} with UID ${args.podUID} was deleted during the ADD; freeing its endpoint failed (${apiMessage(err)}), the garbage collector frees it`,
+        );
+      }
+    }
+    throw new AgentFailure(
+      'PodNotFound',
+      `pod ${args.podNamespace}/${args.podName} with UID ${args.podUID} was deleted during the ADD; its addresses are freed`,
+    );
   }
 
   /**
@@ -507,12 +543,14 @@ export class Ipam {
     if (failure) {
       if (!(failure.reason instanceof AddressTaken)) throw failure.reason;
       // An address was freed while the pod was away and another pod holds it now: start afresh.
+      // The endpoint first, as in releaseEndpoint; a crash in between leaves records of this live UID, which the
+      // retried ADD takes again.
+      await this.cluster.deleteEndpoint(endpoint);
       await Promise.all(
         addresses
           .filter((_, i) => rebound[i]!.status === 'fulfilled')
           .map(({ ip, pool }) => this.batcher(pool).release(ip, meta.uid)),
       );
-      await this.cluster.deleteEndpoint(endpoint);
       return undefined;
     }
     return this.cluster.replaceEndpoint({
@@ -527,10 +565,30 @@ export class Ipam {
     return undefined;
   }
 
+  /**
+   * The endpoint goes first, then its records: an address is handed out again only once no endpoint lists it. A
+   * crash or a failed write in between leaves records of a pod that is gone, which a retried DEL
+   * (releaseRecordsOf) or the garbage collector frees; never an endpoint listing another pod's address.
+   */
   private async releaseEndpoint(endpoint: SpiderEndpoint): Promise<void> {
     const uid = endpoint.status?.current.uid;
-    if (uid) await Promise.all(addressesOf(endpoint).map(({ ip, pool }) => this.batcher(pool).release(ip, uid)));
     await this.cluster.deleteEndpoint(endpoint);
+    if (uid) await Promise.all(addressesOf(endpoint).map(({ ip, pool }) => this.batcher(pool).release(ip, uid)));
+  }
+
+  /** Frees what the pools (as cached) record for this pod UID; each release checks the UID on a fresh write. */
+  private async releaseRecordsOf(pod: string, uid: string): Promise<void> {
+    const held: { ip: string; pool: string }[] = [];
+    for (const pool of this.cluster.pools()) {
+      let records;
+      try {
+        records = readRecords(pool).records;
+      } catch {
+        continue; // unreadable records are not guessed at; the garbage collector reports them
+      }
+      for (const [ip, r] of records) if (r.pod === pod && r.podUid === uid) held.push({ ip, pool: pool.metadata.name });
+    }
+    await Promise.all(held.map(({ ip, pool }) => this.batcher(pool).release(ip, uid)));
   }
 
   async release(args: IpamDelArgs): Promise<void> {
@@ -554,7 +612,12 @@ export class Ipam {
     const uid = args.podUID || pod?.metadata?.uid;
     if (!uid) return;
     const endpoint = await this.cluster.endpoint(args.podNamespace, args.podName);
-    if (!endpoint?.status || endpoint.status.current.uid !== uid) return;
+    if (!endpoint?.status || endpoint.status.current.uid !== uid) {
+      // No endpoint of this UID: an earlier DEL deleted it and then failed or crashed before freeing the records,
+      // or an ADD took addresses and never recorded them. What the pools still record for the UID goes.
+      if (!endpoint?.status) await this.releaseRecordsOf(`${args.podNamespace}/${args.podName}`, uid);
+      return;
+    }
     if (
       this.config.enableStatefulSet &&
       endpoint.status.ownerControllerType === 'StatefulSet' &&

@@ -4,6 +4,8 @@
 // agents are SIGKILLed mid-burst and restarted, kube-apiserver and etcd are restarted, and the operator
 // leader is SIGKILLed while its garbage collector scans every 2 s. Invariants are sampled throughout and
 // checked once more after the collector has run on the quiet cluster.
+import { appendFileSync, cpSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { INSTALL_NAMESPACE, CONTROLLER_NAME } from '../../api/v2beta1/constants.ts';
 import { formatIP, parseIP } from '../../lib/ip/index.ts';
@@ -11,7 +13,7 @@ import { isNotFound } from '../../lib/kube.ts';
 import { POOLS } from '../../lib/spiderpool-client.ts';
 import { restartComponent, type ControlPlane } from '../cluster/control-plane.ts';
 import { startControllers, type Controllers } from '../harness/controllers.ts';
-import { checkInvariants, type Violation } from '../harness/invariants.ts';
+import { checkInvariants, describeViolations, type Violation } from '../harness/invariants.ts';
 import { startNodeSide, type NodeSide } from '../harness/nodes.ts';
 import { eventually, inBatches } from '../harness/wait.ts';
 import { startFaultProxy, type FaultProxy, type FaultRule } from './proxy.ts';
@@ -127,12 +129,21 @@ export async function runChaos(cp: ControlPlane, kubeConfig: KubeConfig, options
     },
   });
 
+  // CHAOS_KEEP_LOGS=<dir>: the agents', operators' (at info) and kubelet stand-in's logs are copied there at the
+  // end. CHAOS_SAMPLE_MS: the pause between invariant samples (3000); a short one catches brief windows. Each
+  // violation is logged when first seen, with the sample or the final check that saw it.
+  const keep = process.env.CHAOS_KEEP_LOGS;
+  if (keep) mkdirSync(keep, { recursive: true });
   let proxy: FaultProxy | undefined;
   let controllers: Controllers | undefined;
   let nodes: NodeSide | undefined;
   const seen = new Map<string, Violation>();
-  const note = (violations: Violation[]) => {
-    for (const v of violations) seen.set(`${v.invariant} ${v.ip ?? v.pool ?? ''} ${v.holders.join(';')}`, v);
+  const note = (violations: Violation[], when: string) => {
+    for (const v of violations) {
+      const id = `${v.invariant} ${v.ip ?? v.pool ?? ''} ${v.holders.join(';')}`;
+      if (!seen.has(id)) log(`${when}: ${describeViolations([v])}`);
+      seen.set(id, v);
+    }
   };
   try {
     proxy = await startFaultProxy({ kubeconfig: cp.kubeconfig });
@@ -140,7 +151,7 @@ export async function runChaos(cp: ControlPlane, kubeConfig: KubeConfig, options
       kubeConfig,
       kubeconfigPath: cp.kubeconfig,
       env: {
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: keep ? 'info' : 'warn',
         SPIDERPOOL_GC_DEFAULT_INTERVAL_DURATION: '2',
         SPIDERPOOL_LEADER_DURATION: '6',
         SPIDERPOOL_LEADER_RENEW_DEADLINE: '4',
@@ -148,6 +159,7 @@ export async function runChaos(cp: ControlPlane, kubeConfig: KubeConfig, options
       },
     });
     const retried = (message: string) => {
+      if (keep) appendFileSync(join(keep, 'kubelet.log'), `${new Date().toISOString()} ${message}\n`);
       if (/sync failed.*error adding container/.test(message)) report.addsRetried++;
     };
     nodes = await startNodeSide({ kubeConfig, kubeconfigPath: proxy.kubeconfig, nodes: nodeNames, log: retried });
@@ -166,9 +178,9 @@ export async function runChaos(cp: ControlPlane, kubeConfig: KubeConfig, options
     const sampler = (async () => {
       while (sampling) {
         const violations = await checkInvariants(kubeConfig, { pools: [POOL], namespaces: [NS] }).catch(() => []);
-        note(violations);
+        note(violations, `sample ${report.samples}`);
         report.samples++;
-        await sleep(3000);
+        await sleep(Number(process.env.CHAOS_SAMPLE_MS ?? 3000));
       }
     })();
 
@@ -227,22 +239,24 @@ export async function runChaos(cp: ControlPlane, kubeConfig: KubeConfig, options
       await burst;
     };
 
+    /** Pods created while the component is down for 2 s and comes back. */
+    const burstDuringRestart = async (component: 'kube-apiserver' | 'etcd', count: number) => {
+      const burst = createBurst(count);
+      log(`restarting ${component}`);
+      await restartComponent(cp, component, { downMs: 2000 });
+      await burst;
+    };
+
     const round = async () => {
       const step = Math.max(5, Math.floor(options.pods / 5));
       await killAgentMidBurst(createBurst(step));
       await deleteSome(0.4);
-      const burst = createBurst(step);
-      log('restarting kube-apiserver');
-      await restartComponent(cp, 'kube-apiserver', { downMs: 2000 });
+      await burstDuringRestart('kube-apiserver', step);
       report.apiserverRestarts++;
-      await burst;
       await killAgentMidBurst(createBurst(step));
       await deleteSome(0.5);
-      const etcdBurst = createBurst(step);
-      log('restarting etcd');
-      await restartComponent(cp, 'etcd', { downMs: 2000 });
+      await burstDuringRestart('etcd', step);
       report.etcdRestarts++;
-      await etcdBurst;
       // A mass deletion gives the collector work; the leader dies in the scan that follows it.
       await deleteSome(0.6);
       const current = await leader();
@@ -281,9 +295,13 @@ export async function runChaos(cp: ControlPlane, kubeConfig: KubeConfig, options
       (await gcScans(gcLeader.port).catch(() => scans)) >= scans + 2 ? true : undefined,
     );
     report.gcScansAfterChurn = (await gcScans(gcLeader.port)) - scans;
-    note(await checkInvariants(kubeConfig, { pools: [POOL], namespaces: [NS], afterGc: true }));
+    note(await checkInvariants(kubeConfig, { pools: [POOL], namespaces: [NS], afterGc: true }), 'after GC');
     report.podsRunningAtEnd = (await pods()).length;
   } finally {
+    if (keep) {
+      if (nodes) cpSync(nodes.agents.dir, join(keep, 'agents'), { recursive: true });
+      if (controllers) cpSync(controllers.dir, join(keep, 'controllers'), { recursive: true });
+    }
     await nodes?.stop();
     await controllers?.stop();
     await proxy?.close();

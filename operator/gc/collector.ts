@@ -44,6 +44,8 @@ interface Condemned {
 }
 
 const FRESH_READS_AT_ONCE = 8;
+/** How long a deleted endpoint still counts for judging its pod's records (Collector.retired). */
+const RETIRED_MEMORY_MS = 60_000;
 
 const recordId = (r: PoolRecord) => `${r.pool}/${r.ip}/${r.podUid}`;
 const holder = (pod: string, uid: string | undefined) => `${pod}|${uid ?? ''}`;
@@ -75,6 +77,12 @@ export class Collector {
   private readonly parsed = new Map<string, { resourceVersion?: string; records: PoolRecord[] }>();
   /** Records by pod key, rebuilt when any pool changed; `version` lists every pool's resourceVersion. */
   private index?: { version: string; byPod: Map<string, PoolRecord[]> };
+  /**
+   * Endpoints this collector deleted before freeing their records, by pod key, for a while. A concurrent pass (the
+   * full scan and a pod's own event) that re-reads the pod after the endpoint went judges its records as if the
+   * endpoint were still there, so that a StatefulSet ordinal's records keep their StatefulSet reason.
+   */
+  private readonly retired = new Map<string, { endpoint: SpiderEndpoint; at: number }>();
   /** Dry run: endpoints already reported, so each is logged once. */
   private readonly reportedEndpoints = new Set<string>();
 
@@ -170,6 +178,17 @@ export class Collector {
     return { pod, endpoint, statefulSet };
   }
 
+  /** A fresh read of what exists under the pod name; a failed read is logged and noted, and nothing acts on it. */
+  private async freshOrNote(podKey: string, failure: string, errors: unknown[]): Promise<Observed | undefined> {
+    try {
+      return await this.fresh(podKey);
+    } catch (err) {
+      this.deps.log.warn(failure, { pod: podKey, err: apiMessage(err) });
+      errors.push(err);
+      return undefined;
+    }
+  }
+
   private async fresh(podKey: string): Promise<Observed> {
     const { client, options } = this.deps;
     const id = splitPodKey(podKey);
@@ -178,13 +197,22 @@ export class Collector {
       client.pod(id.namespace, id.name),
       client.endpoint(id.namespace, id.name),
     ]);
-    const setName = options.enableStatefulSet ? statefulSetOf(pod, endpoint) : undefined;
+    const retired = endpoint ? undefined : this.recentlyRetired(podKey);
+    const judged = endpoint ?? retired;
+    const setName = options.enableStatefulSet ? statefulSetOf(pod, judged) : undefined;
     const statefulSet = setName ? await client.statefulSet(id.namespace, setName) : undefined;
-    return { pod, endpoint, statefulSet };
+    return { pod, endpoint: judged, statefulSet };
+  }
+
+  private recentlyRetired(podKey: string): SpiderEndpoint | undefined {
+    const entry = this.retired.get(podKey);
+    if (entry && Date.now() - entry.at < RETIRED_MEMORY_MS) return entry.endpoint;
+    this.retired.delete(podKey);
+    return undefined;
   }
 
   private async collectRecords(records: PoolRecord[]): Promise<PassResult> {
-    const { options, log } = this.deps;
+    const { options } = this.deps;
     let recheckAt: number | undefined;
     const now = Date.now();
     const observed = new Map<string, Observed>();
@@ -200,14 +228,8 @@ export class Collector {
     const condemned: Condemned[] = [];
     const errors: unknown[] = [];
     await eachLimited([...suspects], FRESH_READS_AT_ONCE, async ([podKey, suspected]) => {
-      let seen: Observed;
-      try {
-        seen = await this.fresh(podKey);
-      } catch (err) {
-        log.warn('re-check failed, nothing freed', { pod: podKey, err: apiMessage(err) });
-        errors.push(err);
-        return;
-      }
+      const seen = await this.freshOrNote(podKey, 're-check failed, nothing freed', errors);
+      if (!seen) return;
       const at = Date.now();
       for (const record of suspected) {
         const decision = decide(record, seen, this.decideOptions(at));
@@ -252,11 +274,28 @@ export class Collector {
     }
   }
 
+  /**
+   * Endpoints first, then records: an address is handed out again only once no endpoint lists it, so a crash, a
+   * failed write or a lost leadership in between leaves records without an endpoint (freed by the next pass), never
+   * an endpoint listing an address another pod may already hold.
+   */
   private async release(condemned: Condemned[], errors: unknown[]): Promise<void> {
     const { client, metrics, log } = this.deps;
+    const endpoints = new Map<string, SpiderEndpoint>();
+    for (const { record, endpoint } of condemned)
+      if (endpoint) endpoints.set(endpoint.metadata.uid ?? record.pod, endpoint);
+    const retired = new Map<string, boolean>();
+    await Promise.all(
+      [...endpoints].map(async ([id, endpoint]) => retired.set(id, await this.retire(endpoint, errors))),
+    );
+    // A record condemned with an endpoint that could not be deleted, or changed since it was read, waits.
+    const free = condemned.filter(
+      ({ record, endpoint }) => !endpoint || retired.get(endpoint.metadata.uid ?? record.pod) === true,
+    );
+
     const byPool = new Map<string, Condemned[]>();
-    for (const c of condemned) byPool.set(c.record.pool, [...(byPool.get(c.record.pool) ?? []), c]);
-    const failedPools = new Set<string>();
+    for (const c of free) byPool.set(c.record.pool, [...(byPool.get(c.record.pool) ?? []), c]);
+    const freedHolders = new Set<string>();
     await Promise.all(
       [...byPool].map(async ([pool, items]) => {
         metrics.attempts.inc();
@@ -269,43 +308,58 @@ export class Collector {
               { onConflict: () => metrics.conflicts.inc() },
             ),
           );
-          for (const { record, reason } of items.filter((c) => freed.has(c.record.ip))) {
+          for (const { record, reason, endpoint } of items.filter((c) => freed.has(c.record.ip))) {
             metrics.released.inc({ reason });
             log.info('released', { pool, ip: record.ip, pod: record.pod, podUid: record.podUid, reason });
+            if (!endpoint) freedHolders.add(holder(record.pod, record.podUid));
           }
         } catch (err) {
-          failedPools.add(pool);
           metrics.failures.inc();
           errors.push(err);
           log.warn('release failed', { pool, ips: items.map((c) => c.record.ip), err: apiMessage(err) });
         }
       }),
     );
-
-    // An endpoint goes once every record condemned with it is gone from its pool.
-    const endpoints = new Map<string, { endpoint: SpiderEndpoint; ok: boolean }>();
-    for (const { record, endpoint } of condemned) {
-      if (!endpoint) continue;
-      const id = endpoint.metadata.uid ?? record.pod;
-      const entry = endpoints.get(id) ?? { endpoint, ok: true };
-      entry.ok &&= !failedPools.has(record.pool);
-      endpoints.set(id, entry);
-    }
-    await Promise.all([...endpoints.values()].filter((e) => e.ok).map(({ endpoint }) => this.retire(endpoint, errors)));
+    await this.sweepLate(freedHolders, errors);
   }
 
-  private async retire(endpoint: SpiderEndpoint, errors: unknown[]): Promise<void> {
+  /**
+   * Records freed while no endpoint was seen: an ADD that outlived its pod may have written the endpoint after the
+   * re-read. Such an endpoint would list addresses that are free again; it goes now, not at the next full scan.
+   */
+  private async sweepLate(freedHolders: Set<string>, errors: unknown[]): Promise<void> {
+    const pods = [...new Set([...freedHolders].map((h) => h.slice(0, h.indexOf('|'))))];
+    await eachLimited(pods, FRESH_READS_AT_ONCE, async (podKey) => {
+      const seen = await this.freshOrNote(podKey, "re-check of a freed pod's endpoint failed", errors);
+      if (!seen) return;
+      const endpoint = seen.endpoint;
+      if (!endpoint || !freedHolders.has(holder(podKey, endpoint.status?.current.uid))) return;
+      if (decideEndpoint(endpoint, seen, false, this.decideOptions(Date.now())).action === 'delete')
+        await this.retire(endpoint, errors);
+    });
+  }
+
+  /** True when the endpoint is gone: deleted now, or already. */
+  private async retire(endpoint: SpiderEndpoint, errors: unknown[]): Promise<boolean> {
     const { client, metrics, log } = this.deps;
     const pod = `${endpoint.metadata.namespace}/${endpoint.metadata.name}`;
     try {
-      if (await retireEndpoint(client, endpoint)) {
+      // Remembered before the deletion: the pass its watch event starts may re-read the pod before this returns.
+      if (this.retired.size >= 10_000) this.retired.clear();
+      this.retired.set(pod, { endpoint, at: Date.now() });
+      const outcome = await retireEndpoint(client, endpoint);
+      if (outcome === 'changed') this.retired.delete(pod);
+      if (outcome === 'deleted') {
         metrics.endpointsDeleted.inc();
         log.info('endpoint deleted', { pod, podUid: endpoint.status?.current.uid });
       }
+      return outcome !== 'changed';
     } catch (err) {
       metrics.failures.inc();
       errors.push(err);
       log.warn('endpoint deletion failed', { pod, err: apiMessage(err) });
+      this.retired.delete(pod);
+      return false;
     }
   }
 
@@ -320,14 +374,8 @@ export class Collector {
     );
     const errors: unknown[] = [];
     await eachLimited(suspects, FRESH_READS_AT_ONCE, async (suspect) => {
-      let seen: Observed;
-      try {
-        seen = await this.fresh(key(suspect));
-      } catch (err) {
-        log.warn('re-check failed, endpoint kept', { pod: key(suspect), err: apiMessage(err) });
-        errors.push(err);
-        return;
-      }
+      const seen = await this.freshOrNote(key(suspect), 're-check failed, endpoint kept', errors);
+      if (!seen) return;
       const endpoint = seen.endpoint;
       if (
         !endpoint ||

@@ -46,17 +46,21 @@ export interface EndpointClient {
   replaceEndpoint(endpoint: SpiderEndpoint): Promise<SpiderEndpoint>;
 }
 
+/** What retireEndpoint did: deleted it, found it gone already, or found it changed since it was read. */
+export type Retired = 'deleted' | 'gone' | 'changed';
+
 /**
  * Deletes the endpoint as it was read, then strips our finalizer, which would otherwise hold it forever.
- * Returns false, doing nothing, when the endpoint is gone or changed since that read: whatever changed it
- * decides.
+ * Does nothing when the endpoint is gone ('gone') or changed since that read ('changed'): whatever changed
+ * it decides.
  */
-export async function retireEndpoint(client: EndpointClient, endpoint: SpiderEndpoint): Promise<boolean> {
+export async function retireEndpoint(client: EndpointClient, endpoint: SpiderEndpoint): Promise<Retired> {
   const { namespace, name, uid } = endpoint.metadata as { namespace: string; name: string; uid: string };
   try {
     await client.deleteEndpoint(endpoint);
   } catch (err) {
-    if (isNotFound(err) || isConflict(err)) return false;
+    if (isNotFound(err)) return 'gone';
+    if (isConflict(err)) return 'changed';
     throw err;
   }
   // Marked for deletion now, so only finalizers can still change: stripping ours is always right.
@@ -72,5 +76,5 @@ export async function retireEndpoint(client: EndpointClient, endpoint: SpiderEnd
       current = await client.endpoint(namespace, name);
     }
   }
-  return true;
+  return 'deleted';
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
-import type { SpiderEndpoint, SpiderIPPool } from '../api/v2beta1/types.ts';
+import type { SpiderEndpoint } from '../api/v2beta1/types.ts';
 import { GROUP, VERSION } from '../api/v2beta1/constants.ts';
 import type { AgentError, IpamAddResponse } from '../lib/agent-api.ts';
 import { parseRecords } from '../ipam/records.ts';
@@ -12,6 +12,7 @@ import { callAgent, startAgents, type Agents } from './harness/agents.ts';
 import { testCluster, type TestCluster } from './harness/cluster.ts';
 import { registerNode } from './kubelet/node.ts';
 import { inBatches } from './harness/wait.ts';
+import { SpiderpoolClient } from '../lib/spiderpool-client.ts';
 
 const NAMESPACE = 'agent-test';
 
@@ -59,13 +60,8 @@ describe('agent IPAM on the real apiserver', function () {
       plural: 'spiderippools',
       body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'SpiderIPPool', metadata: { name }, spec },
     });
-  const readPool = async (name: string) =>
-    (await custom.getClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: 'spiderippools',
-      name,
-    })) as SpiderIPPool;
+  let spiderpool: SpiderpoolClient;
+  const readPool = (name: string) => spiderpool.read(name);
   const createPod = (name: string, node: string, annotations: Record<string, string>) =>
     core.createNamespacedPod({
       namespace: NAMESPACE,
@@ -93,6 +89,7 @@ describe('agent IPAM on the real apiserver', function () {
     c = await testCluster();
     core = c.kubeConfig.makeApiClient(CoreV1Api);
     custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
+    spiderpool = new SpiderpoolClient(c.kubeConfig);
     for (const n of NODES) await registerNode(c.kubeConfig, n);
     await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
     agents = await startAgents(c.cp.kubeconfig, NODES);

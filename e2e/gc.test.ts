@@ -14,7 +14,7 @@ import {
   type V1PodSpec,
 } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import type { SpiderEndpoint, SpiderIPPool } from '../api/v2beta1/types.ts';
+import type { SpiderEndpoint } from '../api/v2beta1/types.ts';
 import { FINALIZER, GROUP, VERSION } from '../api/v2beta1/constants.ts';
 import { parseRecords } from '../ipam/records.ts';
 import { isConflict, isNotFound } from '../lib/kube.ts';
@@ -28,6 +28,7 @@ import { startNodeSide, type NodeSide } from './harness/nodes.ts';
 import { DEFAULT_GC_OPTIONS } from '../operator/gc/options.ts';
 import { runOperator } from './harness/operator.ts';
 import { eventually } from './harness/wait.ts';
+import { SpiderpoolClient } from '../lib/spiderpool-client.ts';
 
 const NS = 'gc-e2e';
 const POOL = 'gc-records-v4';
@@ -55,13 +56,8 @@ describe('IP garbage collection', function () {
   let custom: CustomObjectsApi;
   const operators: RunningOperator[] = [];
 
-  const readPool = async (name: string) =>
-    (await custom.getClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: 'spiderippools',
-      name,
-    })) as SpiderIPPool;
+  let spiderpool: SpiderpoolClient;
+  const readPool = (name: string) => spiderpool.read(name);
   const records = async (name: string) => Object.fromEntries(parseRecords(await readPool(name)));
   const endpoint = (name: string) =>
     custom
@@ -160,6 +156,7 @@ describe('IP garbage collection', function () {
     c = await testCluster();
     core = c.kubeConfig.makeApiClient(CoreV1Api);
     custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
+    spiderpool = new SpiderpoolClient(c.kubeConfig);
     await kubectlOk(c.kubectl, ['create', 'namespace', NS]);
     // The apiserver refuses pods until the namespace's default service account has its token.
     await eventually('the default service account token', 60_000, async () =>

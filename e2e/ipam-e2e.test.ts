@@ -3,9 +3,7 @@
 // allocate from the pools in the fixtures.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
-import type { SpiderIPPool } from '../api/v2beta1/types.ts';
-import { GROUP, VERSION } from '../api/v2beta1/constants.ts';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { IPSet, parseIP } from '../lib/ip/index.ts';
 import { parseRecords } from '../ipam/records.ts';
 import { repoRoot } from './cluster/install.ts';
@@ -14,6 +12,7 @@ import { testCluster, type TestCluster } from './harness/cluster.ts';
 import { table } from './harness/table.ts';
 import { eventually } from './harness/wait.ts';
 import { startNodeSide, type NodeSide } from './harness/nodes.ts';
+import { SpiderpoolClient } from '../lib/spiderpool-client.ts';
 
 const NS = 'ipam-e2e';
 const NODES = ['worker1', 'worker2'];
@@ -24,15 +23,9 @@ describe('IPAM end to end with the kubelet stand-in', function () {
   let c: TestCluster;
   let nodes: NodeSide;
   let core: CoreV1Api;
-  let custom: CustomObjectsApi;
 
-  const pool = async (name: string) =>
-    (await custom.getClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: 'spiderippools',
-      name,
-    })) as SpiderIPPool;
+  let spiderpool: SpiderpoolClient;
+  const pool = (name: string) => spiderpool.read(name);
   const runningPods = (selector: string, count: number) =>
     eventually(`${count} running pods ${selector}`, 90_000, async () => {
       const pods = (await core.listNamespacedPod({ namespace: NS, labelSelector: selector })).items.filter(
@@ -45,7 +38,7 @@ describe('IPAM end to end with the kubelet stand-in', function () {
   before(async () => {
     c = await testCluster();
     core = c.kubeConfig.makeApiClient(CoreV1Api);
-    custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
+    spiderpool = new SpiderpoolClient(c.kubeConfig);
     await kubectlOk(c.kubectl, ['create', 'namespace', NS]);
     await kubectlOk(c.kubectl, ['apply', '-f', fixture('calico-quickstart/nginx-ippool-v4.yaml')]);
     await kubectlOk(c.kubectl, ['apply', '-f', fixture('macvlan-overlay/10-6-v4.yaml')]);

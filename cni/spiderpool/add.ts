@@ -9,7 +9,7 @@ import { buildIpamResult, parseAddResponse, type IpamResult } from './result.ts'
 const ADD_TIMEOUT_MS = 60_000;
 // While its DaemonSet rolls, a node has no agent for a few seconds (the old pod is deleted before the new
 // one starts): an ADD then waits for the new agent rather than failing the pod's sandbox.
-const ABSENT_AGENT_WAIT_MS = 10_000;
+const ABSENT_AGENT_WAIT_MS = 30_000;
 
 export async function cmdAdd(env: CniEnv, conf: NetConf, log: Logger): Promise<IpamResult> {
   const pod = requirePod(env);

@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${1:-}" != "--stop" ]; then
   [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund >&2
+  bash scripts/neighbours.sh
   case " $* " in
   *" --real-node "*) bash e2e/cluster/build.sh --node >/dev/null ;;
   *) bash e2e/cluster/build.sh >/dev/null ;;

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund
 bash e2e/cluster/build.sh --node >/dev/null
+bash scripts/neighbours.sh
 npm run --silent check:gen
 npx prettier --check . --log-level warn
 npm run --silent lint

@@ -2,9 +2,11 @@
 // watch-fed caches, since every ADD consults them. A cached pod is trusted only where staleness is
 // harmless: its UID must match the request, and a DEL re-reads a pod that the cache still shows alive.
 import {
+  BatchV1Api,
   type KubeConfig,
   type KubernetesObject,
   type V1Namespace,
+  type V1Job,
   type V1Node,
   type V1Pod,
   type V1ReplicaSet,
@@ -32,9 +34,12 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
   private readonly namespaceCache: Informer<V1Namespace>;
   private readonly nodeCache = new Map<string, { node: V1Node; at: number }>();
   private readonly replicaSetOwners = new Map<string, V1ReplicaSet>();
+  private readonly jobOwners = new Map<string, V1Job>();
+  private readonly batch: BatchV1Api;
 
   constructor(kubeConfig: KubeConfig, nodeName: string, log: Logger) {
     super(kubeConfig);
+    this.batch = kubeConfig.makeApiClient(BatchV1Api);
     const informer = <T extends KubernetesObject>(kind: Kind) => new Informer<T>({ kind, kubeConfig, log });
     this.poolCache = informer(KINDS.SpiderIPPool);
     this.reservedCache = informer(KINDS.SpiderReservedIP);
@@ -118,6 +123,18 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
       this.replicaSetOwners.set(uid, { metadata: { uid, ownerReferences: rs.metadata.ownerReferences } });
     }
     return rs;
+  }
+
+  /** Jobs never change owner either: whether a CronJob made one is read once. */
+  async job(namespace: string, name: string, uid: string): Promise<V1Job | undefined> {
+    const known = this.jobOwners.get(uid);
+    if (known) return known;
+    const job = await orUndefined(this.batch.readNamespacedJob({ namespace, name }));
+    if (job?.metadata?.uid === uid) {
+      if (this.jobOwners.size >= 10_000) this.jobOwners.clear();
+      this.jobOwners.set(uid, { metadata: { uid, ownerReferences: job.metadata.ownerReferences } });
+    }
+    return job;
   }
 
   createEndpoint(endpoint: SpiderEndpoint): Promise<SpiderEndpoint> {

@@ -2,7 +2,7 @@
 // call: the plugin runs once per pod interface and a stale mode or CIDR list would mis-wire the pod.
 import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { SpiderCoordinator } from '../api/v2beta1/types.ts';
-import { ANNOTATION, DEFAULT_COORDINATOR } from '../api/v2beta1/constants.ts';
+import { ANNOTATION, DEFAULT_COORDINATOR, KUBEVIRT_MIGRATION_JOB_ANNOTATION } from '../api/v2beta1/constants.ts';
 import { KINDS, customResource } from '../api/v2beta1/kinds.ts';
 import type { CoordinatorConfig } from '../lib/agent-api.ts';
 import { isNotFound } from '../lib/kube.ts';
@@ -12,9 +12,11 @@ const HOST_RULE_TABLE = 500;
 const VETH_MTU = 1500;
 
 export class CoordinatorConfigSource {
+  /** `kubevirtStaticIP`: a live-migration target pod shares its source's addresses (enableKubevirtStaticIP). */
   constructor(
     private readonly core: CoreV1Api,
     private readonly custom: CustomObjectsApi,
+    private readonly kubevirtStaticIP = false,
   ) {}
 
   async config(podNamespace: string, podName: string): Promise<CoordinatorConfig> {
@@ -28,7 +30,11 @@ export class CoordinatorConfigSource {
         `SpiderCoordinator ${name} is not Synced (phase ${coordinator.status?.phase ?? 'unset'})${why}`,
       );
     }
-    return toConfig(coordinator, await this.defaultRouteNic(podNamespace, podName));
+    const annotations = await this.annotations(podNamespace, podName);
+    return {
+      ...toConfig(coordinator, annotations[ANNOTATION.defaultRouteNic] || undefined),
+      migrationTarget: this.kubevirtStaticIP && Boolean(annotations[KUBEVIRT_MIGRATION_JOB_ANNOTATION]),
+    };
   }
 
   /** `default` when it exists, else the first one listed (there is normally exactly one). */
@@ -43,13 +49,13 @@ export class CoordinatorConfigSource {
     return list.items?.[0];
   }
 
-  /** A pod that is already gone has no annotation to apply; the coordinator's value stands. */
-  private async defaultRouteNic(namespace: string, name: string): Promise<string | undefined> {
+  /** A pod that is already gone has no annotations to apply; the coordinator's values stand. */
+  private async annotations(namespace: string, name: string): Promise<Record<string, string>> {
     try {
       const pod = await this.core.readNamespacedPod({ namespace, name });
-      return pod.metadata?.annotations?.[ANNOTATION.defaultRouteNic] || undefined;
+      return pod.metadata?.annotations ?? {};
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      if (isNotFound(err)) return {};
       throw err;
     }
   }
@@ -72,5 +78,7 @@ function toConfig(coordinator: SpiderCoordinator, annotatedRouteNic: string | un
     hostRuleTable: spec.hostRuleTable ?? HOST_RULE_TABLE,
     podRPFilter: spec.podRPFilter ?? 0,
     txQueueLen: spec.txQueueLen ?? 0,
+    detectIPConflict: spec.detectIPConflict ?? false,
+    detectGateway: spec.detectGateway ?? false,
   };
 }

@@ -10,19 +10,26 @@ import type {
   IpamDelArgs,
   IpamRoute,
   IpConfig,
+  IpConflictReport,
   WorkloadEndpointStatus,
 } from '../lib/agent-api.ts';
 import { IPSet, parseCIDR, parseIP, withPrefix, type Family } from '../lib/ip/index.ts';
 import { apiMessage, isAlreadyExists, outcomeUnknown, statusCode } from '../lib/kube.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Cluster } from './cluster.ts';
+import type { AddressEvents } from './address-events.ts';
 import { AgentFailure } from './errors.ts';
-import type { AgentMetrics } from './metrics.ts';
-import { statefulSetWants, topController, type TopController } from '../ipam/owner.ts';
+import { Conflicts } from './conflicts.ts';
+import type { AgentMetrics, AgentRequestKind } from './metrics.ts';
+import { isStatefulSet, statefulSetWants, topController, type TopController } from '../ipam/owner.ts';
 import { parsePodIPAMAnnotations, selectPools, SelectionError, type NicPlan } from '../ipam/selection/index.ts';
 import { interfaceNameProblem, isDns1123Label } from '../ipam/selection/names.ts';
 import { AddressTaken, PoolBatcher, PoolExhausted } from './store/pool-batcher.ts';
+import { vmiNameOf } from '../ipam/kubevirt.ts';
+import { KubevirtVms } from './kubevirt.ts';
 import { poolFamily, readRecords, usedSet } from '../ipam/records.ts';
+import { reservedSet } from '../ipam/usage.ts';
+import { endpointAddresses } from '../ipam/endpoint.ts';
 
 export interface IpamConfig {
   nodeName: string;
@@ -30,6 +37,8 @@ export interface IpamConfig {
   enableIPv4: boolean;
   enableIPv6: boolean;
   enableStatefulSet: boolean;
+  /** Pods of a KubeVirt VM keep its addresses under the VirtualMachineInstance's name (docs/workloads.md#kubevirt). */
+  enableKubevirtStaticIP?: boolean;
   multusClusterNetwork?: string;
   maxRecordsPerPool?: number;
   /** The deadline of each pool read and write (the apiserver client bounds every other call). */
@@ -41,6 +50,8 @@ interface Taken {
   family: Family;
   ip: string;
   pool: SpiderIPPool;
+  /** "namespace/name" of the pod. */
+  pod: string;
   /** Taken by this request, not already held by the pod UID: only such an address is given back on failure. */
   fresh: boolean;
 }
@@ -78,15 +89,6 @@ export function checkPodName(namespace: string, name: string): void {
     throw new AgentFailure('WrongInput', `podName ${JSON.stringify(name.slice(0, 300))} is not a DNS-1123 subdomain`);
 }
 
-/** The addresses an endpoint records, without prefix length, with their pools. */
-const addressesOf = (endpoint: SpiderEndpoint): { ip: string; pool: string }[] =>
-  (endpoint.status?.current.ips ?? []).flatMap((e) =>
-    [
-      [e.ipv4, e.ipv4Pool],
-      [e.ipv6, e.ipv6Pool],
-    ].flatMap(([address, pool]) => (address && pool ? [{ ip: address.split('/')[0] as string, pool }] : [])),
-  );
-
 const alive = (pod: V1Pod) =>
   !pod.metadata?.deletionTimestamp && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed';
 
@@ -94,13 +96,19 @@ export class Ipam {
   private readonly batchers = new Map<string, PoolBatcher>();
   /** The tail of each pod's queue of requests (oneAtATime). */
   private readonly perPod = new Map<string, Promise<void>>();
+  private readonly vms: KubevirtVms;
+  /** Addresses the coordinator found answered by another host (setAside). */
+  readonly conflicts = new Conflicts();
 
   constructor(
     private readonly cluster: Cluster,
     private readonly config: IpamConfig,
     private readonly metrics: AgentMetrics,
     private readonly log: Logger,
-  ) {}
+    private readonly events?: AddressEvents,
+  ) {
+    this.vms = new KubevirtVms(cluster.custom);
+  }
 
   private batcher(pool: string): PoolBatcher {
     let b = this.batchers.get(pool);
@@ -110,7 +118,7 @@ export class Ipam {
         reserved: (p) => this.reserved(poolFamily(p)),
         elsewhere: (p) => this.elsewhere(p),
         observer: {
-          conflict: (name) => this.metrics.conflict(name),
+          conflict: (name, carried) => this.metrics.conflict(name, carried),
           batch: (_name, size) => this.metrics.batch(size),
           unknown: (name, err) =>
             this.log.warn('pool read or write without an answer, re-reading', {
@@ -167,13 +175,7 @@ export class Ipam {
   }
 
   private reserved(family: Family): IPSet {
-    let set = IPSet.empty(family);
-    for (const r of this.cluster.reservedIPs()) {
-      const ips = r.spec.ips ?? [];
-      const version = r.spec.ipVersion ?? (ips[0]?.includes(':') ? 6 : 4);
-      if (version === family) set = set.union(IPSet.fromRanges(ips, family));
-    }
-    return set;
+    return this.conflicts.set(family).union(reservedSet(this.cluster.reservedIPs(), family));
   }
 
   async allocate(args: IpamAddArgs): Promise<IpamAddResponse> {
@@ -184,15 +186,19 @@ export class Ipam {
     );
     checkPodName(args.podNamespace, args.podName);
     checkAddOptions(args);
-    return this.oneAtATime(`${args.podNamespace}/${args.podName}`, () => this.add(args));
+    return this.oneAtATime('allocate', `${args.podNamespace}/${args.podName}`, () => this.add(args));
   }
 
   /**
    * The requests of one pod name run one at a time. Concurrent ADDs of one pod UID share its records: one's
    * rollback would free an address the other has just answered with as already held.
    */
-  private async oneAtATime<T>(pod: string, run: () => Promise<T>): Promise<T> {
-    const mine = (this.perPod.get(pod) ?? Promise.resolve()).then(run);
+  private async oneAtATime<T>(kind: AgentRequestKind, pod: string, run: () => Promise<T>): Promise<T> {
+    const turn = this.metrics.waiting(kind);
+    const mine = (this.perPod.get(pod) ?? Promise.resolve()).then(() => {
+      turn();
+      return run();
+    });
     const done = mine.then(
       () => undefined,
       () => undefined,
@@ -218,11 +224,14 @@ export class Ipam {
       throw new AgentFailure('WrongInput', `pod ${key} is terminating or finished; no address is allocated to it`);
 
     const top = await topController(pod, this.cluster);
-    const stateful = this.config.enableStatefulSet && top.kind === 'StatefulSet';
-    // Only a StatefulSet pod reuses what an earlier pod of its name held, so only it reads its endpoint
+    const vmi = this.config.enableKubevirtStaticIP ? vmiNameOf(top) : undefined;
+    const stateful = (this.config.enableStatefulSet && isStatefulSet(top)) || vmi !== undefined;
+    // The name the endpoint and the pool records keep the addresses under: a VM's, whichever pod runs it.
+    const name = vmi ?? args.podName;
+    // Only a StatefulSet or VM pod reuses what an earlier pod of its name held, so only it reads its endpoint
     // first. For any other pod the pool records already make a repeated ADD return the same addresses,
     // and record() reconciles with an endpoint that turns out to exist.
-    let endpoint = stateful ? await this.cluster.endpoint(args.podNamespace, args.podName) : undefined;
+    let endpoint = stateful ? await this.cluster.endpoint(args.podNamespace, name) : undefined;
     if (
       endpoint?.status?.current.uid === args.podUID &&
       endpoint.status.current.ips.some((e) => e.interface === args.ifName)
@@ -233,14 +242,14 @@ export class Ipam {
 
     const plans = await this.plan(args, pod, top);
     if (endpoint && endpoint.status?.current.uid !== args.podUID) {
-      endpoint = await this.retain(endpoint, pod, plans);
+      endpoint = await this.retain(endpoint, pod, plans, `${args.podNamespace}/${name}`);
       if (endpoint?.status?.current.ips.some((e) => e.interface === args.ifName))
         return this.response(endpoint.status.current.ips);
     }
 
     const known = new Set(endpoint?.status?.current.ips.map((e) => e.interface));
     const taken = await this.take(
-      key,
+      `${args.podNamespace}/${name}`,
       args.podUID,
       plans.filter((p) => !known.has(p.nic)),
     );
@@ -248,11 +257,11 @@ export class Ipam {
     const recorded = new Set<string>();
     try {
       const details = this.details(taken, plans, pod);
-      endpoint = await this.record(endpoint, pod, top, stateful, details, taken, recorded);
+      endpoint = await this.record(endpoint, pod, name, top, stateful, details, taken, recorded);
     } catch (err) {
       // A write without an answer (timeout, lost connection, 5xx) may have been applied: the endpoint says.
-      const applied = outcomeUnknown(err) ? await this.endpointAfter(err, key, args) : undefined;
-      for (const address of applied ? addressesOf(applied) : []) recorded.add(address.ip);
+      const applied = outcomeUnknown(err) ? await this.endpointAfter(err, key, args, name) : undefined;
+      for (const address of applied ? endpointAddresses(applied) : []) recorded.add(address.ip);
       await this.giveBack(
         taken.filter((t) => !recorded.has(t.ip)),
         args.podUID,
@@ -312,10 +321,15 @@ export class Ipam {
    * fails nothing can be known, and nothing is given back: the pool records keep the addresses for this UID, so
    * a retried ADD gets them again, and the garbage collector frees them once the pod is gone.
    */
-  private async endpointAfter(err: unknown, key: string, args: IpamAddArgs): Promise<SpiderEndpoint | undefined> {
+  private async endpointAfter(
+    err: unknown,
+    key: string,
+    args: IpamAddArgs,
+    name: string,
+  ): Promise<SpiderEndpoint | undefined> {
     let current: SpiderEndpoint | undefined;
     try {
-      current = await this.cluster.endpoint(args.podNamespace, args.podName);
+      current = await this.cluster.endpoint(args.podNamespace, name);
     } catch {
       throw new AgentFailure(
         'Unavailable',
@@ -379,7 +393,8 @@ export class Ipam {
       const pool = this.cluster.pools().find((p) => p.metadata.name === name) ?? (await this.cluster.read(name));
       try {
         const { ip, fresh } = await this.batcher(name).allocate(pod, podUid, nic);
-        return { nic, family, ip, pool, fresh };
+        if (fresh) this.events?.record(name, { kind: 'allocated', ip, pod, podUid, nic });
+        return { nic, family, ip, pool, pod, fresh };
       } catch (err) {
         if (!(err instanceof PoolExhausted)) throw err;
         reasons.push(err.message);
@@ -391,8 +406,13 @@ export class Ipam {
   /** Frees what this request took; an address the pod UID held before the request is never freed here. */
   private async giveBack(taken: Taken[], podUid: string): Promise<void> {
     await Promise.allSettled(
-      taken.filter((t) => t.fresh).map((t) => this.batcher(t.pool.metadata.name).release(t.ip, podUid)),
+      taken.filter((t) => t.fresh).map((t) => this.free(t.pool.metadata.name, t.ip, t.pod, podUid)),
     );
+  }
+
+  /** Frees the address if the UID still holds it; a freed one goes into the pool's history. */
+  private async free(pool: string, ip: string, pod: string, podUid: string): Promise<void> {
+    if (await this.batcher(pool).release(ip, podUid)) this.events?.record(pool, { kind: 'released', ip, pod, podUid });
   }
 
   /**
@@ -401,7 +421,7 @@ export class Ipam {
    */
   private async reclaim(endpoint: SpiderEndpoint, uid: string): Promise<void> {
     const pod = `${endpoint.metadata.namespace}/${endpoint.metadata.name}`;
-    await Promise.all(addressesOf(endpoint).map(({ ip, pool }) => this.batcher(pool).rebind(ip, pod, uid, true)));
+    await Promise.all(endpointAddresses(endpoint).map(({ ip, pool }) => this.batcher(pool).rebind(ip, pod, uid, true)));
   }
 
   /** Per-NIC records for the endpoint: addresses with the pool's prefix, gateways and routes. */
@@ -441,6 +461,7 @@ export class Ipam {
   private async record(
     existing: SpiderEndpoint | undefined,
     pod: V1Pod,
+    name: string,
     top: TopController,
     stateful: boolean,
     details: IPAllocationDetail[],
@@ -449,17 +470,17 @@ export class Ipam {
   ): Promise<SpiderEndpoint> {
     const meta = pod.metadata as { name: string; namespace: string; uid: string };
     if (existing?.status) {
-      for (const address of addressesOf(existing)) recorded.add(address.ip);
+      for (const address of endpointAddresses(existing)) recorded.add(address.ip);
       await this.reclaim(existing, meta.uid);
       return this.append(existing, details);
     }
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.cluster.createEndpoint(this.newEndpoint(pod, top, stateful, details));
+        return await this.cluster.createEndpoint(this.newEndpoint(pod, name, top, stateful, details));
       } catch (err) {
         if (!isAlreadyExists(err) || attempt >= 3) throw err;
       }
-      const current = await this.cluster.endpoint(meta.namespace, meta.name);
+      const current = await this.cluster.endpoint(meta.namespace, name);
       if (!current?.status) continue;
       if (current.status.current.uid !== meta.uid) {
         // Another UID's endpoint is an earlier pod's only while this request's pod is the one that exists: an ADD
@@ -468,7 +489,7 @@ export class Ipam {
         if (live?.metadata?.uid !== meta.uid) {
           throw new AgentFailure(
             'PodNotFound',
-            `pod ${meta.namespace}/${meta.name} with UID ${meta.uid} is gone; SpiderEndpoint ${meta.name} belongs to UID ${current.status.current.uid}`,
+            `pod ${meta.namespace}/${meta.name} with UID ${meta.uid} is gone; SpiderEndpoint ${name} belongs to UID ${current.status.current.uid}`,
           );
         }
         await this.discard(current);
@@ -476,7 +497,7 @@ export class Ipam {
       }
       // A repeated ADD of the same pod: keep what the endpoint records, give back anything else taken
       // for those NICs, and add the NICs it does not record yet.
-      for (const address of addressesOf(current)) recorded.add(address.ip);
+      for (const address of endpointAddresses(current)) recorded.add(address.ip);
       await this.reclaim(current, meta.uid);
       const have = new Set(current.status.current.ips.map((e) => e.interface));
       await this.giveBack(
@@ -498,6 +519,7 @@ export class Ipam {
 
   private newEndpoint(
     pod: V1Pod,
+    name: string,
     top: TopController,
     stateful: boolean,
     details: IPAllocationDetail[],
@@ -507,10 +529,10 @@ export class Ipam {
       apiVersion: KINDS.SpiderEndpoint.apiVersion,
       kind: KINDS.SpiderEndpoint.kind,
       metadata: {
-        name: meta.name,
+        name,
         namespace: meta.namespace,
         finalizers: [FINALIZER],
-        // A StatefulSet pod's record outlives the pod so that its replacement gets the same addresses.
+        // A StatefulSet or VM pod's record outlives the pod so that its replacement gets the same addresses.
         ...(stateful ? {} : { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: meta.name, uid: meta.uid }] }),
       },
       status: {
@@ -525,17 +547,21 @@ export class Ipam {
    * A StatefulSet pod came back with a new UID: its recorded addresses move to the new UID, unless the
    * pod's pools changed, in which case they are released and the pod allocates afresh.
    */
-  private async retain(endpoint: SpiderEndpoint, pod: V1Pod, plans: NicPlan[]): Promise<SpiderEndpoint | undefined> {
+  private async retain(
+    endpoint: SpiderEndpoint,
+    pod: V1Pod,
+    plans: NicPlan[],
+    podKey: string,
+  ): Promise<SpiderEndpoint | undefined> {
     const current = endpoint.status?.current;
     const meta = pod.metadata as { name: string; namespace: string; uid: string };
-    const podKey = `${meta.namespace}/${meta.name}`;
     const stillWanted = (e: IPAllocationDetail) => {
       const plan = plans.find((p) => p.nic === e.interface);
       if (!plan) return true;
       return (!e.ipv4Pool || plan.ipv4.includes(e.ipv4Pool)) && (!e.ipv6Pool || plan.ipv6.includes(e.ipv6Pool));
     };
     if (!current || !current.ips.every(stillWanted)) return this.discard(endpoint);
-    const addresses = addressesOf(endpoint);
+    const addresses = endpointAddresses(endpoint);
     const rebound = await Promise.allSettled(
       addresses.map(({ ip, pool }) => this.batcher(pool).rebind(ip, podKey, meta.uid)),
     );
@@ -549,7 +575,7 @@ export class Ipam {
       await Promise.all(
         addresses
           .filter((_, i) => rebound[i]!.status === 'fulfilled')
-          .map(({ ip, pool }) => this.batcher(pool).release(ip, meta.uid)),
+          .map(({ ip, pool }) => this.free(pool, ip, podKey, meta.uid)),
       );
       return undefined;
     }
@@ -573,7 +599,8 @@ export class Ipam {
   private async releaseEndpoint(endpoint: SpiderEndpoint): Promise<void> {
     const uid = endpoint.status?.current.uid;
     await this.cluster.deleteEndpoint(endpoint);
-    if (uid) await Promise.all(addressesOf(endpoint).map(({ ip, pool }) => this.batcher(pool).release(ip, uid)));
+    const pod = `${endpoint.metadata.namespace}/${endpoint.metadata.name}`;
+    if (uid) await Promise.all(endpointAddresses(endpoint).map(({ ip, pool }) => this.free(pool, ip, pod, uid)));
   }
 
   /** Frees what the pools (as cached) record for this pod UID; each release checks the UID on a fresh write. */
@@ -588,7 +615,42 @@ export class Ipam {
       }
       for (const [ip, r] of records) if (r.pod === pod && r.podUid === uid) held.push({ ip, pool: pool.metadata.name });
     }
-    await Promise.all(held.map(({ ip, pool }) => this.batcher(pool).release(ip, uid)));
+    await Promise.all(held.map(({ ip, pool }) => this.free(pool, ip, pod, uid)));
+  }
+
+  /**
+   * Another host answers for an address of this pod: the address is held back from every allocation of this agent
+   * and the pod's addresses are freed (a StatefulSet keeps its own), so the retried ADD gets another one.
+   */
+  async setAside(report: IpConflictReport): Promise<void> {
+    required(
+      report as unknown as Record<string, unknown>,
+      ['podNamespace', 'podName', 'podUID', 'ip', 'mac'] as const,
+      'IP conflict report',
+    );
+    checkPodName(report.podNamespace, report.podName);
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(String(report.mac)))
+      throw new AgentFailure(
+        'WrongInput',
+        `IP conflict report: "mac" ${JSON.stringify(report.mac)} is not a MAC address`,
+      );
+    try {
+      parseIP(String(report.ip));
+    } catch {
+      throw new AgentFailure(
+        'WrongInput',
+        `IP conflict report: "ip" ${JSON.stringify(report.ip)} is not an IP address`,
+      );
+    }
+    const pod = `${report.podNamespace}/${report.podName}`;
+    const held = this.conflicts.hold(report.ip, report.mac);
+    this.log.warn('address answered by another host, set aside', { pod, ip: held.ip, mac: report.mac });
+    await this.oneAtATime('release', pod, async () => {
+      const endpoint = await this.cluster.endpoint(report.podNamespace, report.podName);
+      if (!endpoint?.status || endpoint.status.current.uid !== report.podUID) return;
+      if (this.config.enableStatefulSet && endpoint.status.ownerControllerType === 'StatefulSet') return;
+      await this.releaseEndpoint(endpoint);
+    });
   }
 
   async release(args: IpamDelArgs): Promise<void> {
@@ -598,7 +660,7 @@ export class Ipam {
       'IPAM DEL request',
     );
     checkPodName(args.podNamespace, args.podName);
-    return this.oneAtATime(`${args.podNamespace}/${args.podName}`, () => this.remove(args));
+    return this.oneAtATime('release', `${args.podNamespace}/${args.podName}`, () => this.remove(args));
   }
 
   private async remove(args: IpamDelArgs): Promise<void> {
@@ -611,7 +673,8 @@ export class Ipam {
     if (pod && alive(pod) && (!args.podUID || pod.metadata?.uid === args.podUID)) return;
     const uid = args.podUID || pod?.metadata?.uid;
     if (!uid) return;
-    const endpoint = await this.cluster.endpoint(args.podNamespace, args.podName);
+    const vmi = this.config.enableKubevirtStaticIP && pod ? this.vms.vmiOf(pod) : undefined;
+    const endpoint = await this.cluster.endpoint(args.podNamespace, vmi ?? args.podName);
     if (!endpoint?.status || endpoint.status.current.uid !== uid) {
       // No endpoint of this UID: an earlier DEL deleted it and then failed or crashed before freeing the records,
       // or an ADD took addresses and never recorded them. What the pools still record for the UID goes.
@@ -628,12 +691,26 @@ export class Ipam {
     ) {
       return;
     }
+    if (
+      this.config.enableKubevirtStaticIP &&
+      (await this.vms.retains(
+        args.podNamespace,
+        endpoint.status.ownerControllerType,
+        endpoint.status.ownerControllerName,
+      ))
+    )
+      return;
     await this.releaseEndpoint(endpoint);
     this.log.info('released', { pod: `${args.podNamespace}/${args.podName}`, uid });
   }
 
   async workloadEndpoint(namespace: string, name: string): Promise<WorkloadEndpointStatus | undefined> {
-    const endpoint = await this.cluster.endpoint(namespace, name);
+    // A virt-launcher pod's addresses are recorded under its VM's name.
+    const pod = this.config.enableKubevirtStaticIP
+      ? (this.cluster.cachedPod(namespace, name) ?? (await this.cluster.pod(namespace, name)))
+      : undefined;
+    const vmi = pod ? this.vms.vmiOf(pod) : undefined;
+    const endpoint = await this.cluster.endpoint(namespace, vmi ?? name);
     if (!endpoint?.status) return undefined;
     return {
       podNamespace: namespace,

@@ -2,14 +2,15 @@
 // /metrics, /healthz and /readyz (ready once its cluster caches have started) on TCP.
 //
 // Environment: NODE_NAME (required), KUBECONFIG (else in-cluster), SPIDERPOOL_NAMESPACE (spiderpool),
-// SPIDERPOOL_ENABLE_IPV4 / _IPV6 / _STATEFULSET (true), MULTUS_CLUSTER_NETWORK (Multus' cluster network
-// namespace/name), SPIDERPOOL_IPPOOL_MAX_ALLOCATED_IPS (5000 records per pool), SPIDERPOOL_AGENT_SOCKET
+// SPIDERPOOL_ENABLE_IPV4 / _IPV6 / _STATEFULSET / _KUBEVIRT_STATIC_IP (true), MULTUS_CLUSTER_NETWORK (Multus'
+// cluster network namespace/name), SPIDERPOOL_IPPOOL_MAX_ALLOCATED_IPS (5000 records per pool), SPIDERPOOL_AGENT_SOCKET
 // (/var/run/spidernet/spiderpool.sock), SPIDERPOOL_AGENT_METRICS_PORT (5711), SPIDERPOOL_AGENT_METRICS_HOST
 // (127.0.0.1), LOG_LEVEL (info), SPIDERPOOL_CONFIG_PATH (a conf.yml, lib/daemon/config.ts).
 import { DEFAULT_AGENT_SOCKET } from '../lib/agent-api.ts';
 import { CLUSTER_SETTINGS, setting } from '../lib/daemon/config.ts';
 import { runDaemon } from '../lib/daemon/daemon.ts';
 import { loadKubeConfig } from '../lib/kube.ts';
+import { AddressEvents } from './address-events.ts';
 import { API_TIMEOUT_MS, Cluster } from './cluster.ts';
 import { CoordinatorConfigSource } from './coordinator-config.ts';
 import { Ipam } from './ipam.ts';
@@ -28,6 +29,11 @@ await runDaemon({
       key: 'enableStatefulSet',
       default: true,
     }),
+    enableKubevirtStaticIP: setting.boolean({
+      env: 'SPIDERPOOL_ENABLE_KUBEVIRT_STATIC_IP',
+      key: 'enableKubevirtStaticIP',
+      default: true,
+    }),
     multusClusterNetwork: setting.optional(setting.string({ env: 'MULTUS_CLUSTER_NETWORK', key: 'clusterNetwork' })),
     maxRecordsPerPool: setting.integer({ env: 'SPIDERPOOL_IPPOOL_MAX_ALLOCATED_IPS', default: 5000, min: 1 }),
     socketPath: setting.string({
@@ -36,7 +42,7 @@ await runDaemon({
       default: DEFAULT_AGENT_SOCKET,
     }),
     metricsPort: setting.port({ env: 'SPIDERPOOL_AGENT_METRICS_PORT', default: 5711 }),
-    metricsHost: setting.string({ env: 'SPIDERPOOL_AGENT_METRICS_HOST', default: '127.0.0.1' }),
+    metricsHost: setting.listenAddress({ env: 'SPIDERPOOL_AGENT_METRICS_HOST', default: '127.0.0.1' }),
   },
   health: (config) => ({ port: config.metricsPort, host: config.metricsHost }),
   async start({ config, log, registry }) {
@@ -52,14 +58,19 @@ await runDaemon({
         enableIPv4: config.enableIPv4,
         enableIPv6: config.enableIPv6,
         enableStatefulSet: config.enableStatefulSet,
+        enableKubevirtStaticIP: config.enableKubevirtStaticIP,
         multusClusterNetwork: config.multusClusterNetwork,
         maxRecordsPerPool: config.maxRecordsPerPool,
         apiTimeoutMs: API_TIMEOUT_MS,
       },
       metrics,
       log,
+      new AddressEvents(cluster.core, log, {
+        node: nodeName,
+        poolUid: (name) => cluster.pools().find((p) => p.metadata.name === name)?.metadata.uid,
+      }),
     );
-    const coordinator = new CoordinatorConfigSource(cluster.core, cluster.custom);
+    const coordinator = new CoordinatorConfigSource(cluster.core, cluster.custom, config.enableKubevirtStaticIP);
     const server = await serveAgent({ socketPath: config.socketPath, ipam, metrics, log, coordinator });
     log.info('agent ready', { node: nodeName, socket: server.socketPath });
     return {

@@ -4,7 +4,14 @@ import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import { ApiException } from '@kubernetes/client-node';
-import { AGENT_PATHS, HTTP_STATUS, type AgentError, type IpamAddArgs, type IpamDelArgs } from '../lib/agent-api.ts';
+import {
+  AGENT_PATHS,
+  HTTP_STATUS,
+  type AgentError,
+  type IpamAddArgs,
+  type IpamDelArgs,
+  type IpConflictReport,
+} from '../lib/agent-api.ts';
 import { apiMessage } from '../lib/kube.ts';
 import type { Logger } from '../lib/log.ts';
 import type { CoordinatorConfigSource } from './coordinator-config.ts';
@@ -95,6 +102,10 @@ export async function serveAgent(options: {
       if (url.pathname === AGENT_PATHS.ip && req.method === 'DELETE') {
         const args = (await readJson(req)) as unknown as IpamDelArgs;
         await metrics.time('release', () => ipam.release(args));
+        return send(res, 200, {});
+      }
+      if (url.pathname === AGENT_PATHS.conflict && req.method === 'POST') {
+        await ipam.setAside((await readJson(req)) as unknown as IpConflictReport);
         return send(res, 200, {});
       }
       if (url.pathname === AGENT_PATHS.workloadEndpoint && req.method === 'GET') {

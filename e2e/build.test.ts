@@ -61,14 +61,15 @@ describe('npm run build', function () {
     }
   });
 
-  it('install-cni.sh puts both plugins into the directory it is given', async () => {
+  it('install-cni.sh puts the plugins and the probe tools into the directory it is given', async () => {
     const hostBin = mkdtempSync(join(dir, 'bin-'));
     await run(join(distDir, 'install-cni.sh'), [hostBin]);
-    for (const plugin of ['spiderpool', 'coordinator']) {
+    for (const plugin of ['spiderpool', 'coordinator', 'ifacer']) {
       const installed = join(hostBin, plugin);
       assert.equal(statSync(installed).mode & 0o111, 0o111, `${plugin} is executable`);
       assert.equal(statSync(installed).size, statSync(join(distDir, 'plugins', plugin)).size);
     }
+    assert.ok(statSync(join(hostBin, 'spiderpool-tools/arping')).isFile(), 'the probe tools are unpacked beside them');
     await assert.rejects(run(join(distDir, 'install-cni.sh'), []), /usage: install-cni.sh/);
   });
 

@@ -108,8 +108,14 @@ describe('install on a real node: kubectl apply -k, the quick start, and an agen
     }
   });
 
-  it("the agent's init container put both plugins into the node's CNI bin directory", () => {
-    for (const plugin of ['spiderpool', 'coordinator']) {
+  it("the agent's init container put the three plugins and the probe tools into the node's CNI bin directory", () => {
+    for (const plugin of [
+      'spiderpool',
+      'coordinator',
+      'ifacer',
+      'spiderpool-tools/arping',
+      'spiderpool-tools/ndisc6',
+    ]) {
       const s = statSync(join(cluster().node.cniBinDir, plugin));
       assert.ok(s.isFile() && (s.mode & 0o111) !== 0, `${plugin} is not an executable`);
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { V1OwnerReference, V1Pod, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
-import { ordinalOf, statefulSetWants, topController, type ReplicaSetReader } from './owner.ts';
+import type { V1Job, V1OwnerReference, V1Pod, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
+import { isStatefulSet, isThirdParty, ordinalOf, statefulSetWants, topController, type OwnerReader } from './owner.ts';
 
 const ref = (kind: string, name: string, over: Partial<V1OwnerReference> = {}): V1OwnerReference => ({
   apiVersion: 'apps/v1',
@@ -15,17 +15,15 @@ const pod = (...ownerReferences: V1OwnerReference[]): V1Pod => ({
   metadata: { name: 'nginx-7d9c-abcde', namespace: 'ns', uid: 'pod-uid', ownerReferences },
 });
 
-/** Answers for ReplicaSets by name, and remembers what was asked. */
-const replicaSets = (owners: Record<string, V1OwnerReference[]>): ReplicaSetReader & { asked: string[] } => {
+/** Answers for ReplicaSets and Jobs by name, and remembers what was asked. */
+const replicaSets = (owners: Record<string, V1OwnerReference[]>): OwnerReader & { asked: string[] } => {
   const asked: string[] = [];
-  return {
-    asked,
-    replicaSet: async (namespace, name, uid) => {
-      asked.push(`${namespace}/${name}/${uid}`);
-      const ownerReferences = owners[name];
-      return ownerReferences ? ({ metadata: { name, uid, ownerReferences } } as V1ReplicaSet) : undefined;
-    },
+  const read = async <T extends V1ReplicaSet | V1Job>(namespace: string, name: string, uid: string) => {
+    asked.push(`${namespace}/${name}/${uid}`);
+    const ownerReferences = owners[name];
+    return ownerReferences ? ({ metadata: { name, uid, ownerReferences } } as T) : undefined;
   };
+  return { asked, replicaSet: read<V1ReplicaSet>, job: read<V1Job> };
 };
 
 const set = (replicas: number, over: { start?: number; deleting?: boolean } = {}): V1StatefulSet => ({
@@ -90,6 +88,52 @@ describe('pod ownership', () => {
       'ReplicaSet',
     );
     assert.deepEqual(reader.asked, []);
+  });
+
+  it('topController: a Job controlled by a CronJob gives the CronJob as batch/v1, whichever version its reference names', async () => {
+    for (const apiVersion of ['batch/v1', 'batch/v1beta1']) {
+      const reader = replicaSets({ 'backup-27': [ref('CronJob', 'backup', { apiVersion })] });
+      assert.deepEqual(await topController(pod(ref('Job', 'backup-27', { apiVersion: 'batch/v1' })), reader), {
+        kind: 'CronJob',
+        name: 'backup',
+        namespace: 'ns',
+        uid: 'backup-uid',
+        apiVersion: 'batch/v1',
+      });
+      assert.deepEqual(reader.asked, ['ns/backup-27/backup-27-uid']);
+    }
+    const alone = await topController(pod(ref('Job', 'once', { apiVersion: 'batch/v1' })), replicaSets({}));
+    assert.equal(alone.kind, 'Job');
+  });
+
+  it('topController: a third-party controller is taken from the owner reference without being read', async () => {
+    const reader = replicaSets({});
+    for (const [apiVersion, kind] of [
+      ['apps.kruise.io/v1alpha1', 'CloneSet'],
+      ['apps.kruise.io/v1beta1', 'StatefulSet'],
+      ['kubevirt.io/v1', 'VirtualMachineInstance'],
+    ] as const) {
+      assert.deepEqual(await topController(pod(ref(kind, 'app', { apiVersion })), reader), {
+        kind,
+        name: 'app',
+        namespace: 'ns',
+        uid: 'app-uid',
+        apiVersion,
+      });
+    }
+    assert.deepEqual(reader.asked, []);
+  });
+
+  it('isThirdParty and isStatefulSet: by API version as well as kind', () => {
+    const top = (apiVersion: string, kind: string) => ({ apiVersion, kind, name: 'a', namespace: 'ns', uid: 'u' });
+    assert.equal(isThirdParty(top('apps.kruise.io/v1alpha1', 'CloneSet')), true);
+    assert.equal(isThirdParty(top('apps.kruise.io/v1beta1', 'StatefulSet')), true);
+    assert.equal(isThirdParty(top('kubevirt.io/v1', 'VirtualMachineInstance')), true);
+    assert.equal(isThirdParty(top('batch/v1', 'CronJob')), false);
+    assert.equal(isThirdParty(top('apps/v1', 'Deployment')), false);
+    assert.equal(isThirdParty(top('v1', 'Pod')), false);
+    assert.equal(isStatefulSet(top('apps/v1', 'StatefulSet')), true);
+    assert.equal(isStatefulSet(top('apps.kruise.io/v1beta1', 'StatefulSet')), false);
   });
 
   it('ordinalOf: the number after the set name only', () => {

@@ -9,6 +9,7 @@ export const AGENT_PATHS = {
   ip: '/v1/ipam/ip',
   workloadEndpoint: '/v1/workloadendpoint',
   coordinatorConfig: '/v1/coordinator/config',
+  conflict: '/v1/ipam/conflict',
 } as const;
 
 /** POST /v1/ipam/ip */
@@ -173,4 +174,25 @@ export interface CoordinatorConfig {
   hostRuleTable: number;
   podRPFilter: number;
   txQueueLen: number;
+  /** Probe each address of the interface for another owner before the pod starts (ARP probe / NDP). */
+  detectIPConflict?: boolean;
+  /** Check that each gateway of the interface answers ARP / NDP before the pod starts. */
+  detectGateway?: boolean;
+  /**
+   * A KubeVirt live-migration target taking over its source's addresses: the source still answers for them, so
+   * conflict detection is skipped whatever the NAD says.
+   */
+  migrationTarget?: boolean;
+}
+
+/**
+ * POST /v1/ipam/conflict: the coordinator found another host answering for `ip`. The agent frees the pod's
+ * addresses (unless a StatefulSet keeps them) and sets `ip` aside for a while, so the retried ADD gets another.
+ */
+export interface IpConflictReport {
+  podNamespace: string;
+  podName: string;
+  podUID: string;
+  ip: string;
+  mac: string;
 }

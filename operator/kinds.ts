@@ -9,3 +9,21 @@ export const STATEFUL_SET: Kind = {
   kind: 'StatefulSet',
   namespaced: true,
 };
+
+/** KubeVirt's kinds, watched only where KubeVirt is installed (docs/workloads.md#kubevirt). */
+export const VIRTUAL_MACHINE_INSTANCE: Kind = {
+  group: 'kubevirt.io',
+  version: 'v1',
+  plural: 'virtualmachineinstances',
+  kind: 'VirtualMachineInstance',
+  namespaced: true,
+  optional: true,
+};
+export const VIRTUAL_MACHINE: Kind = {
+  group: 'kubevirt.io',
+  version: 'v1',
+  plural: 'virtualmachines',
+  kind: 'VirtualMachine',
+  namespaced: true,
+  optional: true,
+};

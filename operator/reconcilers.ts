@@ -10,6 +10,7 @@ import type { ReconcilerFactory } from './runtime/types.ts';
 import { createStatefulSetRetention } from './statefulset/reconciler.ts';
 import { createAutoPoolReconciler } from './subnet/auto-pool-reconciler.ts';
 import { createSubnetStatusReconciler } from './subnet/subnet-status-reconciler.ts';
+import { createThirdPartyPoolReconciler } from './subnet/third-party-reconciler.ts';
 
 export interface ReconcilerOptions {
   /** The host's CNI configuration directory as mounted into the controller (default /etc/cni/net.d). */
@@ -23,6 +24,7 @@ export function createReconcilers(options: ReconcilerOptions): ReconcilerFactory
     createIPPoolReconciler,
     createSubnetStatusReconciler,
     createAutoPoolReconciler,
+    createThirdPartyPoolReconciler,
     createMultusConfigReconciler,
     (ctx) => createCoordinatorReconciler(ctx, { cniConfigDir: options.cniConfigDir }),
     createCalicoPoolReconciler,

@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { buildPlugins } from '../cni/build.ts';
+import { buildProbeTools } from '../cni/tools/build.ts';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const distDir = join(repoRoot, 'dist');
@@ -22,13 +23,14 @@ export const DAEMONS = {
 } as const;
 export type Daemon = keyof typeof DAEMONS;
 
-const PLUGINS = ['spiderpool', 'coordinator'] as const;
+const PLUGINS = ['spiderpool', 'coordinator', 'ifacer'] as const;
 
 /** Every file of the image, relative to dist/ and to /opt/spiderpool alike. */
 export const IMAGE_FILES = [
   ...Object.keys(DAEMONS).flatMap((d) => [`${d}.mjs`, `${d}.mjs.map`]),
   'install-cni.sh',
   ...PLUGINS.map((p) => `plugins/${p}`),
+  'plugins/spiderpool-tools.tar',
 ];
 
 /** Builds everything in dist/; the plugin executables are rebuilt only when their bundles changed. */
@@ -48,6 +50,8 @@ export async function buildProduct(): Promise<void> {
       linkSync(plugins[name].executable, join(tmp, name));
       renameSync(join(tmp, name), join(distDir, 'plugins', name));
     }
+    linkSync(buildProbeTools().tar, join(tmp, 'spiderpool-tools.tar'));
+    renameSync(join(tmp, 'spiderpool-tools.tar'), join(distDir, 'plugins', 'spiderpool-tools.tar'));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

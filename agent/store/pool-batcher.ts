@@ -10,7 +10,8 @@ import { applyOps, type OpOutcome, type PoolOp } from '../../ipam/pool-status.ts
 import { updatePoolStatus, type PoolStatusClient } from '../../ipam/retry.ts';
 
 export interface BatcherObserver {
-  conflict(pool: string): void;
+  /** A refused write; `carried` holds the kinds of operation it carried (allocation or release conflicts). */
+  conflict(pool: string, carried: ReadonlySet<PoolOp['kind']>): void;
   batch(pool: string, size: number): void;
   /** A read or write whose outcome is unknown (no answer in time, connection lost, 5xx): the pool is re-read. */
   unknown?(pool: string, err: unknown): void;
@@ -89,10 +90,10 @@ export class PoolBatcher {
     );
   }
 
-  /** Frees the address if, and only if, it is still recorded for this pod UID. */
-  release(ip: string, podUid: string): Promise<void> {
+  /** Frees the address if, and only if, it is still recorded for this pod UID; true when it was. */
+  release(ip: string, podUid: string): Promise<boolean> {
     return new Promise((resolve, reject) =>
-      this.enqueue({ op: { kind: 'release', ip, podUid }, resolve: () => resolve(), reject }),
+      this.enqueue({ op: { kind: 'release', ip, podUid }, resolve: ({ fresh }) => resolve(fresh), reject }),
     );
   }
 
@@ -148,7 +149,7 @@ export class PoolBatcher {
           cached: this.latest,
           onConflict: () => {
             conflicts++;
-            observer?.conflict(this.poolName);
+            observer?.conflict(this.poolName, new Set(batch.map((b) => b.op.kind)));
           },
           callTimeoutMs: this.options.callTimeoutMs,
           unknownRetries: UNKNOWN_RETRIES,

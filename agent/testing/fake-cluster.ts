@@ -62,6 +62,7 @@ export class FakeCluster {
   namespace = async (name: string) => ({ metadata: { name } });
   node = async (name: string) => ({ metadata: { name } });
   replicaSet = async () => undefined;
+  job = async () => undefined;
   statefulSet = async () => undefined;
 
   async read(name: string): Promise<SpiderIPPool> {

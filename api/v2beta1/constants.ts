@@ -95,3 +95,6 @@ export const CONTROLLER_NAME = 'spiderpool-controller';
 
 /** The `ipam.type` of a CNI config that hands IPAM to this product. */
 export const IPAM_PLUGIN_TYPE = 'spiderpool';
+
+/** Set by KubeVirt on a live-migration target's virt-launcher pod: the pod takes over its source's addresses. */
+export const KUBEVIRT_MIGRATION_JOB_ANNOTATION = 'kubevirt.io/migrationJobName';

@@ -131,8 +131,11 @@ const coordinatorSpec = (): Schema =>
       txQueueLen: int({ min: 0, default: 0 }),
       vethLinkAddress: str(),
       vethMTU: int({ min: 1 }),
-      detectGateway: bool(undefined, 'deprecated and ignored: gateway detection is done by the IPAM plugin'),
-      detectIPConflict: bool(undefined, 'deprecated and ignored: conflict detection is done by the IPAM plugin'),
+      detectGateway: bool(undefined, 'whether the coordinator checks that each gateway answers before ADD succeeds'),
+      detectIPConflict: bool(
+        undefined,
+        'whether the coordinator probes each address for a duplicate before ADD succeeds',
+      ),
       hostRPFilter: int({ description: 'deprecated and ignored' }),
     },
     { tsType: 'CoordinatorSpec' },

@@ -281,11 +281,11 @@ export interface CoordinatorSpec {
   vethLinkAddress?: string;
   vethMTU?: number;
   /**
-   * deprecated and ignored: gateway detection is done by the IPAM plugin
+   * whether the coordinator checks that each gateway answers before ADD succeeds
    */
   detectGateway?: boolean;
   /**
-   * deprecated and ignored: conflict detection is done by the IPAM plugin
+   * whether the coordinator probes each address for a duplicate before ADD succeeds
    */
   detectIPConflict?: boolean;
   /**

@@ -5,8 +5,11 @@ import { CniError } from '../skel/errors.ts';
 import type { Logger } from '../skel/log.ts';
 import type { Family } from '../../lib/ip/index.ts';
 import { familyOf, type EffectiveConfig } from './config.ts';
+import { announce, prefixedMac } from './announce.ts';
+import { checkGateways, findConflict, type Probed } from './detect.ts';
 import { hostLength, Netns, type Route } from './iproute.ts';
 import { POD_VETH, RESERVED_TABLE, resolveMode, type Resolved } from './mode.ts';
+import { pinReplies } from './pinning.ts';
 
 export const hostVethName = (containerId: string): string => `veth${containerId.slice(0, 11)}`;
 
@@ -35,7 +38,18 @@ export interface AddRequest {
   ifName: string;
 }
 
-export async function cmdAdd(req: AddRequest, conf: EffectiveConfig, log: Logger): Promise<void> {
+/** What detection needs beyond the pod: the interface's gateways (from prevResult) and how to set an address aside. */
+export interface Detection {
+  gateways: Probed[];
+  setAside(ip: string, mac: string): Promise<void>;
+}
+
+export async function cmdAdd(
+  req: AddRequest,
+  conf: EffectiveConfig,
+  log: Logger,
+  detection: Detection = { gateways: [], setAside: async () => {} },
+): Promise<void> {
   if (conf.mode === 'disable') return;
   const host = new Netns(undefined);
   const pod = new Netns(req.netns);
@@ -61,6 +75,27 @@ export async function cmdAdd(req: AddRequest, conf: EffectiveConfig, log: Logger
   const curAddrs = (await pod.addresses(cur)).map((a) => ({ ip: a.local, family: familyOf(a.local) }));
   const families = FAMILIES.filter((f) => curAddrs.some((a) => a.family === f));
   log.info('mode resolved', { ...resolved, families });
+
+  // Detection first, before anything is wired: a failed ADD then leaves nothing behind but the address.
+  if (conf.detectIPConflict) {
+    const ownMac = (await pod.link(cur))?.address ?? '';
+    const conflict = await findConflict(req.netns, cur, ownMac, curAddrs);
+    if (conflict) {
+      await detection.setAside(conflict.ip, conflict.mac);
+      throw new CniError(
+        CNI_ERROR.tryAgainLater,
+        `coordinator: IP ${conflict.ip} of interface ${cur} is already in use by ${conflict.mac} on the network; the address is set aside and the next attempt gets another`,
+      );
+    }
+  }
+  if (conf.detectGateway) {
+    await checkGateways(
+      req.netns,
+      cur,
+      detection.gateways.filter((g) => families.includes(g.family)),
+      log,
+    );
+  }
 
   // 3. The veth pair of an underlay pod; overlay pods reuse eth0 and its host peer, when it is a veth.
   let podVeth = POD_VETH;
@@ -161,6 +196,16 @@ export async function cmdAdd(req: AddRequest, conf: EffectiveConfig, log: Logger
     await pod.ip([`-${family}`, 'route', 'replace', cidr, 'via', via, 'dev', podVeth, 'table', hijackTable]);
   }
 
+  // 12. Replies to what came in over veth0 go back over veth0.
+  if (resolved.mode === 'underlay' && resolved.firstInvoke) {
+    const via = new Map<Family, string>();
+    for (const family of families) {
+      const h = hostIPs.find((x) => familyOf(x) === family);
+      if (h) via.set(family, h);
+    }
+    await pinReplies(pod, via);
+  }
+
   // 13. Policy routing between the pod's interfaces.
   if (conf.tunePodRoutes && (!resolved.firstInvoke || resolved.mode === 'overlay')) {
     await tuneRoutes(pod, cur, resolved, conf, families, log);
@@ -171,6 +216,11 @@ export async function cmdAdd(req: AddRequest, conf: EffectiveConfig, log: Logger
   for (const r of conf.policyRoutes.filter((p) => families.includes(p.family))) {
     await pod.ip([`-${r.family}`, 'route', 'replace', r.dst, 'via', r.gw, 'dev', cur, 'table', policyTable]);
   }
+
+  // 4. The MAC prefix and the announcements, last: peers learn where the addresses are once the pod can answer.
+  const currentMac = (await pod.link(cur))?.address;
+  const mac = (conf.podMACPrefix && prefixedMac(conf.podMACPrefix, curAddrs)) || currentMac;
+  if (mac) await announce(pod, cur, mac, families, log);
 }
 
 async function setupVeth(
@@ -260,10 +310,18 @@ async function tuneRoutes(
     const family = familyOf(a.local);
     await addRule(pod, family, `${a.local}/${hostLength(family)}`, table);
   }
+  // The routes to the cluster (step 11) stay in main for every source address. When the default route moves
+  // away from the overlay NIC, its other routes are copied, not moved: the pod still reaches the node and the
+  // overlay network from any of its addresses, and only the default changes NIC.
+  const hijack = new Set([...conf.overlayPodCIDR, ...conf.serviceCIDR, ...conf.hijackCIDR]);
+  const onlyDefaultLeaves = moved !== cur;
   for (const family of FAMILIES) {
     for (const r of await pod.routes(family)) {
-      if (r.dev !== moved || r.dst === 'fe80::/64') continue;
-      await moveRoute(pod, family, r, table, log);
+      if (r.dst === 'fe80::/64' || hijack.has(r.dst)) continue;
+      if (r.nexthops) await splitMultipath(pod, family, r, moved, table);
+      else if (r.dev !== moved) continue;
+      else if (onlyDefaultLeaves && r.dst !== 'default') await copyRoute(pod, family, r, table);
+      else await moveRoute(pod, family, r, table);
     }
   }
   if (resolved.mode === 'overlay' && resolved.firstInvoke && moved === cur) {
@@ -272,10 +330,14 @@ async function tuneRoutes(
       const family = familyOf(a.local);
       await addRule(pod, family, `${a.local}/${hostLength(family)}`, String(RESERVED_TABLE));
     }
-    for (const family of families) {
-      for (const r of (await pod.routes(family)).filter((x) => x.dst === 'default' && x.dev === eth0)) {
+    // All of eth0's routes, not only its default: Calico's eth0 has just the default and its on-link gateway, but
+    // an eth0 with a connected subnet (a macvlan cluster network) must still answer its neighbours directly.
+    // Routes without a gateway go first, so that the default finds its gateway on-link.
+    for (const family of FAMILIES) {
+      const own = (await pod.routes(family)).filter((x) => x.dev === eth0 && !x.nexthops && x.dst !== 'fe80::/64');
+      own.sort((a, b) => Number(Boolean(a.gateway)) - Number(Boolean(b.gateway)));
+      for (const r of own)
         await pod.ip([`-${family}`, 'route', 'replace', ...routeArgs(r), 'table', String(RESERVED_TABLE)]);
-      }
     }
   }
 }
@@ -285,15 +347,27 @@ async function addRule(pod: Netns, family: Family, from: string, table: string):
   if (!rules.trim()) await pod.ipTolerant([`-${family}`, 'rule', 'add', 'from', from, 'lookup', table], EXISTS);
 }
 
+async function copyRoute(pod: Netns, family: Family, r: Route, table: string): Promise<void> {
+  await pod.ip([`-${family}`, 'route', 'replace', ...routeArgs(r), 'table', table]);
+}
+
 /** Copies a main-table route into `table`, then deletes it from main. */
-async function moveRoute(pod: Netns, family: Family, r: Route, table: string, log: Logger): Promise<void> {
-  if (r.nexthops) {
-    log.warn('multipath route left in main', { dst: r.dst });
-    return;
+async function moveRoute(pod: Netns, family: Family, r: Route, table: string): Promise<void> {
+  await copyRoute(pod, family, r, table);
+  await pod.ipTolerant([`-${family}`, 'route', 'del', ...routeArgs(r), 'table', 'main'], /No such process/);
+}
+
+/**
+ * IPv6 merges default routes of equal metric over several interfaces into one multipath route: the hops over
+ * `moved` become routes of their own in `table` and leave main, the other hops stay.
+ */
+async function splitMultipath(pod: Netns, family: Family, r: Route, moved: string, table: string): Promise<void> {
+  const hops = (r.nexthops ?? []).filter((h) => h.dev === moved);
+  for (const [i, hop] of hops.entries()) {
+    const single = { ...r, nexthops: undefined, gateway: hop.gateway, dev: hop.dev };
+    await pod.ip([`-${family}`, 'route', i === 0 ? 'replace' : 'append', ...routeArgs(single), 'table', table]);
+    await pod.ipTolerant([`-${family}`, 'route', 'del', ...routeArgs(single), 'table', 'main'], /No such process/);
   }
-  const args = routeArgs(r);
-  await pod.ip([`-${family}`, 'route', 'replace', ...args, 'table', table]);
-  await pod.ipTolerant([`-${family}`, 'route', 'del', ...args, 'table', 'main'], /No such process/);
 }
 
 function routeArgs(r: Route): string[] {

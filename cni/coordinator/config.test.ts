@@ -17,6 +17,8 @@ const cluster: CoordinatorConfig = {
   hostRuleTable: 600,
   podRPFilter: 2,
   txQueueLen: 1000,
+  detectIPConflict: true,
+  detectGateway: true,
 };
 
 const invalid = (fn: () => unknown, msg: RegExp) =>
@@ -40,6 +42,8 @@ describe('coordinator config merge', () => {
       txQueueLen: 1000,
       vethLinkAddress: '169.254.100.1',
       vethMTU: 9000,
+      detectIPConflict: true,
+      detectGateway: true,
     });
   });
 
@@ -55,8 +59,11 @@ describe('coordinator config merge', () => {
       vethMTU: 1400,
       txQueueLen: 0,
       policyRoutes: [{ dst: 'fd00::5', gw: 'fd00::1' }],
+      detectGateway: false,
     });
     const c = mergeConfig(nad, cluster);
+    assert.equal(c.detectGateway, false);
+    assert.equal(c.detectIPConflict, true, 'an absent NAD switch takes the cluster one');
     assert.equal(c.mode, 'auto');
     assert.equal(c.tunePodRoutes, true);
     assert.equal(c.podRPFilter, 0);
@@ -67,6 +74,14 @@ describe('coordinator config merge', () => {
     assert.equal(c.podDefaultRouteNic, 'eth0');
     assert.equal(c.vethMTU, 1400);
     assert.deepEqual(c.policyRoutes, [{ dst: 'fd00::5/128', gw: 'fd00::1', family: 6 }]);
+  });
+
+  it('skips conflict detection for a live-migration target even when the NAD asks for it', () => {
+    const nad = parseNadCoordinator({ type: 'coordinator', detectIPConflict: true, detectGateway: true });
+    const c = mergeConfig(nad, { ...cluster, migrationTarget: true });
+    assert.equal(c.detectIPConflict, false, 'the source pod still answers for the address the target takes over');
+    assert.equal(c.detectGateway, true);
+    assert.equal(mergeConfig(nad, cluster).detectIPConflict, true);
   });
 
   it('falls back to the CRD defaults without a SpiderCoordinator, and an empty NAD list counts as absent', () => {
@@ -101,6 +116,11 @@ describe('coordinator config merge', () => {
       /"podRPFilter" must be -1, 0, 1 or 2/,
     );
     invalid(() => mergeConfig(parseNadCoordinator({ podMACPrefix: '01:02' }), undefined), /"podMACPrefix"/);
+    invalid(
+      () => mergeConfig(parseNadCoordinator({ podMACPrefix: '03:00' }), undefined),
+      /"podMACPrefix": "03:00" is not a two-byte unicast/,
+    );
+    invalid(() => parseNadCoordinator({ detectIPConflict: 'yes' }), /"detectIPConflict" must be a boolean, got/);
     invalid(() => parseNadCoordinator({ tunePodRoutes: 'yes' }), /"tunePodRoutes" must be a boolean/);
     invalid(() => parseNadCoordinator({ hijackCIDR: '10.0.0.0/8' }), /"hijackCIDR" must be a list of strings/);
   });

@@ -29,6 +29,8 @@ export interface NadCoordinator {
   txQueueLen?: number;
   vethLinkAddress?: string;
   vethMTU?: number;
+  detectIPConflict?: boolean;
+  detectGateway?: boolean;
   logFile?: string;
   logLevel?: string;
   /** The agent's socket, `ipam_unix_socket_path` of the entry. */
@@ -50,6 +52,8 @@ export interface EffectiveConfig {
   txQueueLen: number;
   vethLinkAddress: string;
   vethMTU: number;
+  detectIPConflict: boolean;
+  detectGateway: boolean;
 }
 
 /** What applies when neither the NAD nor a SpiderCoordinator sets a value (the CRD's defaults). */
@@ -76,6 +80,8 @@ export function parseNadCoordinator(raw: Json): NadCoordinator {
       'a list of strings',
       (v): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string'),
     );
+  const bool = (key: string): boolean | undefined =>
+    typed(raw, key, 'a boolean', (v): v is boolean => typeof v === 'boolean');
   const mode = str('mode');
   const logOptions = raw.logOptions === undefined || raw.logOptions === null ? {} : raw.logOptions;
   if (!isObject(logOptions))
@@ -98,7 +104,9 @@ export function parseNadCoordinator(raw: Json): NadCoordinator {
     podMACPrefix: str('podMACPrefix'),
     podDefaultCniNic: str('podDefaultCniNic'),
     podDefaultRouteNic: str('podDefaultRouteNic'),
-    tunePodRoutes: typed(raw, 'tunePodRoutes', 'a boolean', (v): v is boolean => typeof v === 'boolean'),
+    tunePodRoutes: bool('tunePodRoutes'),
+    detectIPConflict: bool('detectIPConflict'),
+    detectGateway: bool('detectGateway'),
     hostRuleTable: num('hostRuleTable'),
     podRPFilter: num('podRPFilter'),
     txQueueLen: num('txQueueLen'),
@@ -143,7 +151,8 @@ export function mergeConfig(nad: NadCoordinator, cluster: CoordinatorConfig | un
     own?.length ? own : (theirs ?? []);
   const cidrs = (field: string, values: string[]): string[] => values.map((c) => normaliseCidr(c, field));
   const podMACPrefix = nad.podMACPrefix || cluster?.podMACPrefix || '';
-  if (podMACPrefix && !MAC_PREFIX.test(podMACPrefix))
+  // Spiderpool's pattern lets odd first bytes other than x1 through; a multicast MAC would be refused by the kernel.
+  if (podMACPrefix && (!MAC_PREFIX.test(podMACPrefix) || (parseInt(podMACPrefix.slice(0, 2), 16) & 1) === 1))
     throw invalidConfig(
       `coordinator config field "podMACPrefix": "${podMACPrefix}" is not a two-byte unicast MAC prefix like "0a:1b"`,
     );
@@ -179,6 +188,8 @@ export function mergeConfig(nad: NadCoordinator, cluster: CoordinatorConfig | un
     txQueueLen: nad.txQueueLen ?? cluster?.txQueueLen ?? 0,
     vethLinkAddress,
     vethMTU,
+    detectIPConflict: !cluster?.migrationTarget && (nad.detectIPConflict ?? cluster?.detectIPConflict ?? false),
+    detectGateway: nad.detectGateway ?? cluster?.detectGateway ?? false,
   };
 }
 

@@ -47,7 +47,7 @@ export interface Route {
   scope?: string;
   prefsrc?: string;
   metric?: number;
-  nexthops?: unknown[];
+  nexthops?: { gateway?: string; dev?: string; weight?: number }[];
   flags?: string[];
 }
 

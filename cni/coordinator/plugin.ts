@@ -1,14 +1,21 @@
 // One plugin invocation: environment and stdin in, the text for stdout and the exit code out.
-import { AGENT_PATHS, CNI_ERROR, DEFAULT_AGENT_SOCKET, type CoordinatorConfig } from '../../lib/agent-api.ts';
+import { isIP } from 'node:net';
+import {
+  AGENT_PATHS,
+  CNI_ERROR,
+  DEFAULT_AGENT_SOCKET,
+  type CoordinatorConfig,
+  type IpConflictReport,
+} from '../../lib/agent-api.ts';
 import { AgentClient, answerError, malformed } from '../skel/agent-client.ts';
 import { parseCommand, parseEnv, type CniEnv } from '../skel/env.ts';
 import { CniError, errorOutput, invalidConfig } from '../skel/errors.ts';
 import { failure, success, versionAnswer, type PluginOutput } from '../skel/invocation.ts';
 import { fileLogger, type Logger } from '../skel/log.ts';
 import { decodeStdin, LOG_LEVELS, parseVersion, versionForErrors, type LogLevel } from '../skel/netconf.ts';
-import { cmdAdd } from './add.ts';
+import { cmdAdd, type Detection } from './add.ts';
 import { cmdCheck } from './check.ts';
-import { mergeConfig, parseNadCoordinator, type EffectiveConfig, type NadCoordinator } from './config.ts';
+import { familyOf, mergeConfig, parseNadCoordinator, type EffectiveConfig, type NadCoordinator } from './config.ts';
 import { cmdDel } from './del.ts';
 
 const CONFIG_TIMEOUT_MS = 10_000;
@@ -39,7 +46,7 @@ export async function run(env: Record<string, string | undefined>, stdin: string
         }
         const conf = mergeConfig(nad, await clusterConfig(socket, cniEnv, log, 'strict'));
         log.debug('config', { conf });
-        await cmdAdd(cniEnv, conf, log);
+        await cmdAdd(cniEnv, conf, log, detection(raw.prevResult, cniEnv, socket));
         // A meta plugin hands the main plugin's result on untouched.
         return success(raw.prevResult);
       }
@@ -102,6 +109,44 @@ async function clusterConfig(
     log.warn('coordinator config unavailable', { error: (err as Error).message });
     return undefined;
   }
+}
+
+/** The gateways prevResult gives the interface, and the agent call that sets a conflicting address aside. */
+function detection(prevResult: unknown, env: CniEnv, socket: string): Detection {
+  const prev = (typeof prevResult === 'object' && prevResult !== null ? prevResult : {}) as {
+    interfaces?: { name?: unknown }[];
+    ips?: { gateway?: unknown; interface?: unknown }[];
+  };
+  const index = (prev.interfaces ?? []).findIndex((i) => i?.name === env.ifName);
+  const gateways = (prev.ips ?? [])
+    .filter((ip) => ip.interface === undefined || ip.interface === index)
+    .map((ip) => ip.gateway)
+    .filter((gw): gw is string => typeof gw === 'string' && isIP(gw) !== 0);
+  return {
+    gateways: [...new Set(gateways)].map((ip) => ({ ip, family: familyOf(ip) })),
+    async setAside(ip, mac) {
+      if (!env.pod) return;
+      const report: IpConflictReport = {
+        podNamespace: env.pod.namespace,
+        podName: env.pod.name,
+        podUID: env.pod.uid,
+        ip,
+        mac,
+      };
+      const answer = await new AgentClient(socket).call({
+        method: 'POST',
+        path: AGENT_PATHS.conflict,
+        body: report,
+        timeoutMs: CONFIG_TIMEOUT_MS,
+      });
+      if (!answer.ok)
+        throw answerError(
+          answer,
+          `setting ${ip} aside for pod ${report.podNamespace}/${report.podName}`,
+          `POST ${AGENT_PATHS.conflict}`,
+        );
+    },
+  };
 }
 
 function checkConfig(body: unknown, what: string): CoordinatorConfig {

@@ -20,6 +20,8 @@ export interface ProductProcess extends DaemonProcess {
 }
 export interface Controllers extends DaemonGroup {
   webhooks: ProductProcess;
+  /** The webhook server's plain-HTTP /metrics port (WEBHOOK_METRICS_PORT). */
+  webhooksMetricsPort: number;
   operators: ProductProcess[];
   /** Ends an operator replica with the signal (SIGKILL for a crash) and starts it again with its settings. */
   restartOperator(name: string, signal?: NodeJS.Signals): Promise<void>;
@@ -31,6 +33,8 @@ export interface ControllersOptions {
   namespace?: string;
   operatorReplicas?: number;
   env?: Record<string, string>;
+  /** On top of `env` for the operator replicas only (an installed identity the webhooks' URL registration lacks). */
+  operatorEnv?: Record<string, string>;
 }
 
 function spawnProduct(
@@ -124,13 +128,14 @@ export async function startControllers(options: ControllersOptions): Promise<Con
   process.on('exit', killAll);
   try {
     const webhookPort = await freePort();
+    const webhooksMetricsPort = await freePort();
     const webhooks = spawnProduct(dir, 'webhooks', 'webhooks/main.ts', webhookPort, {
       ...common,
       WEBHOOK_PORT: String(webhookPort),
       WEBHOOK_HOST: '127.0.0.1',
       WEBHOOK_URL_HOST: '127.0.0.1',
       // The default 5723 would collide with a second sandbox or a test run beside it.
-      WEBHOOK_METRICS_PORT: String(await freePort()),
+      WEBHOOK_METRICS_PORT: String(webhooksMetricsPort),
     });
     started.push(webhooks);
     await eventually('the admission webhooks to be called by the apiserver', 60_000, () =>
@@ -140,6 +145,7 @@ export async function startControllers(options: ControllersOptions): Promise<Con
     const spawnOperator = (i: number, port: number) =>
       spawnProduct(dir, `operator-${i}`, 'operator/main.ts', port, {
         ...common,
+        ...options.operatorEnv,
         OPERATOR_METRICS_PORT: String(port),
         SPIDERPOOL_POD_NAME: `spiderpool-controller-${i}`,
       });
@@ -153,6 +159,7 @@ export async function startControllers(options: ControllersOptions): Promise<Con
     return {
       dir,
       webhooks,
+      webhooksMetricsPort,
       operators,
       restartOperator: async (name, signal = 'SIGTERM') => {
         const i = operators.findIndex((o) => o.name === name);

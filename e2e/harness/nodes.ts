@@ -8,8 +8,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { IPAM_PLUGIN_TYPE } from '../../api/v2beta1/constants.ts';
 import { buildPlugins } from '../../cni/build.ts';
 import { DEFAULT_AGENT_SOCKET } from '../../lib/agent-api.ts';
-import { createFabric, type Fabric } from '../kubelet/fabric.ts';
-import { startKubelet, type Kubelet } from '../kubelet/kubelet.ts';
+import { createFabric, type Fabric, type FabricOptions } from '../kubelet/fabric.ts';
+import { type KubeletOptions, startKubelet, type Kubelet, type PodNetworkHooks } from '../kubelet/kubelet.ts';
 import { startAgents, type Agents } from './agents.ts';
 
 const DEBIAN_CNI_DIR = '/usr/lib/cni';
@@ -32,21 +32,27 @@ export async function startNodeSide(options: {
   kubeconfigPath: string;
   nodes: string[];
   log?: (m: string) => void;
+  /** A cluster of another shape than the default macvlan eth0 (the sandbox's quick starts). */
+  fabric?: FabricOptions;
+  clusterNetwork?: KubeletOptions['clusterNetwork'];
+  podNetworkHooks?: (fabric: Fabric) => PodNetworkHooks;
+  agentEnv?: Record<string, string>;
 }): Promise<NodeSide> {
   // The IPAM plugin and the coordinator meta plugin share dist/cni.
   const plugin = (await buildPlugins()).spiderpool;
   const runDir = dirname(DEFAULT_AGENT_SOCKET);
   mkdirSync(runDir, { recursive: true });
-  const fabric = await createFabric({ nics: ['eth0', 'eth1', 'ens192'] });
+  const fabric = await createFabric(options.fabric ?? { nics: ['eth0', 'eth1', 'ens192'] });
   let agents: Agents | undefined;
   try {
-    agents = await startAgents(options.kubeconfigPath, options.nodes);
+    agents = await startAgents(options.kubeconfigPath, options.nodes, options.agentEnv);
     const byNode = new Map(agents.agents.map((a) => [a.node, a.runDir]));
     const kubelet = await startKubelet({
       kubeConfig: options.kubeConfig,
       nodes: options.nodes,
       cniBinDirs: [dirname(plugin.executable), DEBIAN_CNI_DIR],
-      clusterNetwork: CLUSTER_NETWORK,
+      clusterNetwork: options.clusterNetwork ?? CLUSTER_NETWORK,
+      podNetworkHooks: options.podNetworkHooks?.(fabric),
       fabric,
       log: options.log,
       nodeMounts: (node) => [{ source: byNode.get(node) as string, target: runDir }],

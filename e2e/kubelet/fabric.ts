@@ -7,7 +7,7 @@
 // namespace, and every namespace name starts with the instance prefix so that two fabrics (a test and
 // the sandbox) never meet.
 import { randomBytes } from 'node:crypto';
-import { addNetns, deleteNetns, ip, listNetns } from './netns.ts';
+import { addNetns, deleteNetns, execInNetns, ip, listNetns } from './netns.ts';
 
 export interface FabricOptions {
   /** Prefix of every namespace name; default `spt-<random hex>`. */
@@ -19,6 +19,13 @@ export interface FabricOptions {
    * first NIC; default 192.168.250.0/24. Pods never share it, so it only identifies the node (hostIP).
    */
   nodeCidr?: string;
+  /** Host number of the first node in nodeCidr (default 1), so that nodes can have a document's addresses. */
+  firstNodeHost?: number;
+  /**
+   * Addresses (CIDR) the fabric itself holds on a NIC's segment, with forwarding between segments: the
+   * router a cloud VPC or a data centre puts at the subnets' gateways.
+   */
+  router?: Record<string, string[]>;
 }
 
 export interface FabricNode {
@@ -61,6 +68,7 @@ export async function createFabric(options: FabricOptions = {}): Promise<Fabric>
   const prefix = options.prefix ?? `spt-${randomBytes(3).toString('hex')}`;
   const nics = options.nics ?? ['eth0', 'eth1', 'ens192'];
   const nodeCidr = options.nodeCidr ?? '192.168.250.0/24';
+  const firstNodeHost = options.firstNodeHost ?? 1;
   // Fabric-side veth names are "v<node number>-<nic>" and must fit the kernel's interface name limit.
   for (const nic of nics) {
     if (nic.length > IFNAMSIZ - 5 || !/^[A-Za-z0-9_.]+$/.test(nic))
@@ -75,7 +83,10 @@ export async function createFabric(options: FabricOptions = {}): Promise<Fabric>
     for (const nic of nics) {
       await ip(['-n', netns, 'link', 'add', `br-${nic}`, 'type', 'bridge']);
       await ip(['-n', netns, 'link', 'set', `br-${nic}`, 'up']);
+      for (const address of options.router?.[nic] ?? [])
+        await ip(['-n', netns, 'addr', 'add', address, 'dev', `br-${nic}`]);
     }
+    if (options.router) await execInNetns(netns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
   } catch (err) {
     await deleteNetns(netns);
     throw err;
@@ -85,7 +96,7 @@ export async function createFabric(options: FabricOptions = {}): Promise<Fabric>
     // The fabric's own namespace and the pods' namespaces share the prefix; a node may not shadow them.
     if (name === 'fabric' || name.startsWith('pod-')) throw new Error(`node name ${name} is reserved by the fabric`);
     const nodeNetns = `${prefix}-${name}`;
-    const { address, prefixLength } = hostAddress(nodeCidr, number);
+    const { address, prefixLength } = hostAddress(nodeCidr, firstNodeHost + number - 1);
     await addNetns(nodeNetns);
     try {
       for (const nic of nics) {

@@ -8,6 +8,7 @@ import {
   type CniExecutor,
   type CniResult,
   delNetworkList,
+  type NetworkConfigList,
   resultAddresses,
   type RuntimeConf,
   toConfList,
@@ -19,6 +20,23 @@ import { heartbeatNode, registerNode } from './node.ts';
 import { patchPodStatus, recordPodEvent, type RunningPod, runningStatusPatch, statusIsCurrent } from './pod-status.ts';
 import { type PodSource, watchNodePods } from './pod-watch.ts';
 import { KeyedQueue } from './queue.ts';
+import { kernelHasIpvlan, LINK_SUBSTITUTED_REASON, substituteIpvlan, substitutionMessage } from './substitute.ts';
+
+/** A pod's default network as a hook sees it: eth0's addresses (CIDR) and gateways from the ADD result. */
+export interface PodNetwork {
+  network: string;
+  node: string;
+  netns: string;
+  ips: { address: string; gateway?: string }[];
+}
+
+/** What the cluster network's own daemons do beside its CNI plugin (Calico's routes, say). */
+export interface PodNetworkHooks {
+  /** After eth0's ADD, before the pod's other interfaces are added. */
+  added(pod: PodNetwork): Promise<void>;
+  /** Before eth0's DEL. */
+  removed(pod: PodNetwork): Promise<void>;
+}
 
 export interface KubeletOptions {
   kubeConfig: KubeConfig;
@@ -27,7 +45,7 @@ export interface KubeletOptions {
   /** Where plugin binaries are looked up, in order; also CNI_PATH. */
   cniBinDirs: string[];
   /** eth0 of every pod: a conflist (or single plugin conf) object, or a NAD reference `[namespace/]name`. */
-  clusterNetwork: Record<string, unknown> | string;
+  clusterNetwork: Record<string, unknown> | NetworkConfigList | string;
   fabric: Fabric;
   log?: (message: string) => void;
   /** Namespace of NAD references without one (cluster network, default-network annotation); default kube-system. */
@@ -38,6 +56,7 @@ export interface KubeletOptions {
   heartbeatMs?: number;
   /** Host directories each node sees at other paths (its own /var/run/spidernet, say). */
   nodeMounts?: (node: string) => { source: string; target: string }[];
+  podNetworkHooks?: PodNetworkHooks;
 }
 
 export interface Kubelet {
@@ -71,6 +90,10 @@ interface Observed {
 
 const MAX_RETRY_MS = 30_000;
 
+/** The network namespace a pod gets, derived from its UID so that other processes (the sandbox's --exec) find it. */
+export const podNetnsName = (fabricPrefix: string, uid: string) =>
+  `${fabricPrefix}-pod-${uid.replaceAll('-', '').slice(0, 12)}`;
+
 /** The id kubelet would give the pod's sandbox container; stable per pod so DEL matches ADD. */
 const sandboxId = (uid: string) => createHash('sha256').update(uid).digest('hex');
 
@@ -95,6 +118,9 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     const cabled = await fabric.addNode(node);
     await registerNode(kubeConfig, node, {}, { internalIP: cabled.address });
   }
+  // Asked once: every node runs on the same kernel.
+  const first = options.nodes[0] !== undefined ? fabric.node(options.nodes[0]) : undefined;
+  const ipvlan = first && fabric.nics[0] ? await kernelHasIpvlan(first.netns, fabric.nics[0]) : true;
 
   const fabricNode = (node: string) => {
     const n = fabric.node(node);
@@ -123,9 +149,18 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     capabilityArgs: attachment.capabilityArgs,
   });
 
+  const podNetwork = (s: Sandbox, entry: Sandbox['added'][number]): PodNetwork => ({
+    network: entry.attachment.network,
+    node: s.node,
+    netns: s.netns,
+    ips: (entry.result?.ips ?? []).map(({ address, gateway }) => ({ address, ...(gateway ? { gateway } : {}) })),
+  });
+
   /** DEL in reverse order of ADD. With force, failures are only logged and the namespace goes anyway. */
   const killSandbox = async (s: Sandbox, force: boolean) => {
     const errors: string[] = [];
+    const eth0 = s.added[0];
+    if (eth0?.result && options.podNetworkHooks) await options.podNetworkHooks.removed(podNetwork(s, eth0));
     for (const { attachment, result } of [...s.added].reverse()) {
       try {
         await delNetworkList(executor(s.node), attachment.conf, runtimeConf(s, attachment), result);
@@ -140,6 +175,16 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     await deleteNetns(s.netns);
     sandboxes.delete(s.uid);
     log(`${s.node}: ${s.namespace}/${s.name}: sandbox removed`);
+  };
+
+  const withoutIpvlan = async (pod: V1Pod, node: string, attachment: Attachment): Promise<Attachment> => {
+    const { conf, replaced } = substituteIpvlan(attachment.conf);
+    if (replaced.length === 0) return attachment;
+    const message = substitutionMessage(attachment.network, attachment.ifname, replaced);
+    await recordPodEvent(core, pod, node, 'Warning', LINK_SUBSTITUTED_REASON, message).catch((e: Error) =>
+      log(`${node}: ${pod.metadata?.namespace}/${pod.metadata?.name}: recording event failed: ${e.message}`),
+    );
+    return { ...attachment, conf };
   };
 
   const runSandbox = async (pod: V1Pod, node: string): Promise<Sandbox> => {
@@ -160,7 +205,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
       name,
       node,
       containerId,
-      netns: `${fabric.prefix}-pod-${uid.replaceAll('-', '').slice(0, 12)}`,
+      netns: podNetnsName(fabric.prefix, uid),
       added: [],
       running: {
         hostIP: fabricNode(node).address,
@@ -170,12 +215,14 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
         startedAt: new Date(),
       },
     };
+    if (!ipvlan) attachments = await Promise.all(attachments.map((a) => withoutIpvlan(pod, node, a)));
     await addNetns(sandbox.netns);
     for (const attachment of attachments) {
       const entry: Sandbox['added'][number] = { attachment };
       sandbox.added.push(entry);
       try {
         entry.result = await addNetworkList(executor(node), attachment.conf, runtimeConf(sandbox, attachment));
+        if (attachment.isDefault) await options.podNetworkHooks?.added(podNetwork(sandbox, entry));
       } catch (err) {
         await killSandbox(sandbox, true);
         throw new Error(

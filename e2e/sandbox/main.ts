@@ -1,62 +1,24 @@
 // The sandbox: the product on an embedded local cluster. It runs in the foreground until interrupted;
-// --detach runs it in the background and prints KUBECONFIG=<path> last; --stop tears it down. --real-node
-// gives a real node with the product installed from deploy/ instead of simulated nodes and processes.
+// --detach runs it in the background and prints KUBECONFIG=<path> last; --stop tears it down.
+// --quickstart NAME builds the cluster that quick-start document assumes (e2e/sandbox/quickstarts.ts).
+// --real-node gives a real node with the product installed from deploy/ instead of simulated nodes and processes.
+// --exec [NAMESPACE/]POD COMMAND… runs a command in a simulated pod's network namespace, where a real
+// cluster would use `kubectl exec` (the simulated nodes run no containers).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SERVICE_CIDR, startControlPlane, type ControlPlane } from '../cluster/control-plane.ts';
-import { installCrds, repoRoot } from '../cluster/install.ts';
+import { controlPlaneBinaries, type ControlPlane } from '../cluster/control-plane.ts';
 import { kubectlFor, kubectlOk } from '../cluster/kubectl.ts';
-import { startControllers } from '../harness/controllers.ts';
-import { startNodeSide } from '../harness/nodes.ts';
+import { podNetnsName } from '../kubelet/kubelet.ts';
 import { startRealCluster } from '../realnode/cluster.ts';
 import { agentSocketDir, clusterConflist, installProduct, type Installation } from '../realnode/install.ts';
-import { loadKubeConfig } from '../../lib/kube.ts';
+import { DEFAULT_QUICKSTART, kubeadmConfig, quickstart, type Quickstart } from './quickstarts.ts';
+import { fixturePath, startQuickstart } from './start.ts';
 
 const stateDir = process.env.SPIDERPOOL_SANDBOX_DIR ?? join(tmpdir(), 'spiderpool-ts-sandbox');
 const stateFile = join(stateDir, 'state.json');
 const logFile = join(stateDir, 'sandbox.log');
-
-/** The quick-start objects every sandbox starts with. */
-const FIXTURES = [
-  'calico-quickstart/nginx-ippool-v4.yaml',
-  'public-cloud-ipvlan/ipvlan-multusconfigs.yaml',
-  'public-cloud-ipvlan/ippools.yaml',
-  'macvlan-overlay/10-6-v4.yaml',
-  'macvlan-overlay/macvlan-ens192.yaml',
-];
-
-const NODES = ['worker1', 'worker2'];
-
-/** What a kubeadm cluster carries: the coordinator learns the pod and service CIDRs from it. */
-const KUBEADM_CONFIG = `
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: kubeadm-config
-  namespace: kube-system
-data:
-  ClusterConfiguration: |
-    apiVersion: kubeadm.k8s.io/v1beta2
-    kind: ClusterConfiguration
-    networking:
-      podSubnet: 10.244.64.0/18
-      serviceSubnet: ${SERVICE_CIDR}
-`;
-
-/** The `default` SpiderCoordinator, which the install step creates (deploy/product/default-coordinator.yaml). */
-const DEFAULT_COORDINATOR = `
-apiVersion: spiderpool.spidernet.io/v2beta1
-kind: SpiderCoordinator
-metadata:
-  name: default
-spec:
-  mode: auto
-  podCIDRType: cluster
-  tunePodRoutes: true
-  hijackCIDR: [169.254.0.0/16]
-`;
 
 // --real-node: one real node (containerd, kubelet, kube-proxy) with the product installed by `kubectl apply
 // -k`, as e2e/install.test.ts does. Its own link and pod CIDR, so that it runs beside the tests' nodes.
@@ -66,6 +28,9 @@ interface State {
   pid: number;
   kubeconfig?: string;
   ready: boolean;
+  quickstart?: string;
+  /** Prefix of the simulated nodes' and pods' network namespaces (absent with --real-node). */
+  netnsPrefix?: string;
 }
 
 const say = (message: string) => process.stdout.write(`${message}\n`);
@@ -98,7 +63,10 @@ type Stop = () => Promise<void>;
  * Runs one kind of sandbox in the foreground until a signal: `start` brings it up and registers what stops it;
  * every way out stops those in reverse order and removes the state file that `sandbox:stop` reads.
  */
-async function runForeground(start: (stops: Stop[]) => Promise<{ cp: ControlPlane; tryCommand: string }>) {
+async function runForeground(
+  q: Quickstart,
+  start: (stops: Stop[]) => Promise<{ cp: ControlPlane; tryCommand: string; netnsPrefix?: string }>,
+) {
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(stateFile, JSON.stringify({ pid: process.pid, ready: false } satisfies State));
   const stops: Stop[] = [];
@@ -115,11 +83,18 @@ async function runForeground(start: (stops: Stop[]) => Promise<{ cp: ControlPlan
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
   try {
-    const { cp, tryCommand } = await start(stops);
+    const { cp, tryCommand, netnsPrefix } = await start(stops);
     writeFileSync(
       stateFile,
-      JSON.stringify({ pid: process.pid, kubeconfig: cp.kubeconfig, ready: true } satisfies State),
+      JSON.stringify({
+        pid: process.pid,
+        kubeconfig: cp.kubeconfig,
+        ready: true,
+        quickstart: q.name,
+        netnsPrefix,
+      } satisfies State),
     );
+    say(`sandbox: ${q.title}`);
     say(`sandbox: ready; kubectl is in ${cp.binDir}; stop with Ctrl-C or npm run sandbox:stop`);
     say(`sandbox: try: ${tryCommand}`);
     say(`KUBECONFIG=${cp.kubeconfig}`);
@@ -138,41 +113,15 @@ const stopping =
       (err: unknown) => void say(`sandbox: stopping ${what} failed: ${String(err)}`),
     );
 
-const foreground = () =>
-  runForeground(async (stops) => {
-    say('sandbox: starting the control plane (the first run builds it, about 10 minutes)');
-    const cp = await startControlPlane({ log: (m) => say(`sandbox: ${m}`) });
-    stops.push(stopping('the control plane', () => cp.stop()));
-    const kubectl = kubectlFor(cp.binDir, cp.kubeconfig);
-    await installCrds(kubectl);
-    say('sandbox: CRDs installed');
-    const kubeConfig = loadKubeConfig(cp.kubeconfig);
-    const controllers = await startControllers({ kubeConfig, kubeconfigPath: cp.kubeconfig });
-    stops.push(stopping('the controllers', () => controllers.stop()));
-    say(
-      `sandbox: admission webhooks on 127.0.0.1:${controllers.webhooks.port}; ${controllers.operators.length} operator replicas ` +
-        `(metrics on ${controllers.operators.map((o) => o.port).join(', ')}); logs in ${controllers.dir}`,
-    );
-    await kubectlOk(kubectl, ['apply', '-f', '-'], { stdin: KUBEADM_CONFIG + '---' + DEFAULT_COORDINATOR });
-    for (const f of FIXTURES) await kubectlOk(kubectl, ['apply', '-f', join(repoRoot, 'e2e', 'fixtures', f)]);
-    say(`sandbox: quick-start examples applied (${FIXTURES.length} files)`);
-    const nodes = await startNodeSide({
-      kubeConfig,
-      kubeconfigPath: cp.kubeconfig,
-      nodes: NODES,
-      log: (m) => say(`sandbox: kubelet: ${m}`),
-    });
-    stops.push(stopping('the nodes', () => nodes.stop()));
-    say(`sandbox: nodes ${NODES.join(', ')} ready, each with a spiderpool agent`);
-    return {
-      cp,
-      tryCommand:
-        'kubectl apply -f e2e/fixtures/calico-quickstart/nginx-deployment.yaml && kubectl get pods -o wide && kubectl get sp,se',
-    };
+const foreground = (q: Quickstart) =>
+  runForeground(q, async (stops) => {
+    const cluster = await startQuickstart(q, (m) => say(`sandbox: ${m}`));
+    stops.push(stopping(`the ${q.name} cluster`, () => cluster.stop()));
+    return { cp: cluster.cp, tryCommand: q.tryCommand, netnsPrefix: cluster.nodes.fabric.prefix };
   });
 
-const foregroundRealNode = () =>
-  runForeground(async (stops) => {
+const foregroundRealNode = (q: Quickstart) =>
+  runForeground(q, async (stops) => {
     say('sandbox: starting the control plane and a real node (the first run builds them, about 20 minutes)');
     const installed: { install?: Installation } = {};
     const cluster = await startRealCluster({
@@ -194,9 +143,9 @@ const foregroundRealNode = () =>
     );
     installed.install = await installProduct(node, kubectl, (m) => say(`sandbox: ${m}`));
     say(`sandbox: installed from the kustomization in ${installed.install.overlay}`);
-    await kubectlOk(kubectl, ['apply', '-f', '-'], { stdin: KUBEADM_CONFIG });
-    for (const f of FIXTURES) await kubectlOk(kubectl, ['apply', '-f', join(repoRoot, 'e2e', 'fixtures', f)]);
-    say(`sandbox: quick-start examples applied (${FIXTURES.length} files)`);
+    await kubectlOk(kubectl, ['apply', '-f', '-'], { stdin: kubeadmConfig(q) });
+    for (const f of q.fixtures) await kubectlOk(kubectl, ['apply', '-f', fixturePath(f)]);
+    say(`sandbox: the document's objects applied (${q.fixtures.join(', ')})`);
     return {
       cp,
       tryCommand:
@@ -204,12 +153,12 @@ const foregroundRealNode = () =>
     };
   });
 
-async function detach(): Promise<void> {
+async function detach(q: Quickstart): Promise<void> {
   mkdirSync(stateDir, { recursive: true });
   const out = openSync(logFile, 'w');
   const child = spawn(
     process.execPath,
-    [...process.execArgv, process.argv[1] as string, ...(realNode ? ['--real-node'] : [])],
+    [...process.execArgv, process.argv[1] as string, ...(realNode ? ['--real-node'] : []), '--quickstart', q.name],
     {
       detached: true,
       stdio: ['ignore', out, out],
@@ -252,18 +201,56 @@ async function stop(): Promise<void> {
   say('sandbox: stopped');
 }
 
+async function execInPod(target: string | undefined, command: string[]): Promise<never> {
+  const state = runningSandbox();
+  if (!state?.kubeconfig || !state.netnsPrefix) {
+    process.stderr.write('sandbox: --exec needs a running sandbox with simulated nodes\n');
+    process.exit(1);
+  }
+  if (!target || command.length === 0) {
+    process.stderr.write('sandbox: usage: --exec [NAMESPACE/]POD COMMAND [ARG…]\n');
+    process.exit(2);
+  }
+  const [namespace, name] = target.includes('/') ? target.split('/', 2) : ['default', target];
+  const kubectl = kubectlFor(await controlPlaneBinaries(), state.kubeconfig);
+  const uid = await kubectlOk(kubectl, [
+    '-n',
+    namespace ?? '',
+    'get',
+    'pod',
+    name ?? '',
+    '-o',
+    'jsonpath={.metadata.uid}',
+  ]);
+  const child = spawn('ip', ['netns', 'exec', podNetnsName(state.netnsPrefix, uid), ...command], { stdio: 'inherit' });
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+  process.exit(code);
+}
+
 const args = process.argv.slice(2);
+if (args[0] === '--exec') await execInPod(args[1], args.slice(2));
 const realNode = args.includes('--real-node');
+const quickstartArg = args.includes('--quickstart') ? args[args.indexOf('--quickstart') + 1] : DEFAULT_QUICKSTART;
+let q: Quickstart;
+try {
+  q = quickstart(quickstartArg ?? '');
+  // The real node's network is seed 000's (realnode/install.ts); the other documents need simulated nodes.
+  if (realNode && q.name !== DEFAULT_QUICKSTART)
+    throw new Error(`--real-node runs only --quickstart ${DEFAULT_QUICKSTART}, not ${q.name}`);
+} catch (err) {
+  process.stderr.write(`sandbox: ${(err as Error).message}\n`);
+  process.exit(2);
+}
 if (args.includes('--stop')) {
   await stop();
 } else {
   const running = runningSandbox();
   if (running && running.pid !== process.pid) {
     process.stderr.write(
-      `sandbox: already running (pid ${running.pid}${running.kubeconfig ? `, KUBECONFIG=${running.kubeconfig}` : ''}); stop it with npm run sandbox:stop\n`,
+      `sandbox: already running (pid ${running.pid}${running.quickstart ? `, --quickstart ${running.quickstart}` : ''}${running.kubeconfig ? `, KUBECONFIG=${running.kubeconfig}` : ''}); stop it with npm run sandbox:stop\n`,
     );
     process.exit(1);
   }
   if (existsSync(stateFile)) rmSync(stateFile);
-  await (args.includes('--detach') ? detach() : realNode ? foregroundRealNode() : foreground());
+  await (args.includes('--detach') ? detach(q) : realNode ? foregroundRealNode(q) : foreground(q));
 }

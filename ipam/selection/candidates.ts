@@ -15,6 +15,7 @@ import { expandPoolNames } from './pool-names.ts';
 import { poolFamily } from '../records.ts';
 import type { Family } from '../../lib/ip/index.ts';
 import type { SelectionInput, SelectionRule } from './types.ts';
+import { isThirdParty } from '../owner.ts';
 
 export interface FamilyCandidates {
   /** Pool names in the order the rule produced them; empty when the NIC gets no address of this family. */
@@ -85,6 +86,12 @@ function fromSubnets(input: SelectionInput, annotations: PodIPAMAnnotations): Ca
     throw wrongInput(
       `pod ${podRef(pod)}: ${key} asks for an auto-created IPPool, but the SpiderSubnet feature doesn't support no-controller pod; ` +
         `create the pod through a Deployment, StatefulSet, DaemonSet or Job, or name pools with ${ANNOTATION.ippool}`,
+    );
+  }
+  if (isThirdParty(top) && (!annotations.ippoolIPNumber || annotations.ippoolIPNumber.flexible)) {
+    throw wrongInput(
+      `pod ${podRef(pod)}: ${key} asks for an auto-created IPPool, but its controller ${top.apiVersion} ${top.kind} ${top.namespace}/${top.name} ` +
+        `is not a Kubernetes workload, whose pools can only be sized by a fixed number; set ${ANNOTATION.ippoolIPNumber} to one, such as "5"`,
     );
   }
   const items: SubnetItem[] = annotations.subnets ?? (annotations.subnet ? [annotations.subnet] : []);

@@ -25,3 +25,10 @@ export { describeSelector, selectorProblem } from './label-selector.ts';
 export { poolFamily } from '../records.ts';
 export type { TopController } from '../owner.ts';
 export type { NicPlan, SelectionInput, SelectionResult, SelectionRule } from './types.ts';
+export {
+  explainSelection,
+  type CandidateVerdict,
+  type FamilyExplanation,
+  type NicExplanation,
+  type SelectionExplanation,
+} from './explain.ts';

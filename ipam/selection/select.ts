@@ -4,8 +4,7 @@ import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { parsePodIPAMAnnotations } from './annotations.ts';
 import { generateCandidates, RULE_SOURCE, type NicCandidates } from './candidates.ts';
 import { noAvailablePool, noPoolFor } from './errors.ts';
-import { rejectReason } from './filters.ts';
-import { nicNetwork, type NicNetwork } from './multus.ts';
+import { judgeFamily, lazyNetwork } from './judge.ts';
 import { sortBySpecificity } from './order.ts';
 import type { Family } from '../../lib/ip/index.ts';
 import type { NicPlan, SelectionInput, SelectionResult } from './types.ts';
@@ -46,38 +45,17 @@ export function selectPools(input: SelectionInput): SelectionResult {
 }
 
 function planNic(input: SelectionInput, c: NicCandidates, byName: Map<string, SpiderIPPool>, source: string): NicPlan {
-  let network: NicNetwork | undefined;
-  const resolveNetwork = (): NicNetwork =>
-    (network ??= nicNetwork({
-      pod: input.pod,
-      nic: c.nic,
-      firstNic: c.firstNic,
-      installNamespace: input.installNamespace,
-      ...(input.multusClusterNetwork === undefined ? {} : { multusClusterNetwork: input.multusClusterNetwork }),
-    }));
-
+  const network = lazyNetwork(input, c);
   const plan = (family: Family): string[] => {
     const names = familyOf(c, family);
     if (names.length === 0) return [];
-    const kept: SpiderIPPool[] = [];
-    const rejected: string[] = [];
-    for (const name of names) {
-      const pool = byName.get(name) as SpiderIPPool;
-      const why = rejectReason(pool, {
-        pod: input.pod,
-        namespace: input.namespace,
-        node: input.node,
-        top: input.topController,
-        nic: c.nic,
-        family,
-        installNamespace: input.installNamespace,
-        network: resolveNetwork,
-      });
-      if (why === undefined) kept.push(pool);
-      else rejected.push(`pool "${name}": ${why}`);
-    }
-    if (kept.length === 0)
+    const pools = names.map((name) => byName.get(name) as SpiderIPPool);
+    const verdicts = judgeFamily(input, c, family, pools, network);
+    const kept = verdicts.flatMap((v) => (v.reason === undefined ? [v.pool] : []));
+    if (kept.length === 0) {
+      const rejected = verdicts.map((v) => `pool "${v.pool.metadata.name}": ${v.reason}`);
       throw noAvailablePool(`${noPoolFor(c.nic, family, input.pod, source)}: ${rejected.join('; ')}`);
+    }
     return sortBySpecificity(kept).map((pool) => pool.metadata.name);
   };
 

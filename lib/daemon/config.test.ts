@@ -90,6 +90,19 @@ describe('daemon configuration', () => {
     ]);
   });
 
+  it('reads a listen address as an IPv4 or IPv6 literal and refuses anything else, naming the variable', () => {
+    const listen = { host: setting.listenAddress({ env: 'METRICS_HOST', default: '127.0.0.1' }) };
+    assert.equal(readConfig(listen, {}).host, '127.0.0.1');
+    assert.equal(readConfig(listen, { METRICS_HOST: '0.0.0.0' }).host, '0.0.0.0');
+    assert.equal(readConfig(listen, { METRICS_HOST: 'fd00::5' }).host, 'fd00::5');
+    for (const bad of ['localhost', '10.0.0.256', '10.0.0.1:5711', '[::1]'])
+      assert.throws(
+        () => readConfig(listen, { METRICS_HOST: bad }),
+        (err: ConfigError) =>
+          err.problems.join() === `METRICS_HOST: ${JSON.stringify(bad)} is not an IPv4 or IPv6 address`,
+      );
+  });
+
   describe('with a conf.yml at SPIDERPOOL_CONFIG_PATH', () => {
     let dir: string;
     let path: string;

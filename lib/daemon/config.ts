@@ -4,6 +4,7 @@
 // the file, the file overrides the default. An empty variable counts as unset, as manifests often write
 // `value: ''` for "not configured".
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { INSTALL_NAMESPACE } from '../../api/v2beta1/constants.ts';
 
@@ -89,6 +90,14 @@ export const setting = {
       const value = Number(raw.replace(/s$/, ''));
       return /^\d+(\.\d+)?s?$/.test(raw) && value >= min ? value * 1000 : undefined;
     });
+  },
+
+  /**
+   * An IPv4 or IPv6 address a server binds to (`0.0.0.0` or `::` for every address). Checked here, so a
+   * typo stops the daemon with the variable's name instead of failing later in listen().
+   */
+  listenAddress(d: Declaration<string>): Setting<string> {
+    return declare(d, 'an IPv4 or IPv6 address', (raw) => (isIP(raw) ? raw : undefined));
   },
 
   oneOf<const V extends string>(values: readonly V[], d: Declaration<V>): Setting<V> {

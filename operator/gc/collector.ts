@@ -1,7 +1,7 @@
 // Finds and frees pool records (and SpiderEndpoints) of pods that are gone. Suspects are picked from the
 // watch caches; each suspect's pod, endpoint and StatefulSet are then read fresh and judged again, and
 // only what that fresh judgement condemns is freed, by UID-checked, resourceVersion-guarded writes.
-import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { SpiderEndpoint, SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { parseRecords } from '../../ipam/records.ts';
 import { apiMessage } from '../../lib/kube.ts';
@@ -13,13 +13,14 @@ import {
   decideEndpoint,
   splitPodKey,
   statefulSetOf,
+  vmiOf,
   type DecideOptions,
   type Observed,
   type PoolRecord,
   type ReleaseReason,
 } from './decide.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
-import { POD, STATEFUL_SET } from '../kinds.ts';
+import { POD, STATEFUL_SET, VIRTUAL_MACHINE, VIRTUAL_MACHINE_INSTANCE } from '../kinds.ts';
 import { gcMetrics, type GcMetrics } from './metrics.ts';
 import type { GcOptions } from './options.ts';
 import { releaseRecords, retireEndpoint } from './release.ts';
@@ -164,6 +165,7 @@ export class Collector {
       now,
       graceMarginMs: this.deps.options.graceMarginMs,
       enableStatefulSet: this.deps.options.enableStatefulSet,
+      enableKubevirtStaticIP: this.deps.options.enableKubevirtStaticIP,
     };
   }
 
@@ -175,7 +177,12 @@ export class Collector {
     const namespace = splitPodKey(podKey)?.namespace;
     const statefulSet =
       setName && namespace ? caches.of<V1StatefulSet>(STATEFUL_SET).get(`${namespace}/${setName}`) : undefined;
-    return { pod, endpoint, statefulSet };
+    const vmiName = this.deps.options.enableKubevirtStaticIP ? vmiOf(endpoint) : undefined;
+    if (!vmiName || !namespace) return { pod, endpoint, statefulSet };
+    const vmKey = `${namespace}/${vmiName}`;
+    const vmi = caches.of<KubernetesObject>(VIRTUAL_MACHINE_INSTANCE).get(vmKey);
+    const vm = caches.of<KubernetesObject>(VIRTUAL_MACHINE).get(vmKey);
+    return { pod, endpoint, statefulSet, vmi, vm };
   }
 
   /** A fresh read of what exists under the pod name; a failed read is logged and noted, and nothing acts on it. */
@@ -201,7 +208,13 @@ export class Collector {
     const judged = endpoint ?? retired;
     const setName = options.enableStatefulSet ? statefulSetOf(pod, judged) : undefined;
     const statefulSet = setName ? await client.statefulSet(id.namespace, setName) : undefined;
-    return { pod, endpoint: judged, statefulSet };
+    const vmiName = options.enableKubevirtStaticIP ? vmiOf(judged) : undefined;
+    if (!vmiName) return { pod, endpoint: judged, statefulSet };
+    const [vmi, vm] = await Promise.all([
+      client.kubevirt(id.namespace, 'virtualmachineinstances', vmiName),
+      client.kubevirt(id.namespace, 'virtualmachines', vmiName),
+    ]);
+    return { pod, endpoint: judged, statefulSet, vmi, vm };
   }
 
   private recentlyRetired(podKey: string): SpiderEndpoint | undefined {

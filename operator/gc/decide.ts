@@ -1,7 +1,8 @@
 // Whether one pool record may be freed (docs/garbage-collection.md#validity-rules). Pure: the caller supplies what it
 // observed, once from its caches to pick suspects and again from fresh reads before anything is freed.
-import type { V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { SpiderEndpoint } from '../../api/v2beta1/types.ts';
+import { VMI_KIND, vmRetains } from '../../ipam/kubevirt.ts';
 import { controllerOf, statefulSetWants } from '../../ipam/owner.ts';
 
 /** One entry of SpiderIPPool.status.allocatedIPs, with the pool it belongs to. */
@@ -20,6 +21,9 @@ export interface Observed {
   endpoint?: SpiderEndpoint;
   /** The StatefulSet named by `statefulSetOf(pod, endpoint)`. */
   statefulSet?: V1StatefulSet;
+  /** The VirtualMachineInstance and VirtualMachine named by `vmiOf(endpoint)`. */
+  vmi?: KubernetesObject;
+  vm?: KubernetesObject;
 }
 
 export interface DecideOptions {
@@ -27,9 +31,11 @@ export interface DecideOptions {
   /** Added to a terminating or completed pod's grace period before its addresses count as unused. */
   graceMarginMs: number;
   enableStatefulSet: boolean;
+  enableKubevirtStaticIP?: boolean;
 }
 
-export type KeepReason = 'PodAlive' | 'PodTerminating' | 'PodCompleting' | 'StatefulSetRetained';
+export type KeepReason =
+  'PodAlive' | 'PodTerminating' | 'PodCompleting' | 'StatefulSetRetained' | 'VirtualMachineRetained';
 export type ReleaseReason =
   | 'InvalidRecord'
   | 'PodDeleted'
@@ -37,7 +43,8 @@ export type ReleaseReason =
   | 'PodTerminatedPastGrace'
   | 'PodCompleted'
   | 'StatefulSetScaledDown'
-  | 'StatefulSetDeleted';
+  | 'StatefulSetDeleted'
+  | 'VirtualMachineDeleted';
 
 export type Decision =
   /** `recheckAt` (ms since the epoch): the decision may change then without any event. */
@@ -62,6 +69,21 @@ export function statefulSetOf(pod: V1Pod | undefined, endpoint: SpiderEndpoint |
     return owner?.kind === 'StatefulSet' && owner.apiVersion === 'apps/v1' ? owner.name : undefined;
   }
   return endpoint?.status?.ownerControllerType === 'StatefulSet' ? endpoint.status.ownerControllerName : undefined;
+}
+
+/**
+ * The VirtualMachineInstance whose name the endpoint keeps a VM's addresses under. Only the endpoint says so: the
+ * records name the VMI, not any of the pods that ran it.
+ */
+export const vmiOf = (endpoint: SpiderEndpoint | undefined): string | undefined =>
+  endpoint?.status?.ownerControllerType === VMI_KIND ? endpoint.status.ownerControllerName : undefined;
+
+/** Whether the VM whose addresses the endpoint keeps still wants them (false when it is no VM's endpoint). */
+function vmWants(seen: Observed, options: DecideOptions): boolean {
+  const name = options.enableKubevirtStaticIP ? vmiOf(seen.endpoint) : undefined;
+  if (name === undefined) return false;
+  const named = (o: KubernetesObject | undefined) => (o?.metadata?.name === name ? o : undefined);
+  return vmRetains(named(seen.vmi), named(seen.vm));
 }
 
 /**
@@ -97,7 +119,8 @@ export function decide(record: PoolRecord, seen: Observed, options: DecideOption
   const { pod, endpoint } = seen;
   const setName = options.enableStatefulSet ? statefulSetOf(pod, endpoint) : undefined;
   const set = setName !== undefined && seen.statefulSet?.metadata?.name === setName ? seen.statefulSet : undefined;
-  const retained = setName !== undefined && statefulSetWants(set, podName);
+  const vmKept = vmWants(seen, options);
+  const retained = (setName !== undefined && statefulSetWants(set, podName)) || vmKept;
   const endpointIsRecords = endpoint?.status?.current.uid === record.podUid;
 
   if (pod?.metadata?.uid === record.podUid) {
@@ -117,9 +140,13 @@ export function decide(record: PoolRecord, seen: Observed, options: DecideOption
 
   // The record's pod is gone for good: a UID never comes back. A StatefulSet pod's replacement takes over
   // what its endpoint lists (the agent rebinds on ADD), so only that is kept; anything else is a leftover.
-  if (retained && endpointLists(endpoint, record)) return { action: 'keep', reason: 'StatefulSetRetained' };
+  if (retained && endpointLists(endpoint, record))
+    return { action: 'keep', reason: vmKept ? 'VirtualMachineRetained' : 'StatefulSetRetained' };
   if (pod) return { action: 'release', reason: 'PodUIDMismatch', deleteEndpoint: !retained && endpointIsRecords };
   if (retained) return { action: 'release', reason: 'PodDeleted', deleteEndpoint: false };
+  // A VM that is gone, or a VMI deleted without a VM to start it again: its addresses and endpoint go.
+  if (options.enableKubevirtStaticIP && vmiOf(endpoint) !== undefined)
+    return { action: 'release', reason: 'VirtualMachineDeleted', deleteEndpoint: true };
   if (setName === undefined) return { action: 'release', reason: 'PodDeleted', deleteEndpoint: endpoint !== undefined };
   // No pod of this name lives and the set does not want one: its endpoint goes whichever pod it names.
   return {
@@ -130,7 +157,8 @@ export function decide(record: PoolRecord, seen: Observed, options: DecideOption
 }
 
 export type EndpointDecision =
-  { action: 'keep'; reason: 'PodAlive' | 'StatefulSetRetained' | 'RecordsRemain' } | { action: 'delete' };
+  | { action: 'keep'; reason: 'PodAlive' | 'StatefulSetRetained' | 'VirtualMachineRetained' | 'RecordsRemain' }
+  | { action: 'delete' };
 
 /**
  * A SpiderEndpoint that no pool record names with its UID: left behind when its records were freed but
@@ -149,5 +177,6 @@ export function decideEndpoint(
   const set = setName !== undefined && seen.statefulSet?.metadata?.name === setName ? seen.statefulSet : undefined;
   if (setName !== undefined && statefulSetWants(set, endpoint.metadata.name))
     return { action: 'keep', reason: 'StatefulSetRetained' };
+  if (vmWants({ ...seen, endpoint }, options)) return { action: 'keep', reason: 'VirtualMachineRetained' };
   return { action: 'delete' };
 }

@@ -12,6 +12,7 @@ describe('GC options from the environment', () => {
       graceMarginMs: 0,
       dryRun: false,
       enableStatefulSet: true,
+      enableKubevirtStaticIP: true,
     });
     assert.deepEqual(gcOptions({}), DEFAULT_GC_OPTIONS);
   });
@@ -22,6 +23,7 @@ describe('GC options from the environment', () => {
       SPIDERPOOL_GC_ADDITIONAL_GRACE_DELAY: '10s',
       SPIDERPOOL_GC_DRY_RUN: 'TRUE',
       SPIDERPOOL_ENABLE_STATEFULSET: 'false',
+      SPIDERPOOL_ENABLE_KUBEVIRT_STATIC_IP: 'false',
     });
     assert.deepEqual(o, {
       enabled: false,
@@ -29,6 +31,7 @@ describe('GC options from the environment', () => {
       graceMarginMs: 10_000,
       dryRun: true,
       enableStatefulSet: false,
+      enableKubevirtStaticIP: false,
     });
   });
   it('names the variable and the value it refuses', () => {

@@ -12,6 +12,8 @@ export interface GcOptions {
   dryRun: boolean;
   /** SPIDERPOOL_ENABLE_STATEFULSET (true): StatefulSet pods keep their addresses across re-creation. */
   enableStatefulSet: boolean;
+  /** SPIDERPOOL_ENABLE_KUBEVIRT_STATIC_IP (true): a KubeVirt VM keeps its addresses across its pods. */
+  enableKubevirtStaticIP: boolean;
 }
 
 export const DEFAULT_GC_OPTIONS: Readonly<GcOptions> = {
@@ -20,6 +22,7 @@ export const DEFAULT_GC_OPTIONS: Readonly<GcOptions> = {
   graceMarginMs: 0,
   dryRun: false,
   enableStatefulSet: true,
+  enableKubevirtStaticIP: true,
 };
 
 /** The declarations the controller reads GcOptions with (lib/daemon/config.ts). */
@@ -39,5 +42,10 @@ export const GC_SETTINGS = {
     env: 'SPIDERPOOL_ENABLE_STATEFULSET',
     key: 'enableStatefulSet',
     default: DEFAULT_GC_OPTIONS.enableStatefulSet,
+  }),
+  enableKubevirtStaticIP: setting.boolean({
+    env: 'SPIDERPOOL_ENABLE_KUBEVIRT_STATIC_IP',
+    key: 'enableKubevirtStaticIP',
+    default: DEFAULT_GC_OPTIONS.enableKubevirtStaticIP,
   }),
 } satisfies { [K in keyof GcOptions]: Setting<GcOptions[K]> };

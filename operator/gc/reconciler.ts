@@ -2,10 +2,11 @@
 // that changes or disappears has its records judged at once, and again when a grace period it waits for ends. A full
 // scan of every pool record and endpoint runs at start, then every `intervalMs`, for what no event announced (records
 // written for a pod that was already gone, a controller that was down).
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import { keyOf, type Reconciler, type ReconcilerContext } from '../runtime/types.ts';
 import { newCollector, recheckResult } from './collector.ts';
-import { POD, STATEFUL_SET } from '../kinds.ts';
+import { POD, STATEFUL_SET, VIRTUAL_MACHINE, VIRTUAL_MACHINE_INSTANCE } from '../kinds.ts';
 import type { GcOptions } from './options.ts';
 
 /** The key of the full scan; a colon cannot appear in a namespace or object name. */
@@ -28,6 +29,13 @@ export function createGarbageCollector(ctx: ReconcilerContext, options: GcOption
       // slips past them is the full scan's.
       { kind: KINDS.SpiderIPPool, keys: () => [] },
       { kind: STATEFUL_SET, keys: () => [] },
+      // A VM's records are kept under its VMI's name, which is also the VM's: its changes judge them at once.
+      ...(options.enableKubevirtStaticIP
+        ? [VIRTUAL_MACHINE_INSTANCE, VIRTUAL_MACHINE].map((kind) => ({
+            kind,
+            keys: (o: KubernetesObject) => [keyOf(o)],
+          }))
+        : []),
     ],
     initialKeys: () => [FULL_SCAN_KEY],
     async reconcile(key) {

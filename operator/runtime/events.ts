@@ -4,18 +4,11 @@
 // problems are resolved, so the event stream is not flooded.
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { CONTROLLER_NAME } from '../../api/v2beta1/constants.ts';
+import { postEvent, type InvolvedObject } from '../../lib/events.ts';
 import { apiMessage } from '../../lib/kube.ts';
 import type { Logger } from '../../lib/log.ts';
 
-/** The object an event is about; `namespace` is '' for a cluster-scoped one. */
-export interface InvolvedObject {
-  apiVersion: string;
-  kind: string;
-  namespace: string;
-  name: string;
-  uid: string;
-  resourceVersion?: string;
-}
+export type { InvolvedObject } from '../../lib/events.ts';
 
 /** Which object's problems `resolved` clears; an object of the same name but another UID is another object. */
 export type ObjectName = Pick<InvolvedObject, 'kind' | 'namespace' | 'name'>;
@@ -36,31 +29,8 @@ export function createEventRecorder(kubeConfig: KubeConfig, log: Logger): EventR
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const recorded = new Map<string, { uid: string; warnings: Set<string> }>();
 
-  const create = async (object: InvolvedObject, reason: string, message: string): Promise<void> => {
-    const now = new Date();
-    // Events of cluster-scoped objects (namespace '') live in `default`, where kubectl describe looks for them.
-    const namespace = object.namespace || 'default';
-    await core.createNamespacedEvent({
-      namespace,
-      body: {
-        // client-go's naming: the object's name and the time in hex, here with random low digits so that
-        // two warnings of one millisecond do not collide.
-        metadata: {
-          name: `${object.name}.${(now.getTime() * 1e6 + Math.floor(Math.random() * 1e6)).toString(16)}`,
-          namespace,
-        },
-        involvedObject: object,
-        type: 'Warning',
-        reason,
-        message,
-        source: { component: CONTROLLER_NAME },
-        reportingComponent: CONTROLLER_NAME,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      },
-    });
-  };
+  const create = (object: InvolvedObject, reason: string, message: string): Promise<void> =>
+    postEvent(core, object, { type: 'Warning', reason, message, component: CONTROLLER_NAME });
 
   return {
     async warning(object, reason, message) {

@@ -85,13 +85,27 @@ describe('subnet applications', () => {
       assert.equal(applicationOf('ReplicaSet', owned('argoproj.io/v1alpha1', 'Rollout'))?.kind, 'ReplicaSet');
     });
 
-    it('a Job of a CronJob is its own application, as the agent resolves its pods to the Job', () => {
-      const job = workload(
-        'Job',
-        { template: template({}) },
-        { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'c', uid: 'c', controller: true }] },
-      );
-      assert.equal(applicationOf('Job', job)?.name, 'web');
+    it('a Job of a CronJob is no application of its own: its pods belong to the CronJob, of either version', () => {
+      for (const apiVersion of ['batch/v1', 'batch/v1beta1']) {
+        const job = workload(
+          'Job',
+          { template: template({}) },
+          { ownerReferences: [{ apiVersion, kind: 'CronJob', name: 'c', uid: 'c', controller: true }] },
+        );
+        assert.equal(applicationOf('Job', job), undefined);
+      }
+    });
+
+    it("a CronJob is sized like one of its Jobs, from its jobTemplate, with the Job's template", () => {
+      const cron = (spec: object) =>
+        applicationOf('CronJob', workload('CronJob', { schedule: '* * * * *', jobTemplate: { spec } }));
+      assert.equal(cron({ parallelism: 2, completions: 5, template: template({}) })?.replicas, 5);
+      assert.equal(cron({ parallelism: 3, template: template({}) })?.replicas, 3);
+      assert.equal(cron({ parallelism: 0, template: template({}) })?.replicas, 1);
+      const app = cron({ template: template({ [SUBNET]: '{"ipv4":["s4"]}' }) });
+      assert.equal(app?.apiVersion, 'batch/v1');
+      assert.equal(app?.replicas, 1);
+      assert.deepEqual(app?.template?.metadata?.annotations, { [SUBNET]: '{"ipv4":["s4"]}' });
     });
   });
 
@@ -139,7 +153,8 @@ describe('subnet applications', () => {
     it('the reconcile key round-trips and refuses other kinds', () => {
       assert.equal(appKey({ kind: 'StatefulSet', namespace: 'ns', name: 'db' }), 'StatefulSet/ns/db');
       assert.deepEqual(parseAppKey('StatefulSet/ns/db'), { kind: 'StatefulSet', namespace: 'ns', name: 'db' });
-      assert.equal(parseAppKey('CronJob/ns/db'), undefined);
+      assert.deepEqual(parseAppKey('CronJob/ns/db'), { kind: 'CronJob', namespace: 'ns', name: 'db' });
+      assert.equal(parseAppKey('CloneSet/ns/db'), undefined);
       assert.equal(parseAppKey('Deployment/ns'), undefined);
     });
 

@@ -3,6 +3,7 @@
 // resolves it (ipam/owner.ts): the pools made here are the ones the agent looks up by the application's UID.
 import type {
   KubernetesObject,
+  V1CronJob,
   V1DaemonSet,
   V1Deployment,
   V1Job,
@@ -10,14 +11,25 @@ import type {
   V1ReplicaSet,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import { isCronJobRef } from '../../ipam/owner.ts';
 import { parsePodIPAMAnnotations } from '../../ipam/selection/annotations.ts';
 import { APP_KINDS, isAppKind, type AppKind } from './kinds.ts';
 import { DEFAULT_IP_NUMBER, ipNumberText, poolSize } from './pool-size.ts';
 
 export interface AppRef {
-  kind: AppKind;
+  /** One of APP_KINDS, or a third-party kind, which then comes with its group and version. */
+  kind: string;
   namespace: string;
   name: string;
+  group?: string;
+  version?: string;
+}
+
+/** The API group and version of the application's kind. */
+export function gvOf(ref: AppRef): { group: string; version: string } {
+  if (ref.group !== undefined && ref.version !== undefined) return { group: ref.group, version: ref.version };
+  if (isAppKind(ref.kind)) return APP_KINDS[ref.kind];
+  throw new Error(`${ref.kind} ${ref.namespace}/${ref.name} names no API group and version`);
 }
 
 export interface Application extends AppRef {
@@ -45,21 +57,23 @@ export interface AutoPoolRequest {
 /** The reconcile key of an application: `Deployment/default/nginx`. */
 export const appKey = (ref: AppRef): string => `${ref.kind}/${ref.namespace}/${ref.name}`;
 
-export function parseAppKey(key: string): AppRef | undefined {
+export function parseAppKey(key: string): (AppRef & { kind: AppKind }) | undefined {
   const [kind = '', namespace, name, ...rest] = key.split('/');
   if (!isAppKind(kind) || !namespace || !name || rest.length > 0) return undefined;
   return { kind, namespace, name };
 }
 
-const appApiVersion = (kind: AppKind): string => `${APP_KINDS[kind].group}/${APP_KINDS[kind].version}`;
+const appApiVersion = (ref: AppRef): string => {
+  const { group, version } = gvOf(ref);
+  return `${group}/${version}`;
+};
 
 /** `apps/v1 Deployment default/nginx`, for messages. */
-export const describeApp = (ref: AppRef): string =>
-  `${appApiVersion(ref.kind)} ${ref.kind} ${ref.namespace}/${ref.name}`;
+export const describeApp = (ref: AppRef): string => `${appApiVersion(ref)} ${ref.kind} ${ref.namespace}/${ref.name}`;
 
 /**
- * The application behind a watched object, or undefined for a ReplicaSet that a Deployment controls
- * (its pods belong to the Deployment).
+ * The application behind a watched object, or undefined for a ReplicaSet that a Deployment controls or a Job that a
+ * CronJob controls (their pods belong to the Deployment or the CronJob).
  */
 export function applicationOf(kind: AppKind, obj: KubernetesObject): Application | undefined {
   const meta = obj.metadata ?? {};
@@ -68,7 +82,7 @@ export function applicationOf(kind: AppKind, obj: KubernetesObject): Application
     namespace: meta.namespace ?? '',
     name: meta.name ?? '',
     uid: meta.uid ?? '',
-    apiVersion: appApiVersion(kind),
+    apiVersion: `${APP_KINDS[kind].group}/${APP_KINDS[kind].version}`,
     terminating: !!meta.deletionTimestamp,
   };
   switch (kind) {
@@ -89,8 +103,13 @@ export function applicationOf(kind: AppKind, obj: KubernetesObject): Application
       return { ...base, replicas: set.status?.desiredNumberScheduled ?? 0, template: set.spec?.template };
     }
     case 'Job': {
-      // A Job that a CronJob created is still its pods' top controller for the agent, so it gets its own pools.
+      if (isCronJobRef(meta.ownerReferences?.find((r) => r.controller))) return undefined;
       const spec = (obj as V1Job).spec;
+      return { ...base, replicas: jobPods(spec?.parallelism, spec?.completions), template: spec?.template };
+    }
+    case 'CronJob': {
+      // One pool for every Job the CronJob starts, sized for one of them: Jobs that overlap share it.
+      const spec = (obj as V1CronJob).spec?.jobTemplate.spec;
       return { ...base, replicas: jobPods(spec?.parallelism, spec?.completions), template: spec?.template };
     }
   }
@@ -127,8 +146,10 @@ export function autoPoolRequests(app: Application): AutoPoolRequest[] {
  * How the subnet status names the application of an auto-created pool:
  * `<group>_<version>_<Kind>_<namespace>_<name>` (Kubernetes names cannot contain `_`).
  */
-export const applicationRecord = (ref: AppRef): string =>
-  `${APP_KINDS[ref.kind].group}_${APP_KINDS[ref.kind].version}_${ref.kind}_${ref.namespace}_${ref.name}`;
+export const applicationRecord = (ref: AppRef): string => {
+  const { group, version } = gvOf(ref);
+  return `${group}_${version}_${ref.kind}_${ref.namespace}_${ref.name}`;
+};
 
 /** The application of a subnet status record, or undefined for a kind this controller does not manage. */
 export function parseApplicationRecord(record: string): AppRef | undefined {

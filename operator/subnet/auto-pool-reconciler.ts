@@ -38,7 +38,7 @@ import {
   poolsByApp,
 } from './auto-pool-view.ts';
 import { AutoPoolWriter } from './ensure-auto-pool.ts';
-import { APP_KINDS, type AppKind } from './kinds.ts';
+import { APP_KINDS, CRON_JOB_V1BETA1, type AppKind } from './kinds.ts';
 
 export const AUTO_POOL_RECONCILER = 'subnet-auto-pool';
 
@@ -57,6 +57,7 @@ export function createAutoPoolReconciler({ caches, kubeConfig, log, events }: Re
         kind: APP_KINDS[kind],
         keys: (obj: KubernetesObject) => keysOfApp(kind, obj),
       })),
+      { kind: CRON_JOB_V1BETA1, keys: (obj: KubernetesObject) => keysOfApp('CronJob', obj) },
       { kind: KINDS.SpiderIPPool, keys: (obj: KubernetesObject) => keysOfPool(obj as SpiderIPPool) },
       { kind: KINDS.SpiderSubnet, keys: (obj: KubernetesObject) => applicationsOfSubnet(view, obj as SpiderSubnet) },
     ],

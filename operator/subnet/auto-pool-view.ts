@@ -19,7 +19,7 @@ import {
 } from './application.ts';
 import { isStalePredecessor, poolApplication, servesRequest } from './auto-pool.ts';
 import { parseControlledPools, type ControlledPools } from './controlled-pools.ts';
-import { APP_KINDS, type AppKind } from './kinds.ts';
+import { APP_KINDS, CRON_JOB_V1BETA1, type AppKind } from './kinds.ts';
 
 export const APP_KIND_NAMES = Object.keys(APP_KINDS) as AppKind[];
 
@@ -40,7 +40,7 @@ export function autoPoolCaches(caches: Caches): AutoPoolCaches {
     pools: caches.of<SpiderIPPool>(KINDS.SpiderIPPool),
     subnets: caches.of<SpiderSubnet>(KINDS.SpiderSubnet),
     reservedIPs: caches.of<SpiderReservedIP>(KINDS.SpiderReservedIP),
-    apps: (kind) => caches.of(APP_KINDS[kind]),
+    apps: (kind) => (kind === 'CronJob' ? cronJobs(caches) : caches.of(APP_KINDS[kind])),
     ledgerOf(subnet) {
       let ledger = ledgers.get(subnet);
       if (!ledger) {
@@ -52,6 +52,23 @@ export function autoPoolCaches(caches: Caches): AutoPoolCaches {
         ledgers.set(subnet, ledger);
       }
       return ledger;
+    },
+  };
+}
+
+/** The CronJobs of whichever version the cluster serves (both, from 1.21 to 1.24, list the same objects). */
+function cronJobs(caches: Caches): ReadCache {
+  const v1 = caches.of(APP_KINDS.CronJob);
+  const v1beta1 = caches.of(CRON_JOB_V1BETA1);
+  return {
+    get: (key) => v1.get(key) ?? v1beta1.get(key),
+    list: (namespace) => {
+      const seen = v1.list(namespace);
+      const names = new Set(seen.map((o) => `${o.metadata?.namespace}/${o.metadata?.name}`));
+      return [
+        ...seen,
+        ...v1beta1.list(namespace).filter((o) => !names.has(`${o.metadata?.namespace}/${o.metadata?.name}`)),
+      ];
     },
   };
 }

@@ -6,7 +6,7 @@ import { KINDS } from '../../api/v2beta1/kinds.ts';
 import type { SpiderIPPool, SpiderSubnet } from '../../api/v2beta1/types.ts';
 import { IPSet, cidrToLabelValue } from '../../lib/ip/index.ts';
 import { controllerReference } from '../owner-reference.ts';
-import type { AppRef, Application, AutoPoolRequest } from './application.ts';
+import { gvOf, type AppRef, type Application, type AutoPoolRequest } from './application.ts';
 import { APP_KINDS, isAppKind } from './kinds.ts';
 
 const MAX_NAME = 253;
@@ -46,7 +46,7 @@ export const isReclaimable = (pool: SpiderIPPool): boolean =>
 /** Labels that identify the application, without its UID: the same for every incarnation of it. */
 export function appIdentityLabels(ref: AppRef): Record<string, string> {
   return {
-    [AUTO_POOL_LABEL.ownerApplicationGV]: `${APP_KINDS[ref.kind].group}_${APP_KINDS[ref.kind].version}`,
+    [AUTO_POOL_LABEL.ownerApplicationGV]: `${gvOf(ref).group}_${gvOf(ref).version}`,
     [AUTO_POOL_LABEL.ownerApplicationKind]: ref.kind,
     [AUTO_POOL_LABEL.ownerApplicationNamespace]: ref.namespace,
     [AUTO_POOL_LABEL.ownerApplicationName]: ref.name,
@@ -77,7 +77,7 @@ export function newAutoPool(
   subnet: SpiderSubnet,
   ips: string[],
 ): SpiderIPPool {
-  const { group, version } = APP_KINDS[app.kind];
+  const { group, version } = gvOf(app);
   return {
     apiVersion: KINDS.SpiderIPPool.apiVersion,
     kind: KINDS.SpiderIPPool.kind,

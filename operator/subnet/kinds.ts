@@ -9,7 +9,12 @@ export const APP_KINDS = {
   StatefulSet: STATEFUL_SET,
   DaemonSet: { group: 'apps', version: 'v1', plural: 'daemonsets', kind: 'DaemonSet', namespaced: true },
   Job: { group: 'batch', version: 'v1', plural: 'jobs', kind: 'Job', namespaced: true },
+  // Served from Kubernetes 1.21 on; older clusters serve CRON_JOB_V1BETA1, which stands in for it.
+  CronJob: { group: 'batch', version: 'v1', plural: 'cronjobs', kind: 'CronJob', namespaced: true, optional: true },
 } as const satisfies Record<string, Kind>;
+
+/** CronJobs of clusters before 1.21 (gone in 1.25), handled as batch/v1 CronJobs: the fields used are the same. */
+export const CRON_JOB_V1BETA1: Kind = { ...APP_KINDS.CronJob, version: 'v1beta1' };
 
 export type AppKind = keyof typeof APP_KINDS;
 

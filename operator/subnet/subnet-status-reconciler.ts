@@ -53,6 +53,15 @@ export function createSubnetStatusReconciler({ caches, kubeConfig, log, registry
     total: gauge(SUBNET_METRICS.total, 'Addresses of the SpiderSubnet (ips minus excludeIPs)'),
     available: gauge(SUBNET_METRICS.available, 'Addresses of the SpiderSubnet not yet given to any SpiderIPPool'),
   };
+  // Read from the cache at scrape time, like spiderpool_total_ippool_counts, so every replica reports it.
+  new Gauge({
+    name: 'spiderpool_total_subnet_counts',
+    help: 'Number of SpiderSubnets',
+    registers: [registry],
+    collect() {
+      this.set(subnets.list().length);
+    },
+  });
 
   const update = async (kind: ApiKind, body: SpiderIPPool | SpiderSubnet): Promise<void> => {
     await custom.replaceClusterCustomObject({

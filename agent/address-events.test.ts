@@ -1,0 +1,83 @@
+// The allocation history never holds up an ADD or DEL: a slow or failing apiserver only delays or drops events.
+import assert from 'node:assert/strict';
+import type { CoreV1Api } from '@kubernetes/client-node';
+import { parseAddressEvent } from '../lib/address-events.ts';
+import type { Logger } from '../lib/log.ts';
+import { AddressEvents } from './address-events.ts';
+
+interface Created {
+  namespace: string;
+  body: { reason?: string; message?: string; involvedObject: { name?: string; uid?: string }; type?: string };
+}
+
+function fakeCore(answer: () => Promise<unknown>) {
+  const created: Created[] = [];
+  const core = {
+    createNamespacedEvent: (req: Created) => {
+      created.push(req);
+      return answer();
+    },
+  } as unknown as CoreV1Api;
+  return { core, created };
+}
+
+function recordingLog() {
+  const warnings: { message: string; meta: Record<string, unknown> }[] = [];
+  const log = { warn: (message: string, meta: Record<string, unknown>) => warnings.push({ message, meta }) };
+  return { log: log as unknown as Logger, warnings };
+}
+
+const options = { node: 'worker1', poolUid: (pool: string) => `uid-of-${pool}` };
+const allocated = (ip: string) => ({ kind: 'allocated' as const, ip, pod: 'ns/web', podUid: 'u1', nic: 'eth0' });
+
+describe('address events', () => {
+  it('records Normal events on the pool, in default, whose message reads back', async () => {
+    const { core, created } = fakeCore(() => Promise.resolve({}));
+    const events = new AddressEvents(core, recordingLog().log, options);
+    events.record('pool-a', allocated('10.6.0.5'));
+    events.record('pool-a', { kind: 'released', ip: '10.6.0.5', pod: 'ns/web', podUid: 'u1' });
+    await events.settled();
+    assert.deepEqual(
+      created.map((c) => [
+        c.namespace,
+        c.body.type,
+        c.body.reason,
+        c.body.involvedObject.name,
+        c.body.involvedObject.uid,
+      ]),
+      [
+        ['default', 'Normal', 'IPAllocated', 'pool-a', 'uid-of-pool-a'],
+        ['default', 'Normal', 'IPReleased', 'pool-a', 'uid-of-pool-a'],
+      ],
+    );
+    assert.deepEqual(parseAddressEvent(created[0]?.body.message), allocated('10.6.0.5'));
+  });
+
+  it('returns at once while the apiserver hangs, and holds at most its capacity', async () => {
+    const { core, created } = fakeCore(() => new Promise(() => undefined));
+    const { log, warnings } = recordingLog();
+    const events = new AddressEvents(core, log, { ...options, capacity: 10, concurrency: 2 });
+    const started = performance.now();
+    for (let i = 0; i < 1000; i++) events.record('pool-a', allocated(`10.6.${i >> 8}.${i & 255}`));
+    assert.ok(performance.now() - started < 100, 'recording waits for nothing');
+    assert.equal(created.length, 2, 'two requests in flight');
+    assert.equal(warnings.length, 1, 'the first drop is logged, not every one');
+    assert.match(warnings[0]?.message ?? '', /queue full/);
+  });
+
+  it('logs a refused event and goes on with the next', async () => {
+    let calls = 0;
+    const { core, created } = fakeCore(() =>
+      calls++ === 0 ? Promise.reject(new Error('forbidden')) : Promise.resolve({}),
+    );
+    const { log, warnings } = recordingLog();
+    const events = new AddressEvents(core, log, { ...options, concurrency: 1 });
+    events.record('pool-a', allocated('10.6.0.5'));
+    events.record('pool-a', allocated('10.6.0.6'));
+    await events.settled();
+    assert.equal(created.length, 2);
+    assert.deepEqual(warnings, [
+      { message: 'cannot record address event', meta: { pool: 'pool-a', ip: '10.6.0.5', error: 'forbidden' } },
+    ]);
+  });
+});

@@ -1,0 +1,18 @@
+import assert from 'node:assert/strict';
+import { addressEventMessage, parseAddressEvent, type AddressEvent } from './address-events.ts';
+
+describe('address event messages', () => {
+  it('read back what they were written from', () => {
+    const cases: AddressEvent[] = [
+      { kind: 'allocated', ip: '10.6.0.5', pod: 'ns/web-0', podUid: '5f0c-1', nic: 'net1' },
+      { kind: 'released', ip: 'fd00::5', pod: 'ns/web-0', podUid: '5f0c-1' },
+    ];
+    for (const e of cases) assert.deepEqual(parseAddressEvent(addressEventMessage(e)), e);
+    assert.equal(addressEventMessage(cases[0]!), 'IP 10.6.0.5 allocated to pod ns/web-0 uid 5f0c-1 nic net1');
+  });
+
+  it('ignore messages written by anything else', () => {
+    for (const m of [undefined, '', 'IP 10.6.0.5 was given away', 'IP 10.6.0.5 allocated to pod ns/a'])
+      assert.equal(parseAddressEvent(m), undefined);
+  });
+});

@@ -7,6 +7,7 @@ import {
   type KubernetesObject,
   type V1Namespace,
   type V1Job,
+  type V1ObjectMeta,
   type V1Node,
   type V1Pod,
   type V1ReplicaSet,
@@ -114,27 +115,13 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
   }
 
   /** ReplicaSets never change owner, so each is read once. */
-  async replicaSet(namespace: string, name: string, uid: string): Promise<V1ReplicaSet | undefined> {
-    const known = this.replicaSetOwners.get(uid);
-    if (known) return known;
-    const rs = await orUndefined(this.apps.readNamespacedReplicaSet({ namespace, name }));
-    if (rs?.metadata?.uid === uid) {
-      if (this.replicaSetOwners.size >= 10_000) this.replicaSetOwners.clear();
-      this.replicaSetOwners.set(uid, { metadata: { uid, ownerReferences: rs.metadata.ownerReferences } });
-    }
-    return rs;
+  replicaSet(namespace: string, name: string, uid: string): Promise<V1ReplicaSet | undefined> {
+    return ownersOnce(this.replicaSetOwners, uid, () => this.apps.readNamespacedReplicaSet({ namespace, name }));
   }
 
   /** Jobs never change owner either: whether a CronJob made one is read once. */
-  async job(namespace: string, name: string, uid: string): Promise<V1Job | undefined> {
-    const known = this.jobOwners.get(uid);
-    if (known) return known;
-    const job = await orUndefined(this.batch.readNamespacedJob({ namespace, name }));
-    if (job?.metadata?.uid === uid) {
-      if (this.jobOwners.size >= 10_000) this.jobOwners.clear();
-      this.jobOwners.set(uid, { metadata: { uid, ownerReferences: job.metadata.ownerReferences } });
-    }
-    return job;
+  job(namespace: string, name: string, uid: string): Promise<V1Job | undefined> {
+    return ownersOnce(this.jobOwners, uid, () => this.batch.readNamespacedJob({ namespace, name }));
   }
 
   createEndpoint(endpoint: SpiderEndpoint): Promise<SpiderEndpoint> {
@@ -178,4 +165,23 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
       if (!isConflict(err)) throw err;
     }
   }
+}
+
+/**
+ * The object of this UID as far as its owners go, read once and then kept (owner references never change); an
+ * object of the same name with another UID is returned but not kept.
+ */
+async function ownersOnce<T extends { metadata?: V1ObjectMeta }>(
+  known: Map<string, T>,
+  uid: string,
+  read: () => Promise<T>,
+): Promise<T | undefined> {
+  const kept = known.get(uid);
+  if (kept) return kept;
+  const object = await orUndefined(read());
+  if (object?.metadata?.uid === uid) {
+    if (known.size >= 10_000) known.clear();
+    known.set(uid, { metadata: { uid, ownerReferences: object.metadata.ownerReferences } } as T);
+  }
+  return object;
 }

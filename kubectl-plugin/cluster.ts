@@ -83,30 +83,23 @@ export class PluginCluster extends SpiderpoolClient {
   }
 
   pools(): Promise<SpiderIPPool[]> {
-    return this.attempt('SpiderIPPools', async () => {
-      const list = (await this.custom.listClusterCustomObject(customResource(KINDS.SpiderIPPool))) as {
-        items: SpiderIPPool[];
-      };
-      return list.items;
-    });
+    return this.list('SpiderIPPools', () => this.custom.listClusterCustomObject(customResource(KINDS.SpiderIPPool)));
   }
 
   reservedIPs(): Promise<SpiderReservedIP[]> {
-    return this.attempt('SpiderReservedIPs', async () => {
-      const list = (await this.custom.listClusterCustomObject(customResource(KINDS.SpiderReservedIP))) as {
-        items: SpiderReservedIP[];
-      };
-      return list.items;
-    });
+    return this.list('SpiderReservedIPs', () =>
+      this.custom.listClusterCustomObject(customResource(KINDS.SpiderReservedIP)),
+    );
   }
 
   endpoints(): Promise<SpiderEndpoint[]> {
-    return this.attempt('SpiderEndpoints', async () => {
-      const list = (await this.custom.listCustomObjectForAllNamespaces(customResource(KINDS.SpiderEndpoint))) as {
-        items: SpiderEndpoint[];
-      };
-      return list.items;
-    });
+    return this.list('SpiderEndpoints', () =>
+      this.custom.listCustomObjectForAllNamespaces(customResource(KINDS.SpiderEndpoint)),
+    );
+  }
+
+  private list<T>(what: string, call: () => Promise<object>): Promise<T[]> {
+    return this.attempt(what, async () => ((await call()) as { items: T[] }).items);
   }
 
   pods(): Promise<V1Pod[]> {

@@ -23,6 +23,7 @@ import { parsePodIPAMAnnotations, selectPools, SelectionError, type NicPlan } fr
 import { interfaceNameProblem, isDns1123Label } from '../ipam/selection/names.ts';
 import { AddressTaken, PoolBatcher, PoolExhausted } from './store/pool-batcher.ts';
 import { poolFamily, readRecords, usedSet } from '../ipam/records.ts';
+import { heldBy } from './store/records-index.ts';
 
 export interface IpamConfig {
   nodeName: string;
@@ -578,16 +579,11 @@ export class Ipam {
 
   /** Frees what the pools (as cached) record for this pod UID; each release checks the UID on a fresh write. */
   private async releaseRecordsOf(pod: string, uid: string): Promise<void> {
-    const held: { ip: string; pool: string }[] = [];
-    for (const pool of this.cluster.pools()) {
-      let records;
-      try {
-        records = readRecords(pool).records;
-      } catch {
-        continue; // unreadable records are not guessed at; the garbage collector reports them
-      }
-      for (const [ip, r] of records) if (r.pod === pod && r.podUid === uid) held.push({ ip, pool: pool.metadata.name });
-    }
+    const held = this.cluster
+      .pools()
+      .flatMap((pool) =>
+        heldBy(pool, uid).flatMap((r) => (r.pod === pod ? [{ ip: r.ip, pool: pool.metadata.name }] : [])),
+      );
     await Promise.all(held.map(({ ip, pool }) => this.batcher(pool).release(ip, uid)));
   }
 

@@ -25,7 +25,10 @@ export interface PoolBatcherOptions {
   elsewhere?: (pool: SpiderIPPool) => IPSet;
   observer?: BatcherObserver;
   maxRecords?: number;
-  /** How long a batch keeps retrying conflicts before its requests fail with RetriesExhausted. */
+  /**
+   * How long a request is retried through conflicting writes before it fails with RetriesExhausted, counted from
+   * its own arrival: a request that joined a long-contended batch late goes on into the next batch.
+   */
   retryBudgetMs?: number;
   /** The deadline of each read and write of the pool (UpdateOptions.callTimeoutMs). */
   callTimeoutMs?: number;
@@ -50,6 +53,8 @@ interface Pending {
    * re-read shows the address held by the pod, it was still this request that took it.
    */
   tried?: string;
+  /** When the request arrived (Date.now()). */
+  since: number;
 }
 
 /** Thrown to an allocation when the pool has no address left; the caller moves on to its next pool. */
@@ -85,14 +90,14 @@ export class PoolBatcher {
    */
   allocate(pod: string, podUid: string, nic: string): Promise<Allocated> {
     return new Promise((resolve, reject) =>
-      this.enqueue({ op: { kind: 'allocate', pod, podUid, nic }, resolve, reject }),
+      this.enqueue({ op: { kind: 'allocate', pod, podUid, nic }, resolve, reject, since: Date.now() }),
     );
   }
 
   /** Frees the address if, and only if, it is still recorded for this pod UID. */
   release(ip: string, podUid: string): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.enqueue({ op: { kind: 'release', ip, podUid }, resolve: () => resolve(), reject }),
+      this.enqueue({ op: { kind: 'release', ip, podUid }, resolve: () => resolve(), reject, since: Date.now() }),
     );
   }
 
@@ -103,7 +108,12 @@ export class PoolBatcher {
    */
   rebind(ip: string, pod: string, podUid: string, exclusive = false): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.enqueue({ op: { kind: 'rebind', ip, pod, podUid, exclusive }, resolve: () => resolve(), reject }),
+      this.enqueue({
+        op: { kind: 'rebind', ip, pod, podUid, exclusive },
+        resolve: () => resolve(),
+        reject,
+        since: Date.now(),
+      }),
     );
   }
 
@@ -123,6 +133,7 @@ export class PoolBatcher {
 
   private async apply(batch: Pending[]): Promise<void> {
     const { client, observer, reserved, elsewhere, maxRecords } = this.options;
+    const budgetMs = this.options.retryBudgetMs ?? 30_000;
     let conflicts = 0;
     try {
       const updated = await updatePoolStatus(
@@ -144,7 +155,7 @@ export class PoolBatcher {
           return { next: update.changed ? update.pool : undefined, result: update.outcomes };
         },
         {
-          policy: { budgetMs: this.options.retryBudgetMs ?? 30_000, firstPauseMs: 5, maxPauseMs: 100 },
+          policy: { budgetMs, firstPauseMs: 5, maxPauseMs: 100 },
           cached: this.latest,
           onConflict: () => {
             conflicts++;
@@ -169,6 +180,13 @@ export class PoolBatcher {
       updated.result.forEach((outcome, i) => this.settle(batch[i]!, outcome));
     } catch (err) {
       this.latest = undefined;
+      let failed = batch;
+      if (isConflict(err)) {
+        const now = Date.now();
+        const [young, spent] = partition(batch, (b) => now - b.since < budgetMs);
+        this.pending.unshift(...young);
+        failed = spent;
+      }
       const failure = isConflict(err)
         ? new AgentFailure(
             'RetriesExhausted',
@@ -177,7 +195,7 @@ export class PoolBatcher {
         : err instanceof Error
           ? err
           : new Error(String(err));
-      for (const { reject } of batch) reject(failure);
+      for (const { reject } of failed) reject(failure);
     }
   }
 
@@ -186,4 +204,11 @@ export class PoolBatcher {
     else if (outcome.kind === 'exhausted') reject(new PoolExhausted(this.poolName, outcome.detail));
     else reject(new AddressTaken(this.poolName, outcome.ip, outcome.holder, outcome.wanted));
   }
+}
+
+function partition<T>(items: T[], keep: (item: T) => boolean): [T[], T[]] {
+  const kept: T[] = [];
+  const rest: T[] = [];
+  for (const item of items) (keep(item) ? kept : rest).push(item);
+  return [kept, rest];
 }

@@ -8,6 +8,7 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Namespace, type V1Node } from '@kubernetes/client-node';
 import { type ApiKind, KINDS, customResource } from '../api/v2beta1/kinds.ts';
 import { orUndefined, statusCode } from '../lib/kube.ts';
+import { PendingPods } from './pod/pending-pods.ts';
 import type { ClusterView } from './types.ts';
 
 /** Wraps a read so that concurrent callers share one call that began after each of them asked. */
@@ -70,8 +71,10 @@ export function createClusterView(kubeConfig: KubeConfig): ClusterView {
     listNodes: sharedFreshRead(() => retryServerError(async () => (await core.listNode()).items)),
     // From the apiserver's watch cache (resourceVersion 0): a warning may count a pod a moment late, and
     // a quorum list of every pod on each pod create would cost far more than the warning is worth.
-    listPendingPods: async () =>
-      (await core.listPodForAllNamespaces({ fieldSelector: 'status.phase=Pending', resourceVersion: '0' })).items,
+    pendingPodsNaming: async (family, poolNames) =>
+      PendingPods.of(
+        (await core.listPodForAllNamespaces({ fieldSelector: 'status.phase=Pending', resourceVersion: '0' })).items,
+      ).naming(family, poolNames),
     getNamespace: (name: string): Promise<V1Namespace | undefined> => orUndefined(core.readNamespace({ name })),
     getNode: (name: string): Promise<V1Node | undefined> => orUndefined(core.readNode({ name })),
     getNetworkAttachmentDefinition: getNamespaced(KINDS.NetworkAttachmentDefinition),

@@ -1,0 +1,70 @@
+// The ClusterView of the pod webhook, served from list+watch caches. The pod webhook fails open and the
+// agent re-checks everything at allocation, so a pool created a moment ago may be missing here without harm;
+// what it buys is a pod create that reads no pool list from the apiserver. Waiting pods are kept as an index
+// of the pools they name (pod/pending-pods.ts), not scanned on each create. Nodes and SpiderMultusConfigs
+// are read on demand: only pods created with spec.nodeName need a node.
+import type { KubeConfig, KubernetesObject, V1Namespace, V1Pod } from '@kubernetes/client-node';
+import { KINDS } from '../api/v2beta1/kinds.ts';
+import type {
+  NetworkAttachmentDefinition,
+  SpiderIPPool,
+  SpiderReservedIP,
+  SpiderSubnet,
+} from '../api/v2beta1/types.ts';
+import type { Logger } from '../lib/log.ts';
+import { Informer } from '../lib/watch/informer.ts';
+import type { Kind } from '../lib/watch/kind.ts';
+import { PendingPods } from './pod/pending-pods.ts';
+import type { ClusterView } from './types.ts';
+
+const NAMESPACES: Kind = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
+const PENDING_PODS: Kind = {
+  group: '',
+  version: 'v1',
+  plural: 'pods',
+  kind: 'Pod',
+  namespaced: true,
+  fieldSelector: 'status.phase=Pending',
+};
+
+export interface CachedClusterView {
+  view: ClusterView;
+  stop(): Promise<void>;
+}
+
+/** Starts the caches; reads wait for their first list. `onDemand` serves the reads that are not cached. */
+export function createCachedClusterView(kubeConfig: KubeConfig, log: Logger, onDemand: ClusterView): CachedClusterView {
+  const informer = <T extends KubernetesObject>(kind: Kind) => new Informer<T>({ kind, kubeConfig, log });
+  const pools = informer<SpiderIPPool>(KINDS.SpiderIPPool);
+  const subnets = informer<SpiderSubnet>(KINDS.SpiderSubnet);
+  const reservedIPs = informer<SpiderReservedIP>(KINDS.SpiderReservedIP);
+  const namespaces = informer<V1Namespace>(NAMESPACES);
+  // Multus may be installed after the product: an absent CRD is an empty cache until it appears.
+  const nads = informer<NetworkAttachmentDefinition>({ ...KINDS.NetworkAttachmentDefinition, optional: true });
+  const pods = informer<V1Pod>(PENDING_PODS);
+  const pending = new PendingPods();
+  pods.onChange((change) => pending.set(change.key, change.after));
+
+  const all: Pick<Informer, 'start' | 'waitForSync' | 'stop'>[] = [pools, subnets, reservedIPs, namespaces, nads, pods];
+  for (const i of all) i.start();
+  const synced =
+    <T>(cache: Pick<Informer, 'waitForSync'>, read: () => T) =>
+    async (): Promise<T> => {
+      await cache.waitForSync();
+      return read();
+    };
+
+  const view: ClusterView = {
+    listIPPools: synced(pools, () => pools.store.list()),
+    listSubnets: synced(subnets, () => subnets.store.list()),
+    listReservedIPs: synced(reservedIPs, () => reservedIPs.store.list()),
+    getNamespace: async (name) => synced(namespaces, () => namespaces.store.get(name))(),
+    getNetworkAttachmentDefinition: async (namespace, name) =>
+      synced(nads, () => nads.store.get(`${namespace}/${name}`))(),
+    pendingPodsNaming: async (family, poolNames) => synced(pods, () => pending.naming(family, poolNames))(),
+    getNode: (name) => onDemand.getNode(name),
+    listNodes: () => onDemand.listNodes(),
+    getSpiderMultusConfig: (namespace, name) => onDemand.getSpiderMultusConfig(namespace, name),
+  };
+  return { view, stop: async () => void (await Promise.all(all.map((i) => i.stop()))) };
+}

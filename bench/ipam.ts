@@ -183,11 +183,11 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
   const cpu = new Map<string, number>();
   watched.forEach((w, i) => cpu.set(w.name, (cpu.get(w.name) ?? 0) + cpuSeconds(w.pid) - cpuBefore[i]!));
   say(`CPU seconds during allocation: ${[...cpu].map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ')}`);
+  const cpuMsPerAllocation = ([...cpu.values()].reduce((a, b) => a + b, 0) * 1000) / PODS;
   const ports = agents.agents.map((a) => a.metricsPort);
-  say(
-    `pool status writes: ${await agentCounter(ports, 'spiderpool_ipam_pool_write_batch_size_count')}, ` +
-      `conflicts: ${await agentCounter(ports, 'spiderpool_ipam_allocation_update_ippool_conflict_counts_total')}`,
-  );
+  const poolWrites = await agentCounter(ports, 'spiderpool_ipam_pool_write_batch_size_count');
+  const conflicts = await agentCounter(ports, 'spiderpool_ipam_allocation_update_ippool_conflict_counts_total');
+  say(`pool status writes: ${poolWrites}, conflicts: ${conflicts}`);
 
   say('releasing');
   await inBatches(pods, 100, (pod) =>
@@ -258,6 +258,27 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
   }
   execTimes.sort((a, b) => a - b);
 
+  say('timing plugin start (CNI_COMMAND=VERSION) against node -e 0');
+  const startTimes = async (file: string, args: string[], env: NodeJS.ProcessEnv, expect: string) => {
+    const times: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const t = performance.now();
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile(file, args, { env }, (err, stdout) => (err ? reject(err) : resolve(stdout))).stdin?.end(
+          '{"cniVersion":"1.0.0"}',
+        ),
+      );
+      times.push(performance.now() - t);
+      if (!out.includes(expect)) throw new Error(`${file} ${args.join(' ')} printed ${JSON.stringify(out)}`);
+    }
+    return percentile(
+      times.sort((a, b) => a - b),
+      50,
+    );
+  };
+  const pluginVersionMs = await startTimes(plugin.executable, [], { CNI_COMMAND: 'VERSION' }, 'supportedVersions');
+  const nodeBaselineMs = await startTimes(process.execPath, ['-e', '0'], {}, '');
+
   const allocPerSecond = PODS / allocSeconds;
   const result = {
     pods: PODS,
@@ -273,6 +294,14 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
     rawCreatesPerSecond: +rawCreatesPerSecond.toFixed(1),
     ratioCeiling: +(rawCreatesPerSecond / rawWritesPerSecond).toFixed(2),
     pluginExecP50Ms: +percentile(execTimes, 50).toFixed(1),
+    pluginVersionP50Ms: +pluginVersionMs.toFixed(1),
+    nodeStartP50Ms: +nodeBaselineMs.toFixed(1),
+    pluginStartRatio: +(pluginVersionMs / nodeBaselineMs).toFixed(2),
+    cpuMsPerAllocation: +cpuMsPerAllocation.toFixed(2),
+    cpuSecondsDuringAllocation: Object.fromEntries([...cpu].map(([name, sec]) => [name, +sec.toFixed(2)])),
+    allocPerCreateCeiling: +(allocPerSecond / rawCreatesPerSecond).toFixed(2),
+    poolWrites,
+    conflicts,
     duplicates,
     failures: failures + releaseFailures,
     leaked,

@@ -4,6 +4,7 @@
 // of the pools they name (pod/pending-pods.ts), not scanned on each create. Nodes and SpiderMultusConfigs
 // are read on demand: only pods created with spec.nodeName need a node.
 import type { KubeConfig, KubernetesObject, V1Namespace, V1Pod } from '@kubernetes/client-node';
+import { ANNOTATION } from '../api/v2beta1/constants.ts';
 import { KINDS } from '../api/v2beta1/kinds.ts';
 import type {
   NetworkAttachmentDefinition,
@@ -27,6 +28,24 @@ const PENDING_PODS: Kind = {
   fieldSelector: 'status.phase=Pending',
 };
 
+const IPAM_ANNOTATIONS = new Set<string>(Object.values(ANNOTATION));
+
+/** What the pending-pod index reads: a burst of pending pods is held as a few hundred bytes each. */
+function pendingPodProjection(obj: KubernetesObject): V1Pod {
+  const pod = obj as V1Pod;
+  const { name, namespace, resourceVersion, deletionTimestamp, annotations = {} } = pod.metadata ?? {};
+  return {
+    metadata: {
+      name,
+      namespace,
+      resourceVersion,
+      deletionTimestamp,
+      annotations: Object.fromEntries(Object.entries(annotations).filter(([k]) => IPAM_ANNOTATIONS.has(k))),
+    },
+    status: { phase: pod.status?.phase },
+  };
+}
+
 export interface CachedClusterView {
   view: ClusterView;
   stop(): Promise<void>;
@@ -41,7 +60,7 @@ export function createCachedClusterView(kubeConfig: KubeConfig, log: Logger, onD
   const namespaces = informer<V1Namespace>(NAMESPACES);
   // Multus may be installed after the product: an absent CRD is an empty cache until it appears.
   const nads = informer<NetworkAttachmentDefinition>({ ...KINDS.NetworkAttachmentDefinition, optional: true });
-  const pods = informer<V1Pod>(PENDING_PODS);
+  const pods = new Informer<V1Pod>({ kind: PENDING_PODS, kubeConfig, log, project: pendingPodProjection });
   const pending = new PendingPods();
   pods.onChange((change) => pending.set(change.key, change.after));
 

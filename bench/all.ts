@@ -65,6 +65,12 @@ const figures = {
     target: 90,
     baseline: { processBeforeStart: at(operator, 'baseline', 'rssMB') },
   },
+  agentRssMB: {
+    idle: at(ipam, 'agentRssMB', 'idle'),
+    afterBurst: at(ipam, 'agentRssMB', 'afterBurst'),
+    target: 75,
+    baseline: { spiderpoolGoAgentOnThisMachineKind: { idle: 54, afterBurst: 76 } },
+  },
   daemonIdleRssMB: {
     agent: at(rss, 'agent', 'bundle', 'rssMB'),
     controller: at(rss, 'controller', 'bundle', 'rssMB'),

@@ -1,10 +1,12 @@
 // npm run bench:ipam -- --pods 1000 --nodes 10 --ips 1000
-// N simulated nodes, each with its own agent process, one shared pool of exactly --ips addresses, --pods
+// N simulated nodes, each with its own agent process (the bundle in dist/, as installed: `npm run build`
+// first; its mean RSS idle and after the burst is reported), one shared pool of exactly --ips addresses, --pods
 // concurrent ADDs sent over the agents' sockets exactly as the plugin sends them, then all DELs. The raw
 // single-writer status rate of the same apiserver is measured in the same run, and the startup cost of
 // the real plugin executable separately (p50 of 50 sequential ADD+DEL pairs). Last line: one JSON object.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { SpiderEndpoint, SpiderIPPool } from '../api/v2beta1/types.ts';
 import { ANNOTATION, GROUP, IPAM_PLUGIN_TYPE, VERSION } from '../api/v2beta1/constants.ts';
@@ -16,9 +18,12 @@ import { callAgent, startAgents } from '../e2e/harness/agents.ts';
 import { registerNode } from '../e2e/kubelet/node.ts';
 import { inBatches } from '../e2e/harness/wait.ts';
 import { buildPlugin } from '../cni/build.ts';
-import { benchOptions, percentile, say, withControlPlane } from './common.ts';
+import { distDir } from '../scripts/build.ts';
+import { benchOptions, percentile, rssMB, say, withControlPlane } from './common.ts';
 
 const { pods: PODS, nodes: NODES, ips: IPS } = benchOptions({ pods: 1000, nodes: 10, ips: 1000 });
+const AGENT_BUNDLE = join(distDir, 'agent.mjs');
+if (!existsSync(AGENT_BUNDLE)) throw new Error(`no ${AGENT_BUNDLE}: run \`npm run build\` first`);
 const NAMESPACE = 'bench';
 
 const TICKS_PER_SECOND = 100;
@@ -142,9 +147,13 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
       }),
   );
 
-  say(`starting ${NODES} agents`);
-  const agents = await startAgents(cp.kubeconfig, nodes);
+  say(`starting ${NODES} agents from ${AGENT_BUNDLE}`);
+  const agents = await startAgents(cp.kubeconfig, nodes, {}, [AGENT_BUNDLE]);
   stopFirst(agents.stop);
+  const agentRss = () =>
+    Math.round(agents.agents.reduce((n, a) => n + rssMB(a.process.pid ?? 0), 0) / agents.agents.length);
+  await new Promise((r) => setTimeout(r, 5000));
+  const agentIdleRssMB = agentRss();
   const socketOf = (i: number) => agents.agents[i % NODES]!.socket;
   const addArgs = (pod: V1Pod) => ({
     containerID: `ctr-${pod.metadata!.uid}`,
@@ -183,6 +192,8 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
   const cpu = new Map<string, number>();
   watched.forEach((w, i) => cpu.set(w.name, (cpu.get(w.name) ?? 0) + cpuSeconds(w.pid) - cpuBefore[i]!));
   say(`CPU seconds during allocation: ${[...cpu].map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ')}`);
+  const agentBurstRssMB = agentRss();
+  say(`agent RSS, mean of ${NODES}: idle ${agentIdleRssMB} MB, after the burst ${agentBurstRssMB} MB`);
   const cpuMsPerAllocation = ([...cpu.values()].reduce((a, b) => a + b, 0) * 1000) / PODS;
   const ports = agents.agents.map((a) => a.metricsPort);
   const poolWrites = await agentCounter(ports, 'spiderpool_ipam_pool_write_batch_size_count');
@@ -298,6 +309,7 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
     nodeStartP50Ms: +nodeBaselineMs.toFixed(1),
     pluginStartRatio: +(pluginVersionMs / nodeBaselineMs).toFixed(2),
     cpuMsPerAllocation: +cpuMsPerAllocation.toFixed(2),
+    agentRssMB: { idle: agentIdleRssMB, afterBurst: agentBurstRssMB },
     cpuSecondsDuringAllocation: Object.fromEntries([...cpu].map(([name, sec]) => [name, +sec.toFixed(2)])),
     allocPerCreateCeiling: +(allocPerSecond / rawCreatesPerSecond).toFixed(2),
     poolWrites,

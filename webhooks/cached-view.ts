@@ -51,7 +51,7 @@ export interface CachedClusterView {
   stop(): Promise<void>;
 }
 
-/** Starts the caches; reads wait for their first list. `onDemand` serves the reads that are not cached. */
+/** Starts the caches. `onDemand` serves the reads that are not cached, and every read until its cache has synced. */
 export function createCachedClusterView(kubeConfig: KubeConfig, log: Logger, onDemand: ClusterView): CachedClusterView {
   const informer = <T extends KubernetesObject>(kind: Kind) => new Informer<T>({ kind, kubeConfig, log });
   const pools = informer<SpiderIPPool>(KINDS.SpiderIPPool);
@@ -64,23 +64,50 @@ export function createCachedClusterView(kubeConfig: KubeConfig, log: Logger, onD
   const pending = new PendingPods();
   pods.onChange((change) => pending.set(change.key, change.after));
 
-  const all: Pick<Informer, 'start' | 'waitForSync' | 'stop'>[] = [pools, subnets, reservedIPs, namespaces, nads, pods];
+  const all: Pick<Informer, 'start' | 'hasSynced' | 'stop'>[] = [pools, subnets, reservedIPs, namespaces, nads, pods];
   for (const i of all) i.start();
-  const synced =
-    <T>(cache: Pick<Informer, 'waitForSync'>, read: () => T) =>
-    async (): Promise<T> => {
-      await cache.waitForSync();
-      return read();
-    };
+  // Until its first list (or for good, if it cannot list), a cache gives way to the on-demand read rather than
+  // holding pod creates up to the webhook's timeout.
+  const cached = <T>(cache: Pick<Informer, 'hasSynced'>, read: () => T, otherwise: () => Promise<T>): Promise<T> =>
+    cache.hasSynced() ? Promise.resolve(read()) : otherwise();
 
   const view: ClusterView = {
-    listIPPools: synced(pools, () => pools.store.list()),
-    listSubnets: synced(subnets, () => subnets.store.list()),
-    listReservedIPs: synced(reservedIPs, () => reservedIPs.store.list()),
-    getNamespace: async (name) => synced(namespaces, () => namespaces.store.get(name))(),
-    getNetworkAttachmentDefinition: async (namespace, name) =>
-      synced(nads, () => nads.store.get(`${namespace}/${name}`))(),
-    pendingPodsNaming: async (family, poolNames) => synced(pods, () => pending.naming(family, poolNames))(),
+    listIPPools: () =>
+      cached(
+        pools,
+        () => pools.store.list(),
+        () => onDemand.listIPPools(),
+      ),
+    listSubnets: () =>
+      cached(
+        subnets,
+        () => subnets.store.list(),
+        () => onDemand.listSubnets(),
+      ),
+    listReservedIPs: () =>
+      cached(
+        reservedIPs,
+        () => reservedIPs.store.list(),
+        () => onDemand.listReservedIPs(),
+      ),
+    getNamespace: (name) =>
+      cached(
+        namespaces,
+        () => namespaces.store.get(name),
+        () => onDemand.getNamespace(name),
+      ),
+    getNetworkAttachmentDefinition: (namespace, name) =>
+      cached(
+        nads,
+        () => nads.store.get(`${namespace}/${name}`),
+        () => onDemand.getNetworkAttachmentDefinition(namespace, name),
+      ),
+    pendingPodsNaming: (family, poolNames) =>
+      cached(
+        pods,
+        () => pending.naming(family, poolNames),
+        () => onDemand.pendingPodsNaming(family, poolNames),
+      ),
     getNode: (name) => onDemand.getNode(name),
     listNodes: () => onDemand.listNodes(),
     getSpiderMultusConfig: (namespace, name) => onDemand.getSpiderMultusConfig(namespace, name),

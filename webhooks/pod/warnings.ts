@@ -81,15 +81,22 @@ export function routeWarnings(ipam: PodIPAMAnnotations, choices: FamilyChoice[])
   });
 }
 
+/**
+ * What a pool's records say, parsed once per object: a cached pool is the same object until it changes, and
+ * its records (up to 5000) would otherwise be parsed on every pod create that names it.
+ */
+const recordsRead = new WeakMap<SpiderIPPool, { used: IPSet; holders: string[] }>();
+
 /** Free addresses and the pods holding one; undefined for a pool whose spec or status cannot be read. */
 function poolUsage(pool: SpiderIPPool, reserved: IPSet): { free: bigint; holders: string[] } | undefined {
   try {
-    const records = parseRecords(pool);
-    const family = poolFamily(pool);
-    return {
-      free: assignable(pool, reserved).subtract(usedSet(family, records)).count(),
-      holders: [...records.values()].map((r) => r.pod),
-    };
+    let read = recordsRead.get(pool);
+    if (!read) {
+      const records = parseRecords(pool);
+      read = { used: usedSet(poolFamily(pool), records), holders: [...records.values()].map((r) => r.pod) };
+      recordsRead.set(pool, read);
+    }
+    return { free: assignable(pool, reserved).subtract(read.used).count(), holders: read.holders };
   } catch {
     return undefined;
   }

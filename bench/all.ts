@@ -38,6 +38,7 @@ const operator = await tsx('bench/operator.ts', '--pools', '1000');
 const operatorUnadmitted = await tsx('bench/operator.ts', '--pools', '1000', '--unadmitted');
 const ipam = await tsx('bench/ipam.ts', '--pods', '1000', '--nodes', '10', '--ips', '1000');
 const rss = await tsx('bench/rss.ts');
+const statusWrite = await tsx('bench/status-write.ts');
 
 const e2e = (phase: string, q: string) => at(webhooks, 'endToEndMs', phase, q);
 const figures = {
@@ -102,10 +103,13 @@ const figures = {
     target: 0.7,
     baseline: { rawCreatesPerSecond: ipam.rawCreatesPerSecond, allocPerSecond: ipam.allocPerSecond },
   },
+  statusWriteByRecords: { ...(statusWrite.byRecords as Json), limit: statusWrite.etcdDefaultMaxRequestBytes },
   pluginStartOverNode: {
     value: ipam.pluginStartRatio,
     target: 1.1,
     baseline: { pluginVersionP50Ms: ipam.pluginVersionP50Ms, nodeStartP50Ms: ipam.nodeStartP50Ms },
   },
 };
-process.stdout.write(`${JSON.stringify({ figures, runs: { webhooks, operator, operatorUnadmitted, ipam, rss } })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ figures, runs: { webhooks, operator, operatorUnadmitted, ipam, rss, statusWrite } })}\n`,
+);

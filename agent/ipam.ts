@@ -30,6 +30,7 @@ import { KubevirtVms } from './kubevirt.ts';
 import { poolFamily, readRecords, usedSet } from '../ipam/records.ts';
 import { reservedSet } from '../ipam/usage.ts';
 import { endpointAddresses } from '../ipam/endpoint.ts';
+import { heldBy } from './store/records-index.ts';
 
 export interface IpamConfig {
   nodeName: string;
@@ -605,16 +606,11 @@ export class Ipam {
 
   /** Frees what the pools (as cached) record for this pod UID; each release checks the UID on a fresh write. */
   private async releaseRecordsOf(pod: string, uid: string): Promise<void> {
-    const held: { ip: string; pool: string }[] = [];
-    for (const pool of this.cluster.pools()) {
-      let records;
-      try {
-        records = readRecords(pool).records;
-      } catch {
-        continue; // unreadable records are not guessed at; the garbage collector reports them
-      }
-      for (const [ip, r] of records) if (r.pod === pod && r.podUid === uid) held.push({ ip, pool: pool.metadata.name });
-    }
+    const held = this.cluster
+      .pools()
+      .flatMap((pool) =>
+        heldBy(pool, uid).flatMap((r) => (r.pod === pod ? [{ ip: r.ip, pool: pool.metadata.name }] : [])),
+      );
     await Promise.all(held.map(({ ip, pool }) => this.free(pool, ip, pod, uid)));
   }
 

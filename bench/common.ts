@@ -1,4 +1,5 @@
 // What the benchmarks share: their command-line options, their control plane, progress lines and percentiles.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../lib/kube.ts';
@@ -27,6 +28,10 @@ export function benchOptions<N extends string, F extends string = never>(
 
 /** A progress line, on stderr: stdout's last line is the benchmark's JSON result. */
 export const say = (m: string) => process.stderr.write(`${m}\n`);
+
+/** A process's resident memory in MB, from /proc. */
+export const rssMB = (pid: number) =>
+  Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024);
 
 /** The p-th percentile of an ascending list, 0 for an empty one. */
 export const percentile = (sorted: number[], p: number) =>

@@ -1,10 +1,12 @@
 // npm run bench:ipam -- --pods 1000 --nodes 10 --ips 1000
-// N simulated nodes, each with its own agent process, one shared pool of exactly --ips addresses, --pods
+// N simulated nodes, each with its own agent process (the bundle in dist/, as installed: `npm run build`
+// first; its mean RSS idle and after the burst is reported), one shared pool of exactly --ips addresses, --pods
 // concurrent ADDs sent over the agents' sockets exactly as the plugin sends them, then all DELs. The raw
 // single-writer status rate of the same apiserver is measured in the same run, and the startup cost of
 // the real plugin executable separately (p50 of 50 sequential ADD+DEL pairs). Last line: one JSON object.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { SpiderEndpoint, SpiderIPPool } from '../api/v2beta1/types.ts';
 import { ANNOTATION, GROUP, IPAM_PLUGIN_TYPE, VERSION } from '../api/v2beta1/constants.ts';
@@ -16,9 +18,12 @@ import { callAgent, startAgents } from '../e2e/harness/agents.ts';
 import { registerNode } from '../e2e/kubelet/node.ts';
 import { inBatches } from '../e2e/harness/wait.ts';
 import { buildPlugin } from '../cni/build.ts';
-import { benchOptions, percentile, say, withControlPlane } from './common.ts';
+import { distDir } from '../scripts/build.ts';
+import { benchOptions, percentile, rssMB, say, withControlPlane } from './common.ts';
 
 const { pods: PODS, nodes: NODES, ips: IPS } = benchOptions({ pods: 1000, nodes: 10, ips: 1000 });
+const AGENT_BUNDLE = join(distDir, 'agent.mjs');
+if (!existsSync(AGENT_BUNDLE)) throw new Error(`no ${AGENT_BUNDLE}: run \`npm run build\` first`);
 const NAMESPACE = 'bench';
 
 const TICKS_PER_SECOND = 100;
@@ -142,9 +147,13 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
       }),
   );
 
-  say(`starting ${NODES} agents`);
-  const agents = await startAgents(cp.kubeconfig, nodes);
+  say(`starting ${NODES} agents from ${AGENT_BUNDLE}`);
+  const agents = await startAgents(cp.kubeconfig, nodes, {}, [AGENT_BUNDLE]);
   stopFirst(agents.stop);
+  const agentRss = () =>
+    Math.round(agents.agents.reduce((n, a) => n + rssMB(a.process.pid ?? 0), 0) / agents.agents.length);
+  await new Promise((r) => setTimeout(r, 5000));
+  const agentIdleRssMB = agentRss();
   const socketOf = (i: number) => agents.agents[i % NODES]!.socket;
   const addArgs = (pod: V1Pod) => ({
     containerID: `ctr-${pod.metadata!.uid}`,
@@ -183,11 +192,13 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
   const cpu = new Map<string, number>();
   watched.forEach((w, i) => cpu.set(w.name, (cpu.get(w.name) ?? 0) + cpuSeconds(w.pid) - cpuBefore[i]!));
   say(`CPU seconds during allocation: ${[...cpu].map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ')}`);
+  const agentBurstRssMB = agentRss();
+  say(`agent RSS, mean of ${NODES}: idle ${agentIdleRssMB} MB, after the burst ${agentBurstRssMB} MB`);
+  const cpuMsPerAllocation = ([...cpu.values()].reduce((a, b) => a + b, 0) * 1000) / PODS;
   const ports = agents.agents.map((a) => a.metricsPort);
-  say(
-    `pool status writes: ${await agentCounter(ports, 'spiderpool_ipam_pool_write_batch_size_count')}, ` +
-      `conflicts: ${await agentCounter(ports, 'spiderpool_ipam_allocation_update_ippool_conflict_counts_total')}`,
-  );
+  const poolWrites = await agentCounter(ports, 'spiderpool_ipam_pool_write_batch_size_count');
+  const conflicts = await agentCounter(ports, 'spiderpool_ipam_allocation_update_ippool_conflict_counts_total');
+  say(`pool status writes: ${poolWrites}, conflicts: ${conflicts}`);
 
   say('releasing');
   await inBatches(pods, 100, (pod) =>
@@ -258,6 +269,27 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
   }
   execTimes.sort((a, b) => a - b);
 
+  say('timing plugin start (CNI_COMMAND=VERSION) against node -e 0');
+  const startTimes = async (file: string, args: string[], env: NodeJS.ProcessEnv, expect: string) => {
+    const times: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const t = performance.now();
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile(file, args, { env }, (err, stdout) => (err ? reject(err) : resolve(stdout))).stdin?.end(
+          '{"cniVersion":"1.0.0"}',
+        ),
+      );
+      times.push(performance.now() - t);
+      if (!out.includes(expect)) throw new Error(`${file} ${args.join(' ')} printed ${JSON.stringify(out)}`);
+    }
+    return percentile(
+      times.sort((a, b) => a - b),
+      50,
+    );
+  };
+  const pluginVersionMs = await startTimes(plugin.executable, [], { CNI_COMMAND: 'VERSION' }, 'supportedVersions');
+  const nodeBaselineMs = await startTimes(process.execPath, ['-e', '0'], {}, '');
+
   const allocPerSecond = PODS / allocSeconds;
   const result = {
     pods: PODS,
@@ -273,6 +305,15 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
     rawCreatesPerSecond: +rawCreatesPerSecond.toFixed(1),
     ratioCeiling: +(rawCreatesPerSecond / rawWritesPerSecond).toFixed(2),
     pluginExecP50Ms: +percentile(execTimes, 50).toFixed(1),
+    pluginVersionP50Ms: +pluginVersionMs.toFixed(1),
+    nodeStartP50Ms: +nodeBaselineMs.toFixed(1),
+    pluginStartRatio: +(pluginVersionMs / nodeBaselineMs).toFixed(2),
+    cpuMsPerAllocation: +cpuMsPerAllocation.toFixed(2),
+    agentRssMB: { idle: agentIdleRssMB, afterBurst: agentBurstRssMB },
+    cpuSecondsDuringAllocation: Object.fromEntries([...cpu].map(([name, sec]) => [name, +sec.toFixed(2)])),
+    allocPerCreateCeiling: +(allocPerSecond / rawCreatesPerSecond).toFixed(2),
+    poolWrites,
+    conflicts,
     duplicates,
     failures: failures + releaseFailures,
     leaked,

@@ -1,98 +1,70 @@
-// node --import tsx bench/operator.ts [--pools 1000] [--records 10000]
+// node --import tsx bench/operator.ts [--pools 1000] [--records 10000] [--unadmitted] [--semi-space MB]
 // A control plane of its own, --pools SpiderIPPools holding --records allocation records in total in
-// status.allocatedIPs (as the agents write them) and no counters, label or finalizer yet. The operator runs
-// in a child process of its own, so its memory is its alone: it reports the time to its first full LIST
-// (sync), to every pool reconciled, and to a forced full resync (relist plus a reconcile of every key),
-// with RSS and heap after each. The parent then checks every status. Last line: one JSON object.
+// status.allocatedIPs (as the agents write them) and no counters yet. Each pool has the finalizer and the
+// CIDR label, as the webhooks leave a pool at admission; --unadmitted creates them without, as a pool
+// created while no webhook was registered. The operator runs in a child process of its own, bundled with
+// esbuild and run on plain node as the daemons are installed, so its memory is its alone: it reports the time
+// to its first full LIST (sync), to every pool reconciled, and to a forced full resync (relist plus a
+// reconcile of every key), with RSS and heap after each. The parent counts the pool writes the apiserver
+// served meanwhile (its apiserver_request_total) and checks every status. --semi-space runs the operator with
+// V8's --max-semi-space-size, to weigh a smaller young generation against its CPU. Last line: one JSON object.
 import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import type { SpiderIPPool } from '../api/v2beta1/types.ts';
 import { FINALIZER, GROUP, POOL_CIDR_LABEL, VERSION } from '../api/v2beta1/constants.ts';
 import { KINDS } from '../api/v2beta1/kinds.ts';
-import { loadKubeConfig } from '../lib/kube.ts';
-import { createLogger } from '../lib/log.ts';
+import { cidrToLabelValue } from '../lib/ip/address.ts';
 import { inBatches } from '../e2e/harness/wait.ts';
-import { createIPPoolReconciler } from '../operator/ippool/reconciler.ts';
-import { startOperator } from '../operator/start.ts';
+import type { Kubectl } from '../e2e/cluster/kubectl.ts';
 import { benchOptions, say, withControlPlane } from './common.ts';
+import type { ChildReport } from './operator-child.ts';
 
-const { pools: POOLS, records: RECORDS, child: isChild } = benchOptions({ pools: 1000, records: 10000 }, ['child']);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const {
+  pools: POOLS,
+  records: RECORDS,
+  unadmitted: UNADMITTED,
+  'semi-space': SEMI_SPACE_MB,
+} = benchOptions({ pools: 1000, records: 10000, 'semi-space': 0 }, ['unadmitted']);
 const pools = { group: GROUP, version: VERSION, plural: KINDS.SpiderIPPool.plural };
-const MB = 1024 * 1024;
 
-interface Memory {
-  rssMB: number;
-  heapUsedMB: number;
-}
-interface ChildReport {
-  syncMs: number;
-  reconciledMs: number;
-  resyncMs: number;
-  reconciles: number;
-  baseline: Memory;
-  afterReconcile: Memory;
-  afterResync: Memory;
-}
-
-function memory(): Memory {
-  (globalThis as { gc?: () => void }).gc?.();
-  const m = process.memoryUsage();
-  return { rssMB: Math.round(m.rss / MB), heapUsedMB: Math.round(m.heapUsed / MB) };
+/** PATCH and PUT requests on pools the apiserver has answered, by subresource ('' or 'status'). */
+async function poolWrites(kubectl: Kubectl): Promise<Record<string, number>> {
+  const { stdout, code, stderr } = await kubectl(['get', '--raw', '/metrics']);
+  if (code !== 0) throw new Error(`reading the apiserver's metrics: ${stderr}`);
+  const writes: Record<string, number> = { '': 0, status: 0 };
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{') || !line.includes('resource="spiderippools"')) continue;
+    if (!/verb="(PATCH|PUT|UPDATE)"/.test(line) || !line.includes('dry_run=""')) continue;
+    const subresource = /subresource="([^"]*)"/.exec(line)?.[1] ?? '';
+    writes[subresource] = (writes[subresource] ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return writes;
 }
 
-/** The operator side, in its own process: measures and sends one report to the parent. */
-async function child(): Promise<void> {
-  const baseline = memory();
-  const started = Date.now();
-  const operator = await startOperator({
-    kubeConfig: loadKubeConfig(process.env.KUBECONFIG),
-    reconcilers: [createIPPoolReconciler],
-    leaseNamespace: 'kube-system',
-    resyncMs: 3_600_000,
-    log: createLogger('operator', 'warn'),
+/** The operator side as one ES module, run on plain node without a TypeScript loader. */
+async function bundleChild(dir: string): Promise<string> {
+  const outfile = join(dir, 'operator-child.mjs');
+  await build({
+    entryPoints: [fileURLToPath(new URL('./operator-child.ts', import.meta.url))],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    outfile,
+    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+    minifyWhitespace: true,
+    minifySyntax: true,
+    logLevel: 'warning',
   });
-  const successes = async () =>
-    (await operator.registry.getSingleMetric('spiderpool_controller_reconcile_total')!.get()).values
-      .filter((v) => v.labels.result === 'success')
-      .reduce((n, v) => n + v.value, 0);
-  // Quiet means: no key queued or in progress for 500 ms in a row.
-  const quiet = async (minimum: number) => {
-    let since = 0;
-    for (;;) {
-      if (operator.isLeader() && operator.idle() && (await successes()) >= minimum) {
-        since ||= Date.now();
-        if (Date.now() - since >= 500) return since;
-      } else {
-        since = 0;
-      }
-      await sleep(20);
-    }
-  };
-  await operator.waitForSync();
-  const syncMs = Date.now() - started;
-  const reconciledMs = (await quiet(POOLS)) - started;
-  const afterReconcile = memory();
-  const before = await successes();
-  const resyncStarted = Date.now();
-  await operator.resync();
-  const resyncMs = (await quiet(before + POOLS)) - resyncStarted;
-  const afterResync = memory();
-  const report: ChildReport = {
-    syncMs,
-    reconciledMs,
-    resyncMs,
-    reconciles: await successes(),
-    baseline,
-    afterReconcile,
-    afterResync,
-  };
-  await operator.stop();
-  process.send!(report, () => process.exit(0));
+  return outfile;
 }
 
 async function parent(): Promise<void> {
-  await withControlPlane(async ({ cp, custom }) => {
+  await withControlPlane(async ({ cp, custom, kubectl }) => {
     const perPool = Math.floor(RECORDS / POOLS);
     const setupStarted = Date.now();
     await inBatches(
@@ -106,7 +78,13 @@ async function parent(): Promise<void> {
           body: {
             apiVersion: KINDS.SpiderIPPool.apiVersion,
             kind: KINDS.SpiderIPPool.kind,
-            metadata: { name },
+            metadata: UNADMITTED
+              ? { name }
+              : {
+                  name,
+                  finalizers: [FINALIZER],
+                  labels: { [POOL_CIDR_LABEL]: cidrToLabelValue(`10.${a}.${b}.0/24`) },
+                },
             spec: {
               ipVersion: 4,
               subnet: `10.${a}.${b}.0/24`,
@@ -131,19 +109,28 @@ async function parent(): Promise<void> {
     );
     say(`created ${POOLS} pools with ${RECORDS} allocation records in ${Date.now() - setupStarted} ms`);
 
-    const proc = fork(
-      fileURLToPath(import.meta.url),
-      ['--child', '--pools', String(POOLS), '--records', String(RECORDS)],
-      {
-        execArgv: ['--import', 'tsx', '--expose-gc'],
+    const dir = mkdtempSync(join(tmpdir(), 'bench-operator-'));
+    let report: ChildReport;
+    const writesBefore = await poolWrites(kubectl);
+    try {
+      const proc = fork(await bundleChild(dir), [String(POOLS)], {
+        execArgv: ['--expose-gc', ...(SEMI_SPACE_MB > 0 ? [`--max-semi-space-size=${SEMI_SPACE_MB}`] : [])],
         env: { ...process.env, KUBECONFIG: cp.kubeconfig },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      },
-    );
-    const report = await new Promise<ChildReport>((resolve, reject) => {
-      proc.once('message', (m) => resolve(m as ChildReport));
-      proc.once('exit', (code) => reject(new Error(`the operator process exited with ${code} before reporting`)));
-    });
+      });
+      report = await new Promise<ChildReport>((resolve, reject) => {
+        proc.once('message', (m) => resolve(m as ChildReport));
+        proc.once('exit', (code) => reject(new Error(`the operator process exited with ${code} before reporting`)));
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const writesAfter = await poolWrites(kubectl);
+    const writes = {
+      metadata: (writesAfter[''] ?? 0) - (writesBefore[''] ?? 0),
+      status: (writesAfter.status ?? 0) - (writesBefore.status ?? 0),
+    };
+    const writesPerPool = Math.round(((writes.metadata + writes.status) / POOLS) * 100) / 100;
 
     const items = ((await custom.listClusterCustomObject(pools)) as { items: SpiderIPPool[] }).items;
     const wrong = items.filter(
@@ -158,21 +145,36 @@ async function parent(): Promise<void> {
       throw new Error(`${wrong.length} pools with a wrong status, ${items.length} pools, ${records} records`);
 
     say(`initial LIST (caches synced)         ${report.syncMs} ms after start`);
-    say(`every pool reconciled                ${report.reconciledMs} ms after start (${POOLS} pools, 2 writes each)`);
+    say(`every pool reconciled                ${report.reconciledMs} ms after start (${POOLS} pools)`);
+    say(
+      `pool writes                          ${writes.metadata} metadata + ${writes.status} status = ${writesPerPool} per pool ` +
+        `(bound: ${UNADMITTED ? 2 : 1}; a status write cannot carry metadata)`,
+    );
     say(`forced full resync                   ${report.resyncMs} ms (relist + ${POOLS} reconciles, no writes)`);
     say(
-      `operator process before start        RSS ${report.baseline.rssMB} MB, heap used ${report.baseline.heapUsedMB} MB (node + tsx + modules)`,
+      `operator process before start        RSS ${report.baseline.rssMB} MB, heap used ${report.baseline.heapUsedMB} MB (node + the bundle)`,
     );
     say(
-      `operator memory after reconcile      RSS ${report.afterReconcile.rssMB} MB, heap used ${report.afterReconcile.heapUsedMB} MB`,
+      `operator memory after reconcile      RSS ${report.afterReconcile.rssMB} MB, heap used ${report.afterReconcile.heapUsedMB} ` +
+        `of ${report.afterReconcile.heapTotalMB} MB, external ${report.afterReconcile.externalMB} MB`,
     );
     say(
       `operator memory after resync         RSS ${report.afterResync.rssMB} MB, heap used ${report.afterResync.heapUsedMB} MB`,
     );
     say(`statuses checked: all ${POOLS} pools right, ${records} allocations counted`);
-    console.log(JSON.stringify({ pools: POOLS, records: RECORDS, ...report }));
+    console.log(
+      JSON.stringify({
+        pools: POOLS,
+        records: RECORDS,
+        admitted: !UNADMITTED,
+        semiSpaceMB: SEMI_SPACE_MB || 'default',
+        ...report,
+        poolWrites: writes,
+        writesPerPool,
+        writesPerPoolBound: UNADMITTED ? 2 : 1,
+      }),
+    );
   });
 }
 
-if (isChild) await child();
-else await parent();
+await parent();

@@ -13,7 +13,7 @@ import { freePort } from '../e2e/cluster/control-plane.ts';
 import { repoRoot } from '../e2e/cluster/install.ts';
 import { eventually } from '../e2e/harness/wait.ts';
 import { DAEMONS, distDir, type Daemon } from '../scripts/build.ts';
-import { benchOptions, say, withControlPlane } from './common.ts';
+import { benchOptions, rssMB, say, withControlPlane } from './common.ts';
 
 const { idle } = benchOptions({ idle: 15 });
 const daemons = Object.keys(DAEMONS) as Daemon[];
@@ -30,9 +30,6 @@ interface Measured {
   readyMs: number;
   rssMB: number;
 }
-
-const rssMB = (pid: number) =>
-  Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024);
 
 /** The daemon's settings for a private socket and free ports; `port` serves its /readyz. */
 async function daemonEnv(daemon: Daemon, dir: string): Promise<{ port: number; env: Record<string, string> }> {

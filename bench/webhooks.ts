@@ -2,7 +2,9 @@
 // Admission latency of the real rules as the apiserver experiences it: a control plane of its own, the
 // webhooks in this process registered by URL, --pools existing pools (created through the webhooks), then
 // dry-run creates of pools and of pods that name a pool, sent through the apiserver one at a time and then
-// --concurrency at a time. The same creates with the webhooks unregistered give the apiserver's own share.
+// --concurrency at a time. The same creates with the webhooks unregistered give the apiserver's own share,
+// and the quorum LIST of the existing pools, next to a quorum LIST with limit=1, gives the cost of the one
+// consistent read each pool check makes (docs/admission.md#consistent-reads).
 // Server-side figures come from the server's latency histogram. Last line: one JSON object.
 import type { Registry } from 'prom-client';
 import { ANNOTATION, CONTROLLER_NAME, FINALIZER, GROUP, INSTALL_NAMESPACE, VERSION } from '../api/v2beta1/constants.ts';
@@ -11,6 +13,8 @@ import { apiMessage } from '../lib/kube.ts';
 import { createLogger } from '../lib/log.ts';
 import { ensureNamespace, webhookProbe } from '../e2e/harness/webhooks.ts';
 import { inBatches } from '../e2e/harness/wait.ts';
+import { ListClient } from '../lib/watch/list.ts';
+import { collectionPath } from '../lib/watch/kind.ts';
 import { deleteWebhookConfigurations } from '../webhooks/registration.ts';
 import { createRoutes } from '../webhooks/routes.ts';
 import { startWebhooks } from '../webhooks/start.ts';
@@ -236,6 +240,14 @@ await withControlPlane(async ({ cp, kubectl, kubeConfig, core, custom, stopFirst
     podSequential: await measure('pod create without webhooks, sequential', REQUESTS, 1, guarded(createPod)),
   };
 
+  const lists = new ListClient(kubeConfig);
+  const quorumList = (query: Record<string, string>) => async () =>
+    void (await lists.page(collectionPath(KINDS.SpiderIPPool), query, AbortSignal.timeout(30_000)));
+  const quorumReads = {
+    [`list of ${POOLS} pools`]: await measure(`quorum LIST of ${POOLS} pools, sequential`, REQUESTS, 1, quorumList({})),
+    'list with limit=1': await measure('quorum LIST with limit=1, sequential', REQUESTS, 1, quorumList({ limit: '1' })),
+  };
+
   const result = {
     requests: REQUESTS,
     existingPools: POOLS,
@@ -243,6 +255,7 @@ await withControlPlane(async ({ cp, kubectl, kubeConfig, core, custom, stopFirst
     endToEndMs: withWebhooks,
     serverSideMs: server,
     apiserverAloneMs: withoutWebhooks,
+    quorumReadMs: quorumReads,
     admissionOverheadP50Ms: {
       pool: ms(withWebhooks.poolSequential.p50 - withoutWebhooks.poolSequential.p50),
       pod: ms(withWebhooks.podSequential.p50 - withoutWebhooks.podSequential.p50),

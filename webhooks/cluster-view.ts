@@ -1,13 +1,13 @@
-// The ClusterView the admission handlers read, served by fresh (quorum) apiserver reads rather than
-// informer caches: an overlap check must see a pool created a moment ago, and a cache can lag behind the
-// write the user just saw succeed. Neither a client informer nor the apiserver's watch cache can prove it
-// has caught up on Kubernetes before 1.27 (a "not older than" list waits for a write to the same resource
-// and times out with "Too large resource version" when there is none), so lists go to etcd. Concurrent
-// requests share list calls, but only a call that started after they arrived, so sharing never hands out
-// a list older than the request. Callers share the returned arrays and must not modify them.
+// The ClusterView of the CRD admission handlers (and of a pod refusal), served by fresh (quorum) apiserver
+// reads rather than informer caches: an overlap check must see a pool created a moment ago, and a cache can
+// lag behind the write the user just saw succeed. On the 1.20 apiserver neither a client informer nor the
+// apiserver's watch cache can prove it has caught up (docs/admission.md#consistent-reads), so lists go to
+// etcd. Concurrent requests share list calls, but only a call that started after they arrived, so sharing
+// never hands out a list older than the request. Callers share the returned arrays and must not modify them.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type V1Namespace, type V1Node } from '@kubernetes/client-node';
 import { type ApiKind, KINDS, customResource } from '../api/v2beta1/kinds.ts';
 import { orUndefined, statusCode } from '../lib/kube.ts';
+import { PendingPods } from './pod/pending-pods.ts';
 import type { ClusterView } from './types.ts';
 
 /** Wraps a read so that concurrent callers share one call that began after each of them asked. */
@@ -70,8 +70,10 @@ export function createClusterView(kubeConfig: KubeConfig): ClusterView {
     listNodes: sharedFreshRead(() => retryServerError(async () => (await core.listNode()).items)),
     // From the apiserver's watch cache (resourceVersion 0): a warning may count a pod a moment late, and
     // a quorum list of every pod on each pod create would cost far more than the warning is worth.
-    listPendingPods: async () =>
-      (await core.listPodForAllNamespaces({ fieldSelector: 'status.phase=Pending', resourceVersion: '0' })).items,
+    pendingPodsNaming: async (family, poolNames) =>
+      PendingPods.of(
+        (await core.listPodForAllNamespaces({ fieldSelector: 'status.phase=Pending', resourceVersion: '0' })).items,
+      ).naming(family, poolNames),
     getNamespace: (name: string): Promise<V1Namespace | undefined> => orUndefined(core.readNamespace({ name })),
     getNode: (name: string): Promise<V1Node | undefined> => orUndefined(core.readNode({ name })),
     getNetworkAttachmentDefinition: getNamespaced(KINDS.NetworkAttachmentDefinition),

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { CABundleInjector } from './certs/ca-injector.ts';
 import { CertificateSource, type CertificateMode } from './certs/certificate-source.ts';
 import { splitPem, type CertificateSecret } from './certs/secret.ts';
+import { createCachedClusterView, type CachedClusterView } from './cached-view.ts';
 import { createClusterView } from './cluster-view.ts';
 import { WebhookMetrics } from './metrics.ts';
 import { applyWebhookConfigurations, buildWebhookConfigurations, type WebhookTarget } from './registration.ts';
@@ -35,7 +36,10 @@ export interface WebhookTLSOptions {
 export interface StartWebhooksOptions {
   kubeConfig: KubeConfig;
   routes: WebhookRoute[];
-  /** Default: fresh apiserver reads (createClusterView). */
+  /**
+   * What every route reads. Default: consistent apiserver reads (createClusterView), and for routes with
+   * cachedReads the caches of createCachedClusterView.
+   */
   cluster?: ClusterView;
   /** Namespace of the Secret and the Service. Default `spiderpool`. */
   namespace?: string;
@@ -104,10 +108,12 @@ export async function startWebhooks(options: StartWebhooksOptions): Promise<Webh
   const injector = new CABundleInjector(options.kubeConfig, configurationName, log, tls.caGraceMs);
   let server: WebhookServer | undefined;
   let served: CertificateSecret | undefined;
+  let caches: CachedClusterView | undefined;
   const stop = async () => {
     source.stop();
     injector.stop();
     await server?.close();
+    await caches?.stop();
   };
 
   try {
@@ -121,9 +127,13 @@ export async function startWebhooks(options: StartWebhooksOptions): Promise<Webh
       served = next;
       log.info('serving the certificate from the Secret', { resourceVersion: next.resourceVersion });
     });
+    const consistent = options.cluster ?? createClusterView(options.kubeConfig);
+    if (!options.cluster && options.routes.some((r) => r.cachedReads))
+      caches = createCachedClusterView(options.kubeConfig, log, consistent);
     server = new WebhookServer({
       routes: options.routes,
-      cluster: options.cluster ?? createClusterView(options.kubeConfig),
+      cluster: consistent,
+      ...(caches ? { cachedCluster: caches.view } : {}),
       metrics,
       log,
       certificate: serving(served),

@@ -2,7 +2,7 @@
 // picks the handler for the request's kind, and turns what the handler returns into the response
 // (uid echoed, JSONPatch base64-encoded, always HTTP 200). Handlers are plain functions of the
 // request and a read-only view of the cluster, so they can be tested without a server.
-import type { KubernetesObject, V1LabelSelector, V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1LabelSelector, V1Namespace, V1Node } from '@kubernetes/client-node';
 import type {
   NetworkAttachmentDefinition,
   SpiderIPPool,
@@ -10,6 +10,7 @@ import type {
   SpiderReservedIP,
   SpiderSubnet,
 } from '../api/v2beta1/types.ts';
+import type { Family } from '../lib/ip/index.ts';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
@@ -53,8 +54,11 @@ export interface ClusterView {
   getNamespace(name: string): Promise<V1Namespace | undefined>;
   getNode(name: string): Promise<V1Node | undefined>;
   listNodes(): Promise<V1Node[]>;
-  /** Pods in phase Pending in every namespace; may lag slightly behind (used for warnings only). */
-  listPendingPods(): Promise<V1Pod[]>;
+  /**
+   * "namespace/name" of the pods waiting in phase Pending that name any of these pools for the family in
+   * their ippool or ippools annotation; may lag slightly behind (used for warnings only).
+   */
+  pendingPodsNaming(family: Family, poolNames: readonly string[]): Promise<Set<string>>;
   getNetworkAttachmentDefinition(namespace: string, name: string): Promise<NetworkAttachmentDefinition | undefined>;
   getSpiderMultusConfig(namespace: string, name: string): Promise<SpiderMultusConfig | undefined>;
 }
@@ -74,6 +78,11 @@ export interface WebhookRoute {
     operations: Operation[];
     scope: 'Cluster' | 'Namespaced' | '*';
   };
+  /**
+   * The handler reads the list+watch caches, and only a refusal is decided again from consistent reads: for
+   * a webhook that fails open and whose admissions are re-checked later (the pod webhook).
+   */
+  cachedReads?: boolean;
   /** Fail for the CRDs; see the pod webhook for its documented choice. */
   failurePolicy: 'Fail' | 'Ignore';
   /** Namespaces the webhook must not see (the product's own and kube-system for pods). */

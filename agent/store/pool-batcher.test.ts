@@ -71,6 +71,21 @@ describe('PoolBatcher', () => {
     assert.equal(parseRecords(store.pool).get('10.6.0.13')?.pod, 'ns/pod3');
   });
 
+  it('fails a request for conflicts only once its own budget is spent, not the batch it joined late', async () => {
+    const store = new MemoryPool(pool({}, JSON.stringify({ '10.6.0.10': { pod: 'ns/old', podUid: 'old' } })));
+    store.foreignWrites = Number.MAX_SAFE_INTEGER;
+    const b = new PoolBatcher('p', { client: store, reserved: noneReserved, retryBudgetMs: 200 });
+    const early = b.allocate('ns/early', 'early', 'eth0');
+    await new Promise((r) => setTimeout(r, 150));
+    const late = b.release('10.6.0.10', 'old');
+    await assert.rejects(early, /RetriesExhausted|exhaust all retries/);
+    const settled = await Promise.race([late.then(() => 'released'), new Promise((r) => setTimeout(r, 60, 'pending'))]);
+    assert.equal(settled, 'pending', 'the release that arrived 150 ms into the batch still has budget left');
+    store.foreignWrites = 0;
+    await late;
+    assert.equal(parseRecords(store.pool).size, 0);
+  });
+
   it('never hands out excluded, reserved or gateway addresses', async () => {
     const store = new MemoryPool(pool({ ips: ['10.6.0.1-10.6.0.6'], excludeIPs: ['10.6.0.2'], gateway: '10.6.0.1' }));
     const b = new PoolBatcher('p', { client: store, reserved: () => IPSet.fromRanges(['10.6.0.3-10.6.0.4']) });

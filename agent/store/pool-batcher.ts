@@ -26,7 +26,10 @@ export interface PoolBatcherOptions {
   elsewhere?: (pool: SpiderIPPool) => IPSet;
   observer?: BatcherObserver;
   maxRecords?: number;
-  /** How long a batch keeps retrying conflicts before its requests fail with RetriesExhausted. */
+  /**
+   * How long a request is retried through conflicting writes before it fails with RetriesExhausted, counted from
+   * its own arrival: a request that joined a long-contended batch late goes on into the next batch.
+   */
   retryBudgetMs?: number;
   /** The deadline of each read and write of the pool (UpdateOptions.callTimeoutMs). */
   callTimeoutMs?: number;
@@ -51,6 +54,8 @@ interface Pending {
    * re-read shows the address held by the pod, it was still this request that took it.
    */
   tried?: string;
+  /** When the request arrived (Date.now()). */
+  since: number;
 }
 
 /** Thrown to an allocation when the pool has no address left; the caller moves on to its next pool. */
@@ -86,14 +91,19 @@ export class PoolBatcher {
    */
   allocate(pod: string, podUid: string, nic: string): Promise<Allocated> {
     return new Promise((resolve, reject) =>
-      this.enqueue({ op: { kind: 'allocate', pod, podUid, nic }, resolve, reject }),
+      this.enqueue({ op: { kind: 'allocate', pod, podUid, nic }, resolve, reject, since: Date.now() }),
     );
   }
 
   /** Frees the address if, and only if, it is still recorded for this pod UID; true when it was. */
   release(ip: string, podUid: string): Promise<boolean> {
     return new Promise((resolve, reject) =>
-      this.enqueue({ op: { kind: 'release', ip, podUid }, resolve: ({ fresh }) => resolve(fresh), reject }),
+      this.enqueue({
+        op: { kind: 'release', ip, podUid },
+        resolve: ({ fresh }) => resolve(fresh),
+        reject,
+        since: Date.now(),
+      }),
     );
   }
 
@@ -104,7 +114,12 @@ export class PoolBatcher {
    */
   rebind(ip: string, pod: string, podUid: string, exclusive = false): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.enqueue({ op: { kind: 'rebind', ip, pod, podUid, exclusive }, resolve: () => resolve(), reject }),
+      this.enqueue({
+        op: { kind: 'rebind', ip, pod, podUid, exclusive },
+        resolve: () => resolve(),
+        reject,
+        since: Date.now(),
+      }),
     );
   }
 
@@ -124,6 +139,7 @@ export class PoolBatcher {
 
   private async apply(batch: Pending[]): Promise<void> {
     const { client, observer, reserved, elsewhere, maxRecords } = this.options;
+    const budgetMs = this.options.retryBudgetMs ?? 30_000;
     let conflicts = 0;
     try {
       const updated = await updatePoolStatus(
@@ -145,7 +161,7 @@ export class PoolBatcher {
           return { next: update.changed ? update.pool : undefined, result: update.outcomes };
         },
         {
-          policy: { budgetMs: this.options.retryBudgetMs ?? 30_000, firstPauseMs: 5, maxPauseMs: 100 },
+          policy: { budgetMs, firstPauseMs: 5, maxPauseMs: 100 },
           cached: this.latest,
           onConflict: () => {
             conflicts++;
@@ -170,6 +186,13 @@ export class PoolBatcher {
       updated.result.forEach((outcome, i) => this.settle(batch[i]!, outcome));
     } catch (err) {
       this.latest = undefined;
+      let failed = batch;
+      if (isConflict(err)) {
+        const now = Date.now();
+        const [young, spent] = partition(batch, (b) => now - b.since < budgetMs);
+        this.pending.unshift(...young);
+        failed = spent;
+      }
       const failure = isConflict(err)
         ? new AgentFailure(
             'RetriesExhausted',
@@ -178,7 +201,7 @@ export class PoolBatcher {
         : err instanceof Error
           ? err
           : new Error(String(err));
-      for (const { reject } of batch) reject(failure);
+      for (const { reject } of failed) reject(failure);
     }
   }
 
@@ -187,4 +210,11 @@ export class PoolBatcher {
     else if (outcome.kind === 'exhausted') reject(new PoolExhausted(this.poolName, outcome.detail));
     else reject(new AddressTaken(this.poolName, outcome.ip, outcome.holder, outcome.wanted));
   }
+}
+
+function partition<T>(items: T[], keep: (item: T) => boolean): [T[], T[]] {
+  const kept: T[] = [];
+  const rest: T[] = [];
+  for (const item of items) (keep(item) ? kept : rest).push(item);
+  return [kept, rest];
 }

@@ -75,10 +75,14 @@ async function waitHealthy(agent: RunningAgent): Promise<void> {
   throw new Error(`agent of ${agent.node} not healthy after 60 s`);
 }
 
+/** How an agent is started by default: from the sources under tsx. A benchmark passes the bundle instead. */
+const AGENT_FROM_SOURCES = ['--import', 'tsx', join(repoRoot, 'agent', 'main.ts')];
+
 export async function startAgents(
   kubeconfig: string,
   nodes: string[],
   env: Record<string, string> = {},
+  nodeArgs: string[] = AGENT_FROM_SOURCES,
 ): Promise<Agents> {
   const dir = mkdtempSync(join(tmpdir(), 'spiderpool-agents-'));
   // The plugin trusts only sockets under the real agent's directory, so the nodes' run directories live there.
@@ -87,7 +91,7 @@ export async function startAgents(
   const runRoot = mkdtempSync(join(agentRunRoot, 'agents-'));
   const spawnAgent = (node: string, socket: string, metricsPort: number, logFile: string) => {
     const fd = openSync(logFile, 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'agent', 'main.ts')], {
+    const child = spawn(process.execPath, nodeArgs, {
       stdio: ['ignore', fd, fd],
       env: {
         ...process.env,

@@ -120,6 +120,32 @@ describe('Informer', () => {
     }
   });
 
+  it('keeps only the projection of listed and watched objects', async () => {
+    const big = (name: string, rv: string) => ({ ...thing(name, rv), spec: { payload: 'x'.repeat(1000) } });
+    const { server, kubeConfig } = await fakeApiserver({
+      list: [list('10', big('a', '1'))],
+      watch: [events({ type: 'ADDED', object: big('b', '11') }), hang],
+    });
+    const informer = new Informer({
+      kind: KIND,
+      kubeConfig,
+      log,
+      backoff: fastBackoff,
+      project: (o) => ({ metadata: { name: o.metadata?.name, resourceVersion: o.metadata?.resourceVersion } }),
+    });
+    try {
+      informer.start();
+      await informer.waitForSync();
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(informer.store.get('a'), { metadata: { name: 'a', resourceVersion: '1' } });
+      assert.deepEqual(informer.store.get('b'), { metadata: { name: 'b', resourceVersion: '11' } });
+    } finally {
+      await informer.stop();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it('keeps an optional kind whose CRD is missing empty and synced', async () => {
     const { server, kubeConfig } = await fakeApiserver({
       list: [json(404, { kind: 'Status', code: 404 })],

@@ -32,6 +32,11 @@ export interface InformerOptions {
   backoff?: BackoffPolicy;
   /** How often an optional kind whose CRD is missing is looked for again. */
   optionalRetryMs?: number;
+  /**
+   * What the cache keeps of each object, when the readers need only part of it; the projection must keep
+   * `metadata.name`, `namespace` and `resourceVersion`.
+   */
+  project?: (obj: KubernetesObject) => KubernetesObject;
 }
 
 const errorCode = (err: unknown): number | undefined =>
@@ -167,7 +172,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       throw err;
     }
     if (this.stopping.signal.aborted) return;
-    for (const change of this.store.replace(listed.items)) this.emit(change);
+    const { project } = this.options;
+    const items = project ? listed.items.map((o) => project(o) as T) : listed.items;
+    for (const change of this.store.replace(items)) this.emit(change);
     this.resourceVersion = listed.resourceVersion;
     this.markSynced();
     for (const resolve of waiters) resolve();
@@ -240,7 +247,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     switch (type) {
       case 'ADDED':
       case 'MODIFIED':
-        this.emit(this.store.put(obj as T));
+        this.emit(this.store.put((this.options.project ? this.options.project(obj) : obj) as T));
         break;
       case 'DELETED':
         this.emit(this.store.remove(obj));

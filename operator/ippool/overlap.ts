@@ -49,12 +49,15 @@ export function findOverlaps(pools: readonly SpiderIPPool[]): Map<string, Overla
   return found;
 }
 
-/** The overlaps of the cached pools, computed again only when a pool changed. */
+/**
+ * The overlaps of the cached pools, computed again only when a pool's spec changed. Keyed by generation, which
+ * status writes leave alone: otherwise every status write of a cold start would compute all overlaps again.
+ */
 export function overlapsOf(pools: ReadCache<SpiderIPPool>): () => Map<string, Overlap[]> {
   let memo: { version: string; found: Map<string, Overlap[]> } | undefined;
   return () => {
     const list = pools.list();
-    const version = list.map((p) => `${p.metadata.name}@${p.metadata.resourceVersion}`).join(',');
+    const version = list.map((p) => `${p.metadata.name}@${p.metadata.uid}/${p.metadata.generation}`).join(',');
     if (memo?.version !== version) memo = { version, found: findOverlaps(list) };
     return memo.found;
   };

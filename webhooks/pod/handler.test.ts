@@ -9,6 +9,7 @@ import type {
 } from '../../api/v2beta1/types.ts';
 import type { AdmissionDecision, AdmissionRequest, ClusterView } from '../types.ts';
 import { createPodRoutes, POD_WEBHOOK_PATH } from './index.ts';
+import { PendingPods } from './pending-pods.ts';
 
 // ---- a cluster in memory ---------------------------------------------------------------------------------
 
@@ -33,7 +34,7 @@ function clusterOf(w: World): ClusterView {
     getNetworkAttachmentDefinition: async (ns, name) =>
       w.nads?.find((n) => n.metadata.namespace === ns && n.metadata.name === name),
     getSpiderMultusConfig: async () => undefined,
-    listPendingPods: async () => w.pods ?? [],
+    pendingPodsNaming: async (family, names) => PendingPods.of(w.pods ?? []).naming(family, names),
   };
 }
 

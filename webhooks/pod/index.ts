@@ -29,6 +29,8 @@ export function createPodRoutes(options: PodWebhookOptions = {}): WebhookRoute[]
       // carry the same reasons. What is lost while it is down is the injected node affinity, so a pod
       // may then be scheduled onto a node its pools do not serve and wait there in ContainerCreating.
       failurePolicy: 'Ignore',
+      // Failing open, it may read the caches: the agent re-checks every pool at allocation.
+      cachedReads: true,
       excludeNamespaces,
       handler: podAdmissionHandler({
         installNamespace,

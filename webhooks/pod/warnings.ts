@@ -3,13 +3,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { ANNOTATION } from '../../api/v2beta1/constants.ts';
-import {
-  compileGlob,
-  isPattern,
-  parsePodIPAMAnnotations,
-  poolFamily,
-  type PodIPAMAnnotations,
-} from '../../ipam/selection/index.ts';
+import { poolFamily, type PodIPAMAnnotations } from '../../ipam/selection/index.ts';
 import { assignable, parseRecords, usedSet } from '../../ipam/records.ts';
 import { IPSet, parseCIDR, parseIP, type Family } from '../../lib/ip/index.ts';
 import type { ClusterView } from '../types.ts';
@@ -24,7 +18,7 @@ import type { FamilyChoice } from './pools.ts';
  */
 export async function capacityWarnings(pod: V1Pod, choices: FamilyChoice[], cluster: ClusterView): Promise<string[]> {
   if (choices.length === 0) return [];
-  const [reservedIPs, pods] = await Promise.all([cluster.listReservedIPs(), cluster.listPendingPods()]);
+  const reservedIPs = await cluster.listReservedIPs();
   const reserved = (family: Family): IPSet =>
     reservedIPs.reduce((set, r) => {
       const ips = r.spec.ips ?? [];
@@ -48,12 +42,11 @@ export async function capacityWarnings(pod: V1Pod, choices: FamilyChoice[], clus
       usage.holders.forEach((h) => holders.add(h));
       free += usage.free;
     }
-    const waiting =
-      1 +
-      pods.filter((p) => {
-        const key = `${p.metadata?.namespace}/${p.metadata?.name}`;
-        return key !== self && isWaiting(p) && !holders.has(key) && namesAny(p, choice.family, choice.pools);
-      }).length;
+    const naming = await cluster.pendingPodsNaming(
+      choice.family,
+      choice.pools.map((p) => p.metadata.name),
+    );
+    const waiting = 1 + [...naming].filter((key) => key !== self && !holders.has(key)).length;
     if (free >= BigInt(waiting)) continue;
     const names = choice.pools.map((p) => `"${p.metadata.name}"`).join(', ');
     warnings.push(
@@ -88,38 +81,23 @@ export function routeWarnings(ipam: PodIPAMAnnotations, choices: FamilyChoice[])
   });
 }
 
+/**
+ * What a pool's records say, parsed once per object: a cached pool is the same object until it changes, and
+ * its records (up to 5000) would otherwise be parsed on every pod create that names it.
+ */
+const recordsRead = new WeakMap<SpiderIPPool, { used: IPSet; holders: string[] }>();
+
 /** Free addresses and the pods holding one; undefined for a pool whose spec or status cannot be read. */
 function poolUsage(pool: SpiderIPPool, reserved: IPSet): { free: bigint; holders: string[] } | undefined {
   try {
-    const records = parseRecords(pool);
-    const family = poolFamily(pool);
-    return {
-      free: assignable(pool, reserved).subtract(usedSet(family, records)).count(),
-      holders: [...records.values()].map((r) => r.pod),
-    };
+    let read = recordsRead.get(pool);
+    if (!read) {
+      const records = parseRecords(pool);
+      read = { used: usedSet(poolFamily(pool), records), holders: [...records.values()].map((r) => r.pod) };
+      recordsRead.set(pool, read);
+    }
+    return { free: assignable(pool, reserved).subtract(read.used).count(), holders: read.holders };
   } catch {
     return undefined;
   }
-}
-
-const isWaiting = (p: V1Pod): boolean => !p.metadata?.deletionTimestamp && (p.status?.phase ?? 'Pending') === 'Pending';
-
-function namesAny(p: V1Pod, family: Family, pools: SpiderIPPool[]): boolean {
-  let ipam: PodIPAMAnnotations;
-  try {
-    ipam = parsePodIPAMAnnotations(p.metadata?.annotations);
-  } catch {
-    return false;
-  }
-  const lists = [...(ipam.ippools ?? []), ...(ipam.ippool ? [ipam.ippool] : [])];
-  const entries = lists.flatMap((l) => (family === 4 ? l.ipv4 : l.ipv6));
-  return entries.some((entry) => {
-    if (!isPattern(entry)) return pools.some((pool) => pool.metadata.name === entry);
-    try {
-      const re = compileGlob(entry);
-      return pools.some((pool) => re.test(pool.metadata.name));
-    } catch {
-      return false;
-    }
-  });
 }

@@ -1,6 +1,6 @@
 // Test support for the rules: an in-memory ClusterView, admission requests, and a JSON patch applier
 // that follows RFC 6902 for the operations the mutating handlers emit.
-import type { KubernetesObject, V1Namespace, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Namespace, V1Node } from '@kubernetes/client-node';
 import type {
   NetworkAttachmentDefinition,
   SpiderIPPool,
@@ -42,8 +42,8 @@ export class FakeCluster implements ClusterView {
   async listNodes(): Promise<V1Node[]> {
     return [];
   }
-  async listPendingPods(): Promise<V1Pod[]> {
-    return [];
+  async pendingPodsNaming(): Promise<Set<string>> {
+    return new Set();
   }
   async getNetworkAttachmentDefinition(namespace: string, name: string) {
     return this.nads.find((n) => n.metadata.namespace === namespace && n.metadata.name === name);

@@ -176,6 +176,53 @@ describe('webhook server: AdmissionReview contract', function () {
     assert.match((response.status as { message: string }).message, /^internal error in \/throws: kaput$/);
   });
 
+  it('a route with cachedReads reads the cache, and a refusal is decided again from consistent reads', async () => {
+    const reads = { cached: 0, consistent: 0 };
+    let cachedNames: string[] = [];
+    const view = (who: keyof typeof reads, names: () => string[]) =>
+      ({
+        listIPPools: async () => {
+          reads[who]++;
+          return names().map((name) => ({ metadata: { name } }));
+        },
+      }) as unknown as ClusterView;
+    const cachedServer = new WebhookServer({
+      routes: [
+        {
+          path: '/cached',
+          type: 'mutating',
+          rule,
+          failurePolicy: 'Ignore',
+          cachedReads: true,
+          handler: async (_req, cluster) =>
+            (await cluster.listIPPools()).length > 0
+              ? { allowed: true }
+              : { allowed: false, message: 'Pod ns/p: SpiderIPPool "new" does not exist' },
+        },
+      ],
+      cluster: view('consistent', () => ['new']),
+      cachedCluster: view('cached', () => cachedNames),
+      metrics: new WebhookMetrics(),
+      log: createLogger('test', 'error'),
+      certificate: await issueServingCertificate(ca, ['127.0.0.1'], 1),
+      host: '127.0.0.1',
+      port: 0,
+    });
+    const saved = server;
+    await cachedServer.listen();
+    server = cachedServer;
+    try {
+      assert.equal((await call('POST', '/cached', review('p'))).json().response.allowed, true);
+      assert.deepEqual(reads, { cached: 1, consistent: 1 }, 'the pool missing from the cache was read again');
+      cachedNames = ['new'];
+      assert.equal((await call('POST', '/cached', review('p'))).json().response.allowed, true);
+      assert.deepEqual(reads, { cached: 2, consistent: 1 }, 'an admission from the cache needs no other read');
+    } finally {
+      server = saved;
+      await cachedServer.close();
+    }
+  });
+
   it('allows requests from excluded namespaces without asking the handler', async () => {
     const { response } = (await call('POST', '/mutate', review('bad', { namespace: 'kube-system' }))).json();
     assert.deepEqual(response, { uid: 'uid-bad', allowed: true });

@@ -17,6 +17,8 @@ export interface ServingCertificate {
 export interface WebhookServerOptions {
   routes: WebhookRoute[];
   cluster: ClusterView;
+  /** What routes with cachedReads read first; a refusal is decided again from `cluster`. */
+  cachedCluster?: ClusterView;
   metrics: WebhookMetrics;
   log: Logger;
   certificate: ServingCertificate;
@@ -154,6 +156,12 @@ export class WebhookServer {
     if (request.namespace && route.excludeNamespaces?.includes(request.namespace))
       return { decision: { allowed: true }, failed: false };
     try {
+      const cached = route.cachedReads ? this.options.cachedCluster : undefined;
+      if (cached) {
+        // Only a refusal is confirmed with consistent reads: the pool it names may be too new for the cache.
+        const decision = await route.handler(request, cached);
+        if (decision.allowed) return { decision, failed: false };
+      }
       return { decision: await route.handler(request, this.options.cluster), failed: false };
     } catch (err) {
       this.options.log.error('admission handler threw', {

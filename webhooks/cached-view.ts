@@ -109,7 +109,6 @@ export function createCachedClusterView(kubeConfig: KubeConfig, log: Logger, onD
         () => onDemand.pendingPodsNaming(family, poolNames),
       ),
     getNode: (name) => onDemand.getNode(name),
-    listNodes: () => onDemand.listNodes(),
     getSpiderMultusConfig: (namespace, name) => onDemand.getSpiderMultusConfig(namespace, name),
   };
   return { view, stop: async () => void (await Promise.all(all.map((i) => i.stop()))) };

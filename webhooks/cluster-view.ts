@@ -67,7 +67,6 @@ export function createClusterView(kubeConfig: KubeConfig): ClusterView {
     listIPPools: listCRD(KINDS.SpiderIPPool),
     listSubnets: listCRD(KINDS.SpiderSubnet),
     listReservedIPs: listCRD(KINDS.SpiderReservedIP),
-    listNodes: sharedFreshRead(() => retryServerError(async () => (await core.listNode()).items)),
     // From the apiserver's watch cache (resourceVersion 0): a warning may count a pod a moment late, and
     // a quorum list of every pod on each pod create would cost far more than the warning is worth.
     pendingPodsNaming: async (family, poolNames) =>

@@ -53,7 +53,6 @@ export interface ClusterView {
   listReservedIPs(): Promise<SpiderReservedIP[]>;
   getNamespace(name: string): Promise<V1Namespace | undefined>;
   getNode(name: string): Promise<V1Node | undefined>;
-  listNodes(): Promise<V1Node[]>;
   /**
    * "namespace/name" of the pods waiting in phase Pending that name any of these pools for the family in
    * their ippool or ippools annotation; may lag slightly behind (used for warnings only).

@@ -30,7 +30,6 @@ function clusterOf(w: World): ClusterView {
     listReservedIPs: async () => w.reserved ?? [],
     getNamespace: async (name) => (w.namespaces ?? [{ metadata: { name } }]).find((n) => n.metadata?.name === name),
     getNode: async (name) => w.nodes?.find((n) => n.metadata?.name === name),
-    listNodes: async () => w.nodes ?? [],
     getNetworkAttachmentDefinition: async (ns, name) =>
       w.nads?.find((n) => n.metadata.namespace === ns && n.metadata.name === name),
     getSpiderMultusConfig: async () => undefined,

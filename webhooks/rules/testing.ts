@@ -39,9 +39,6 @@ export class FakeCluster implements ClusterView {
   async getNode(): Promise<V1Node | undefined> {
     return undefined;
   }
-  async listNodes(): Promise<V1Node[]> {
-    return [];
-  }
   async pendingPodsNaming(): Promise<Set<string>> {
     return new Set();
   }

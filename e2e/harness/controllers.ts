@@ -6,9 +6,10 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { GROUP, INSTALL_NAMESPACE, VERSION } from '../../api/v2beta1/constants.ts';
+import { CONTROLLER_NAME, GROUP, INSTALL_NAMESPACE, VERSION } from '../../api/v2beta1/constants.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import { isAlreadyExists } from '../../lib/kube.ts';
+import { deleteWebhookConfigurations } from '../../webhooks/registration.ts';
 import { freePort } from '../cluster/control-plane.ts';
 import { repoRoot } from '../cluster/install.ts';
 import type { DaemonGroup, DaemonProcess } from './processes.ts';
@@ -121,6 +122,9 @@ export async function startControllers(options: ControllersOptions): Promise<Con
       ),
     );
     rmSync(dir, { recursive: true, force: true });
+    // The webhook server registered itself by URL; left behind, the configurations would send every later
+    // create on this apiserver to a port nothing listens on.
+    await deleteWebhookConfigurations(options.kubeConfig, CONTROLLER_NAME).catch(() => undefined);
   };
   const killAll = () => {
     for (const p of started) p.process.kill('SIGKILL');

@@ -1,13 +1,13 @@
 // What conflict and gateway detection add to a coordinator ADD: p50 and p99 wall time of sequential ADDs of an
 // underlay dual-stack eth0 in real network namespaces (a node, a segment whose bridge holds both gateways, a
 // pod), with detection off, then on. The agent is a stand-in serving the coordinator config on a unix socket.
-// Usage: npx tsx cni/bench-detection.ts [runs]
+// Usage: npm run bench:detection -- [runs]
 import { randomBytes } from 'node:crypto';
 import { AGENT_PATHS, type CoordinatorConfig } from '../lib/agent-api.ts';
 import { addNetns, deleteNetns, execInNetns, ip } from '../e2e/kubelet/netns.ts';
-import { buildPlugin } from './build.ts';
-import { FakeAgent } from './skel/testing/fake-agent.ts';
-import { buildProbeTools } from './tools/build.ts';
+import { buildPlugin } from '../cni/build.ts';
+import { FakeAgent } from '../cni/skel/testing/fake-agent.ts';
+import { buildProbeTools } from '../cni/tools/build.ts';
 
 const runs = Number(process.argv[2] ?? 50);
 const sfx = randomBytes(3).toString('hex');

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
-import type { SpiderEndpoint, SpiderIPPool } from '../api/v2beta1/types.ts';
 import { GROUP, VERSION } from '../api/v2beta1/constants.ts';
 import { parseRecords } from '../ipam/records.ts';
+import { SpiderpoolClient } from '../lib/spiderpool-client.ts';
 import { createGarbageCollector } from '../operator/gc/reconciler.ts';
 import type { RunningOperator } from '../operator/runtime/types.ts';
 import { repoRoot } from './cluster/install.ts';
@@ -32,25 +32,13 @@ describe('KubeVirt VMs keep their addresses', function () {
   let op: RunningOperator | undefined;
   let core: CoreV1Api;
   let custom: CustomObjectsApi;
+  let client: SpiderpoolClient;
   let identities: InstalledIdentities | undefined;
 
   const create = async (plural: string, body: object) =>
     (await custom.createNamespacedCustomObject({ ...KUBEVIRT, plural, namespace: NS, body })) as KubernetesObject;
-  const records = async () =>
-    Object.fromEntries(
-      parseRecords(
-        (await custom.getClusterCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural: 'spiderippools',
-          name: POOL,
-        })) as SpiderIPPool,
-      ),
-    );
-  const endpoint = async (name: string) =>
-    (await custom
-      .getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace: NS, name })
-      .catch(() => undefined)) as SpiderEndpoint | undefined;
+  const records = async () => Object.fromEntries(parseRecords(await client.read(POOL)));
+  const endpoint = (name: string) => client.endpoint(NS, name);
   const owner = (o: KubernetesObject) => ({
     apiVersion: o.apiVersion as string,
     kind: o.kind as string,
@@ -106,6 +94,7 @@ describe('KubeVirt VMs keep their addresses', function () {
     c = await testCluster();
     core = c.kubeConfig.makeApiClient(CoreV1Api);
     custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
+    client = new SpiderpoolClient(c.kubeConfig);
     await kubectlOk(c.kubectl, ['apply', '-f', join(repoRoot, 'e2e', 'crds', 'kubevirt.yaml')]);
     await kubectlOk(c.kubectl, [
       'wait',

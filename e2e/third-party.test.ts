@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
-import type { SpiderEndpoint, SpiderIPPool } from '../api/v2beta1/types.ts';
+import type { SpiderIPPool } from '../api/v2beta1/types.ts';
 import { GROUP, VERSION } from '../api/v2beta1/constants.ts';
 import { parseRecords } from '../ipam/records.ts';
+import { SpiderpoolClient } from '../lib/spiderpool-client.ts';
 import { repoRoot } from './cluster/install.ts';
 import { kubectlOk } from './cluster/kubectl.ts';
 import { createIPPoolReconciler } from '../operator/ippool/reconciler.ts';
@@ -35,6 +36,7 @@ describe('Third-party controllers: OpenKruise', function () {
   let nodes: NodeSide | undefined;
   let core: CoreV1Api;
   let custom: CustomObjectsApi;
+  let client: SpiderpoolClient;
   let identities: InstalledIdentities | undefined;
   let op: RunningOperator | undefined;
 
@@ -74,21 +76,8 @@ describe('Third-party controllers: OpenKruise', function () {
     await c.kubectl(['delete', 'pods', '-n', NS, '-l', `app=${name}`, '--wait=true']);
   };
 
-  const records = async () =>
-    Object.fromEntries(
-      parseRecords(
-        (await custom.getClusterCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural: 'spiderippools',
-          name: POOL,
-        })) as SpiderIPPool,
-      ),
-    );
-  const endpoint = async (name: string) =>
-    (await custom
-      .getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'spiderendpoints', namespace: NS, name })
-      .catch(() => undefined)) as SpiderEndpoint | undefined;
+  const records = async () => Object.fromEntries(parseRecords(await client.read(POOL)));
+  const endpoint = (name: string) => client.endpoint(NS, name);
   const createApp = async (version: string, plural: string, kind: string, name: string) =>
     (await custom.createNamespacedCustomObject({
       group: 'apps.kruise.io',
@@ -143,6 +132,7 @@ describe('Third-party controllers: OpenKruise', function () {
     c = await testCluster();
     core = c.kubeConfig.makeApiClient(CoreV1Api);
     custom = c.kubeConfig.makeApiClient(CustomObjectsApi);
+    client = new SpiderpoolClient(c.kubeConfig);
     await kubectlOk(c.kubectl, ['apply', '-f', CRDS]);
     await kubectlOk(c.kubectl, ['wait', '--for=condition=Established', '-f', CRDS]);
     await kubectlOk(c.kubectl, ['create', 'namespace', NS]);

@@ -3,7 +3,8 @@
 // pod), with detection off, then on. The agent is a stand-in serving the coordinator config on a unix socket.
 // Usage: npm run bench:detection -- [runs]
 import { randomBytes } from 'node:crypto';
-import { AGENT_PATHS, type CoordinatorConfig } from '../lib/agent-api.ts';
+import { AGENT_PATHS } from '../lib/agent-api.ts';
+import { clusterConfig } from '../cni/coordinator/testing/cluster-config.ts';
 import { addNetns, deleteNetns, execInNetns, ip } from '../e2e/kubelet/netns.ts';
 import { buildPlugin } from '../cni/build.ts';
 import { FakeAgent } from '../cni/skel/testing/fake-agent.ts';
@@ -13,23 +14,13 @@ const runs = Number(process.argv[2] ?? 50);
 const sfx = randomBytes(3).toString('hex');
 const [NODE, LAN, POD] = ['node', 'lan', 'pod'].map((n) => `cbd-${sfx}-${n}`) as [string, string, string];
 
-const config = (detect: boolean): CoordinatorConfig => ({
-  mode: 'underlay',
-  overlayPodCIDR: [],
-  serviceCIDR: ['10.233.0.0/18'],
-  hijackCIDR: [],
-  policyRoutes: [],
-  podMACPrefix: '',
-  tunePodRoutes: true,
-  podDefaultRouteNIC: '',
-  vethLinkAddress: '',
-  vethMTU: 1500,
-  hostRuleTable: 500,
-  podRPFilter: 0,
-  txQueueLen: 0,
-  detectIPConflict: detect,
-  detectGateway: detect,
-});
+const config = (detect: boolean) =>
+  clusterConfig({
+    mode: 'underlay',
+    serviceCIDR: ['10.233.0.0/18'],
+    detectIPConflict: detect,
+    detectGateway: detect,
+  });
 
 const percentile = (sorted: number[], p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AGENT_PATHS, type CoordinatorConfig } from '../lib/agent-api.ts';
+import { AGENT_PATHS } from '../lib/agent-api.ts';
+import { clusterConfig } from '../cni/coordinator/testing/cluster-config.ts';
 import { buildPlugins } from '../cni/build.ts';
 import { FakeAgent } from '../cni/skel/testing/fake-agent.ts';
 import { buildProbeTools } from '../cni/tools/build.ts';
@@ -22,23 +23,7 @@ const OTHER = `dpi-${sfx}-other`;
 /** The host tools the plugins use, and nothing else: the probes must come from the install. */
 const HOST_TOOLS = ['ip', 'nsenter', 'sysctl', 'iptables', 'ip6tables'];
 
-const cluster: CoordinatorConfig = {
-  mode: 'underlay',
-  overlayPodCIDR: [],
-  serviceCIDR: [],
-  hijackCIDR: [],
-  policyRoutes: [],
-  podMACPrefix: '',
-  tunePodRoutes: true,
-  podDefaultRouteNIC: '',
-  vethLinkAddress: '',
-  vethMTU: 1500,
-  hostRuleTable: 500,
-  podRPFilter: 0,
-  txQueueLen: 0,
-  detectIPConflict: true,
-  detectGateway: true,
-};
+const cluster = clusterConfig({ mode: 'underlay', detectIPConflict: true, detectGateway: true });
 
 describe('data plane as installed: install-cni.sh, the probe tools and ifacer', function () {
   this.timeout(300_000);

@@ -3,7 +3,8 @@
 // routes move to table 101.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { AGENT_PATHS, type CoordinatorConfig } from '../../lib/agent-api.ts';
+import { AGENT_PATHS } from '../../lib/agent-api.ts';
+import { clusterConfig } from './testing/cluster-config.ts';
 import { addNetns, deleteNetns, execInNetns, ip } from '../../e2e/kubelet/netns.ts';
 import { buildPlugin } from '../build.ts';
 import { FakeAgent } from '../skel/testing/fake-agent.ts';
@@ -16,21 +17,10 @@ const POD = `cd6-${sfx}-pod`;
 const CID = `d${sfx}0123456789abcdef`;
 const HOST_VETH = `veth${CID.slice(0, 11)}`;
 
-const cluster: CoordinatorConfig = {
-  mode: 'auto',
+const cluster = clusterConfig({
   overlayPodCIDR: ['fd00:244::/56'],
   serviceCIDR: ['fd00:233::/108', '10.233.0.0/18'],
-  hijackCIDR: [],
-  policyRoutes: [],
-  podMACPrefix: '',
-  tunePodRoutes: true,
-  podDefaultRouteNIC: '',
-  vethLinkAddress: '',
-  vethMTU: 1500,
-  hostRuleTable: 500,
-  podRPFilter: 0,
-  txQueueLen: 0,
-};
+});
 
 describe('coordinator plugin: IPv6 and dual stack', function () {
   this.timeout(180_000);

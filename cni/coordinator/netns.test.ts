@@ -2,7 +2,8 @@
 // plugin runs in) with an uplink, and a pod netns whose eth0 and net1 are macvlan on that uplink.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { AGENT_PATHS, type CoordinatorConfig } from '../../lib/agent-api.ts';
+import { AGENT_PATHS } from '../../lib/agent-api.ts';
+import { clusterConfig } from './testing/cluster-config.ts';
 import { addNetns, deleteNetns, execInNetns, ip } from '../../e2e/kubelet/netns.ts';
 import { buildPlugin } from '../build.ts';
 import { FakeAgent } from '../skel/testing/fake-agent.ts';
@@ -15,21 +16,11 @@ const CID = `c${sfx}0123456789abcdef`;
 const HOST_VETH = `veth${CID.slice(0, 11)}`;
 const HOST_IP = '192.168.77.1';
 
-const cluster: CoordinatorConfig = {
-  mode: 'auto',
+const cluster = clusterConfig({
   overlayPodCIDR: ['10.233.64.0/18'],
   serviceCIDR: ['10.233.0.0/18'],
   hijackCIDR: ['169.254.0.0/16'],
-  policyRoutes: [],
-  podMACPrefix: '',
-  tunePodRoutes: true,
-  podDefaultRouteNIC: '',
-  vethLinkAddress: '',
-  vethMTU: 1500,
-  hostRuleTable: 500,
-  podRPFilter: 0,
-  txQueueLen: 0,
-};
+});
 
 describe('coordinator plugin in network namespaces', function () {
   this.timeout(180_000);

@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { ADMITTED_WRITES_CONFIGMAP } from '../webhooks/admitted-writes.ts';
 import { repoRoot } from './cluster/install.ts';
 import { kubectlOk } from './cluster/kubectl.ts';
 import { startOwnCluster, testCluster, type TestCluster } from './harness/cluster.ts';
@@ -48,6 +49,8 @@ const ALLOWED: Ask[] = [
   [CONTROLLER, 'update', 'validatingwebhookconfigurations/spiderpool-controller'],
   [CONTROLLER, 'create', 'secrets', '-n', NS],
   [CONTROLLER, 'update', `secrets/${TLS}`, '-n', NS],
+  [CONTROLLER, 'create', 'configmaps', '-n', NS],
+  [CONTROLLER, 'update', `configmaps/${ADMITTED_WRITES_CONFIGMAP}`, '-n', NS],
 ];
 const DENIED: Ask[] = [
   [AGENT, 'delete', 'spiderippools.spiderpool.spidernet.io'],
@@ -70,6 +73,8 @@ const DENIED: Ask[] = [
   [CONTROLLER, 'list', 'secrets', '-n', NS],
   [CONTROLLER, 'get', 'configmaps', '-n', 'default'],
   [CONTROLLER, 'update', 'configmaps', '-n', 'kube-system'],
+  [CONTROLLER, 'update', 'configmaps/other', '-n', NS],
+  [CONTROLLER, 'delete', `configmaps/${ADMITTED_WRITES_CONFIGMAP}`, '-n', NS],
   [CONTROLLER, 'update', 'leases.coordination.k8s.io/other', '-n', NS],
   [CONTROLLER, 'create', 'leases.coordination.k8s.io', '-n', 'kube-system'],
   [CONTROLLER, 'create', 'pods', '-n', 'default'],

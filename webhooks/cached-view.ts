@@ -1,6 +1,7 @@
-// The ClusterView of the pod webhook, served from list+watch caches. The pod webhook fails open and the
-// agent re-checks everything at allocation, so a pool created a moment ago may be missing here without harm;
-// what it buys is a pod create that reads no pool list from the apiserver. Waiting pods are kept as an index
+// The ClusterViews served from list+watch caches. The pod webhook fails open and the agent re-checks everything
+// at allocation, so a pool created a moment ago may be missing from its view without harm; what it buys is a pod
+// create that reads no pool list from the apiserver. The pool and subnet webhooks read the same caches only once
+// they are proven current (proven-view.ts). Waiting pods are kept as an index
 // of the pools they name (pod/pending-pods.ts), not scanned on each create. Nodes and SpiderMultusConfigs
 // are read on demand: only pods created with spec.nodeName need a node.
 import type { KubeConfig, KubernetesObject, V1Namespace, V1Pod } from '@kubernetes/client-node';
@@ -15,7 +16,9 @@ import type {
 import type { Logger } from '../lib/log.ts';
 import { Informer } from '../lib/watch/informer.ts';
 import type { Kind } from '../lib/watch/kind.ts';
+import type { AdmittedWrites } from './admitted-writes.ts';
 import { PendingPods } from './pod/pending-pods.ts';
+import { type ReadSource, createProvenView } from './proven-view.ts';
 import type { ClusterView } from './types.ts';
 
 const NAMESPACES: Kind = { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false };
@@ -47,12 +50,20 @@ function pendingPodProjection(obj: KubernetesObject): V1Pod {
 }
 
 export interface CachedClusterView {
+  /** The caches as they are: for the pod webhook. */
   view: ClusterView;
+  /** Pools and subnets from the caches only once they hold every admitted write (proven-view.ts). */
+  proven: ClusterView;
   stop(): Promise<void>;
 }
 
 /** Starts the caches. `onDemand` serves the reads that are not cached, and every read until its cache has synced. */
-export function createCachedClusterView(kubeConfig: KubeConfig, log: Logger, onDemand: ClusterView): CachedClusterView {
+export function createCachedClusterView(
+  kubeConfig: KubeConfig,
+  log: Logger,
+  onDemand: ClusterView,
+  proof: { admitted: AdmittedWrites; onRead?: (source: ReadSource) => void; horizonMs?: number },
+): CachedClusterView {
   const informer = <T extends KubernetesObject>(kind: Kind) => new Informer<T>({ kind, kubeConfig, log });
   const pools = informer<SpiderIPPool>(KINDS.SpiderIPPool);
   const subnets = informer<SpiderSubnet>(KINDS.SpiderSubnet);
@@ -111,5 +122,16 @@ export function createCachedClusterView(kubeConfig: KubeConfig, log: Logger, onD
     getNode: (name) => onDemand.getNode(name),
     getSpiderMultusConfig: (namespace, name) => onDemand.getSpiderMultusConfig(namespace, name),
   };
-  return { view, stop: async () => void (await Promise.all(all.map((i) => i.stop()))) };
+  const proven: ClusterView = {
+    ...onDemand,
+    ...createProvenView({
+      pools,
+      subnets,
+      readRecord: () => proof.admitted.read(),
+      consistent: onDemand,
+      ...(proof.onRead ? { onRead: proof.onRead } : {}),
+      ...(proof.horizonMs ? { horizonMs: proof.horizonMs } : {}),
+    }),
+  };
+  return { view, proven, stop: async () => void (await Promise.all(all.map((i) => i.stop()))) };
 }

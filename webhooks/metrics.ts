@@ -1,6 +1,7 @@
 // Prometheus metrics of the admission server, labelled by webhook path.
 import { Registry, exponentialBuckets } from 'prom-client';
 import { counter, declareMetrics, histogram } from '../lib/metrics.ts';
+import type { ReadSource } from './proven-view.ts';
 
 export type AdmissionOutcome = 'allowed' | 'denied' | 'error';
 
@@ -18,6 +19,11 @@ const SERIES = {
     'spiderpool_webhook_handler_errors_total',
     'handlers that threw (the request was denied), by webhook path',
     ['webhook'],
+  ),
+  reads: counter(
+    'spiderpool_webhook_pool_reads_total',
+    'pool and subnet lists read by the pool and subnet webhooks, by source: cache (proven current) or apiserver (quorum LIST)',
+    ['source'],
   ),
   latency: histogram(
     'spiderpool_webhook_request_duration_seconds',
@@ -41,5 +47,9 @@ export class WebhookMetrics {
     if (outcome !== 'allowed') denials.inc({ webhook, operation });
     if (outcome === 'error') errors.inc({ webhook });
     latency.observe({ webhook }, seconds);
+  }
+
+  read(source: ReadSource): void {
+    this.series.reads.inc({ source });
   }
 }

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { CABundleInjector } from './certs/ca-injector.ts';
 import { CertificateSource, type CertificateMode } from './certs/certificate-source.ts';
 import { splitPem, type CertificateSecret } from './certs/secret.ts';
+import { AdmittedWrites } from './admitted-writes.ts';
 import { createCachedClusterView, type CachedClusterView } from './cached-view.ts';
 import { createClusterView } from './cluster-view.ts';
 import { WebhookMetrics } from './metrics.ts';
@@ -38,7 +39,7 @@ export interface StartWebhooksOptions {
   routes: WebhookRoute[];
   /**
    * What every route reads. Default: consistent apiserver reads (createClusterView), and for routes with
-   * cachedReads the caches of createCachedClusterView.
+   * cachedReads or provenReads the caches of createCachedClusterView. Given, no route reads caches.
    */
   cluster?: ClusterView;
   /** Namespace of the Secret and the Service. Default `spiderpool`. */
@@ -60,6 +61,8 @@ export interface StartWebhooksOptions {
   register?: { urlHost: string; urlPort?: number } | { service: { port?: number } };
   metrics?: WebhookMetrics;
   log?: Logger;
+  /** How long a note of an admitted write is trusted (webhooks/admitted-writes.ts); shorter only in tests. */
+  admittedWritesHorizonMs?: number;
 }
 
 export interface Webhooks {
@@ -128,12 +131,26 @@ export async function startWebhooks(options: StartWebhooksOptions): Promise<Webh
       log.info('serving the certificate from the Secret', { resourceVersion: next.resourceVersion });
     });
     const consistent = options.cluster ?? createClusterView(options.kubeConfig);
-    if (!options.cluster && options.routes.some((r) => r.cachedReads))
-      caches = createCachedClusterView(options.kubeConfig, log, consistent);
+    const admitted = new AdmittedWrites(options.kubeConfig, namespace);
+    if (!options.cluster && options.routes.some((r) => r.cachedReads || r.provenReads)) {
+      caches = createCachedClusterView(options.kubeConfig, log, consistent, {
+        admitted,
+        onRead: (source) => metrics.read(source),
+        ...(options.admittedWritesHorizonMs ? { horizonMs: options.admittedWritesHorizonMs } : {}),
+      });
+      // The record vouches for caches only a horizon after it was first written: start that clock now.
+      await admitted.ensure().catch((err: unknown) =>
+        log.warn('cannot create the record of admitted writes; pool and subnet checks read from the apiserver', {
+          err: String(err),
+        }),
+      );
+    }
     server = new WebhookServer({
       routes: options.routes,
       cluster: consistent,
-      ...(caches ? { cachedCluster: caches.view } : {}),
+      ...(caches
+        ? { cachedCluster: caches.view, proven: { cluster: caches.proven, note: (w) => admitted.note(w) } }
+        : {}),
       metrics,
       log,
       certificate: serving(served),

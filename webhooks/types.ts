@@ -82,6 +82,12 @@ export interface WebhookRoute {
    * a webhook that fails open and whose admissions are re-checked later (the pod webhook).
    */
   cachedReads?: boolean;
+  /**
+   * The handler reads pools and subnets from the caches once they are proven to hold every write the webhooks
+   * admitted, and a validating route notes each pool or subnet write it admits (webhooks/admitted-writes.ts); a
+   * refusal is decided again from consistent reads. For the pool and subnet webhooks, which fail closed.
+   */
+  provenReads?: boolean;
   /** Fail for the CRDs; see the pod webhook for its documented choice. */
   failurePolicy: 'Fail' | 'Ignore';
   /** Namespaces the webhook must not see (the product's own and kube-system for pods). */

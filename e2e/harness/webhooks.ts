@@ -21,6 +21,8 @@ export interface RunWebhooksOptions {
   configurationName?: string;
   tls?: WebhookTLSOptions;
   cluster?: ClusterView;
+  /** See StartWebhooksOptions. */
+  admittedWritesHorizonMs?: number;
 }
 
 export interface RunningWebhooks {
@@ -116,6 +118,7 @@ export async function runWebhooks(
     tls: options.tls,
     register: { urlHost: '127.0.0.1' },
     log: createLogger('webhooks', process.env.LOG_LEVEL ?? 'warn'),
+    ...(options.admittedWritesHorizonMs ? { admittedWritesHorizonMs: options.admittedWritesHorizonMs } : {}),
   });
   try {
     await probe.untilCalled();

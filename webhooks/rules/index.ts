@@ -32,15 +32,18 @@ const route = (
   handler,
 });
 
+/** Pools and subnets are checked against each other from caches proven current (webhooks/proven-view.ts). */
+const proven = (route: WebhookRoute): WebhookRoute => ({ ...route, provenReads: true });
+
 const WRITE: Operation[] = ['CREATE', 'UPDATE'];
 const WRITE_DELETE: Operation[] = ['CREATE', 'UPDATE', 'DELETE'];
 
 export function createCrdRoutes(options: RuleOptions): WebhookRoute[] {
   return [
-    route('mutating', KINDS.SpiderIPPool, WRITE, mutateIPPool()),
-    route('validating', KINDS.SpiderIPPool, WRITE_DELETE, validateIPPool(options)),
-    route('mutating', KINDS.SpiderSubnet, WRITE, mutateSubnet()),
-    route('validating', KINDS.SpiderSubnet, WRITE_DELETE, validateSubnet(options)),
+    proven(route('mutating', KINDS.SpiderIPPool, WRITE, mutateIPPool())),
+    proven(route('validating', KINDS.SpiderIPPool, WRITE_DELETE, validateIPPool(options))),
+    proven(route('mutating', KINDS.SpiderSubnet, WRITE, mutateSubnet())),
+    proven(route('validating', KINDS.SpiderSubnet, WRITE_DELETE, validateSubnet(options))),
     route('mutating', KINDS.SpiderReservedIP, WRITE, mutateReservedIP()),
     route('validating', KINDS.SpiderReservedIP, WRITE, validateReservedIP(options)),
     // The node agent writes endpoints while a pod is being created: if the controller is down, pods

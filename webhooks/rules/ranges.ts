@@ -80,22 +80,32 @@ export function describeSet(set: IPSet, max = 3): string {
   return ranges.length > max ? `${shown} and ${ranges.length - max} more ranges` : shown;
 }
 
+interface PoolSpecLike {
+  subnet: string;
+  ips?: string[];
+  excludeIPs?: string[];
+}
+
+// A check compares the request with every other pool: the cached pools are the same objects from one request to
+// the next, so each is parsed once, not once per check. Specs are never modified in place.
+const parsed = new WeakMap<PoolSpecLike, { cidr: CIDR; effective: IPSet } | undefined>();
+
 /**
  * Subnet and `ips − excludeIPs` of a stored pool or subnet; undefined when it cannot be read (written while the webhook
  * was down).
  */
-export function effectiveIPs(spec: {
-  subnet: string;
-  ips?: string[];
-  excludeIPs?: string[];
-}): { cidr: CIDR; effective: IPSet } | undefined {
+export function effectiveIPs(spec: PoolSpecLike): { cidr: CIDR; effective: IPSet } | undefined {
+  if (parsed.has(spec)) return parsed.get(spec);
+  let result: { cidr: CIDR; effective: IPSet } | undefined;
   try {
     const cidr = parseCIDR(spec.subnet);
     const effective = IPSet.fromRanges(spec.ips ?? [], cidr.family).subtract(
       IPSet.fromRanges(spec.excludeIPs ?? [], cidr.family),
     );
-    return { cidr, effective };
+    result = { cidr, effective };
   } catch {
-    return undefined;
+    result = undefined;
   }
+  parsed.set(spec, result);
+  return result;
 }

@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../lib/log.ts';
+import { type AdmittedWrite, admittedWrite } from '../admitted-writes.ts';
 import type { WebhookMetrics } from '../metrics.ts';
 import type { AdmissionDecision, AdmissionRequest, ClusterView, WebhookRoute } from '../types.ts';
 import { MalformedReviewError, decodeReview, encodeReview } from './review.ts';
@@ -19,6 +20,11 @@ export interface WebhookServerOptions {
   cluster: ClusterView;
   /** What routes with cachedReads read first; a refusal is decided again from `cluster`. */
   cachedCluster?: ClusterView;
+  /**
+   * What routes with provenReads read first, and where their validating routes note each write they admit; a
+   * refusal is decided again from `cluster`.
+   */
+  proven?: { cluster: ClusterView; note(write: AdmittedWrite): Promise<void> };
   metrics: WebhookMetrics;
   log: Logger;
   certificate: ServingCertificate;
@@ -156,13 +162,21 @@ export class WebhookServer {
     if (request.namespace && route.excludeNamespaces?.includes(request.namespace))
       return { decision: { allowed: true }, failed: false };
     try {
-      const cached = route.cachedReads ? this.options.cachedCluster : undefined;
+      const { cachedCluster, proven } = this.options;
+      const cached = route.cachedReads ? cachedCluster : route.provenReads ? proven?.cluster : undefined;
+      let decision: AdmissionDecision | undefined;
       if (cached) {
         // Only a refusal is confirmed with consistent reads: the pool it names may be too new for the cache.
-        const decision = await route.handler(request, cached);
-        if (decision.allowed) return { decision, failed: false };
+        decision = await route.handler(request, cached);
       }
-      return { decision: await route.handler(request, this.options.cluster), failed: false };
+      if (!decision?.allowed) decision = await route.handler(request, this.options.cluster);
+      const write =
+        proven && route.provenReads && route.type === 'validating' && decision.allowed
+          ? admittedWrite(request, Date.now())
+          : undefined;
+      // Noted before it is answered: a check that starts once the write has completed must find the note.
+      if (write) await proven?.note(write);
+      return { decision, failed: false };
     } catch (err) {
       this.options.log.error('admission handler threw', {
         webhook: route.path,

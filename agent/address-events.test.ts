@@ -1,7 +1,7 @@
 // The allocation history never holds up an ADD or DEL: a slow or failing apiserver only delays or drops events.
 import assert from 'node:assert/strict';
 import type { CoreV1Api } from '@kubernetes/client-node';
-import { parseAddressEvent } from '../lib/address-events.ts';
+import { parseAddressEvent, parseAddressEvents } from '../lib/address-events.ts';
 import type { Logger } from '../lib/log.ts';
 import { AddressEvents } from './address-events.ts';
 
@@ -79,5 +79,39 @@ describe('address events', () => {
     assert.deepEqual(warnings, [
       { message: 'cannot record address event', meta: { pool: 'pool-a', ip: '10.6.0.5', error: 'forbidden' } },
     ]);
+  });
+
+  it('sends the addresses of one pool and kind queued meanwhile in one Event, in order', async () => {
+    let release: () => void = () => undefined;
+    let first = true;
+    const { core, created } = fakeCore(() => {
+      if (!first) return Promise.resolve({});
+      first = false;
+      return new Promise((r) => (release = () => r({})));
+    });
+    const events = new AddressEvents(core, recordingLog().log, options);
+    events.record('pool-a', allocated('10.6.0.1'));
+    for (let i = 2; i <= 21; i++) events.record('pool-a', allocated(`10.6.0.${i}`));
+    events.record('pool-a', { kind: 'released', ip: '10.6.0.1', pod: 'ns/web', podUid: 'u1' });
+    for (let i = 1; i <= 3; i++) events.record('pool-b', allocated(`10.7.0.${i}`));
+    events.record('pool-a', allocated('10.6.0.1'));
+    release();
+    await events.settled();
+    assert.deepEqual(
+      created.map((c) => [
+        c.body.involvedObject.name,
+        c.body.reason,
+        parseAddressEvents(c.body.message).map((e) => e.ip.split('.')[3]),
+      ]),
+      [
+        ['pool-a', 'IPAllocated', ['1']],
+        ['pool-a', 'IPAllocated', ['2', '3', '4', '5', '6', '7', '8', '9']],
+        ['pool-a', 'IPAllocated', ['10', '11', '12', '13', '14', '15', '16', '17']],
+        ['pool-a', 'IPAllocated', ['18', '19', '20', '21']],
+        ['pool-a', 'IPReleased', ['1']],
+        ['pool-b', 'IPAllocated', ['1', '2', '3']],
+        ['pool-a', 'IPAllocated', ['1']],
+      ],
+    );
   });
 });

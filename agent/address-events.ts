@@ -1,10 +1,17 @@
-// The allocation history (lib/address-events.ts): one Event on the SpiderIPPool per address handed out or freed.
-// It is best-effort and never on the ADD/DEL path: events wait in a bounded queue that a few background
-// requests drain, an event that cannot be created is logged and dropped, and when the queue is full (the
-// apiserver slower than allocation) new events are dropped and counted rather than holding memory or requests.
+// The allocation history (lib/address-events.ts): Events on the SpiderIPPool naming each address handed out or
+// freed. It is best-effort and never on the ADD/DEL path: addresses wait in a bounded queue that a background
+// request drains, sending those of one pool and kind that queued meanwhile together in one Event (a burst of
+// allocations costs an eighth of the requests); an Event that cannot be created is logged and dropped, and when
+// the queue is full (the apiserver slower than allocation) new addresses are dropped and counted rather than
+// holding memory or requests.
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { KINDS } from '../api/v2beta1/kinds.ts';
-import { ADDRESS_EVENT_REASON, addressEventMessage, type AddressEvent } from '../lib/address-events.ts';
+import {
+  ADDRESS_EVENT_REASON,
+  MAX_ADDRESSES_PER_EVENT,
+  addressEventsMessage,
+  type AddressEvent,
+} from '../lib/address-events.ts';
 import { postEvent } from '../lib/events.ts';
 import { apiMessage } from '../lib/kube.ts';
 import type { Logger } from '../lib/log.ts';
@@ -56,14 +63,35 @@ export class AddressEvents {
   private async drain(): Promise<void> {
     this.running++;
     try {
-      for (let next = this.queue.shift(); next; next = this.queue.shift()) await this.send(next);
+      for (let batch = this.take(); batch.length > 0; batch = this.take()) await this.send(batch);
     } finally {
       this.running--;
       if (this.running === 0) for (const resolve of this.idle.splice(0)) resolve();
     }
   }
 
-  private async send({ pool, ...event }: Queued): Promise<void> {
+  /**
+   * The oldest queued address and those of the same pool and kind queued after it, up to one Event's worth and
+   * never past one of the other kind in that pool: an address freed and handed out again keeps its order.
+   */
+  private take(): Queued[] {
+    const first = this.queue[0];
+    if (!first) return [];
+    const batch: Queued[] = [];
+    const rest: Queued[] = [];
+    let open = true;
+    for (const q of this.queue) {
+      if (q.pool === first.pool && q.kind !== first.kind) open = false;
+      if (open && batch.length < MAX_ADDRESSES_PER_EVENT && q.pool === first.pool && q.kind === first.kind)
+        batch.push(q);
+      else rest.push(q);
+    }
+    this.queue.splice(0, this.queue.length, ...rest);
+    return batch;
+  }
+
+  private async send(batch: Queued[]): Promise<void> {
+    const { pool, kind } = batch[0] as Queued;
     try {
       await postEvent(
         this.core,
@@ -76,14 +104,15 @@ export class AddressEvents {
         },
         {
           type: 'Normal',
-          reason: ADDRESS_EVENT_REASON[event.kind],
-          message: addressEventMessage(event),
+          reason: ADDRESS_EVENT_REASON[kind],
+          message: addressEventsMessage(batch),
           component: COMPONENT,
           host: this.options.node,
         },
       );
     } catch (err) {
-      this.log.warn('cannot record address event', { pool, ip: event.ip, error: apiMessage(err) });
+      const ips = batch.map((q) => q.ip).join(', ');
+      this.log.warn('cannot record address event', { pool, ip: ips, error: apiMessage(err) });
     }
   }
 }

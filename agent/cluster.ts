@@ -18,7 +18,7 @@ import { KINDS } from '../api/v2beta1/kinds.ts';
 import type { PoolStatusClient } from '../ipam/retry.ts';
 import { isConflict, orUndefined } from '../lib/kube.ts';
 import type { Logger } from '../lib/log.ts';
-import { ENDPOINTS, POOLS, SpiderpoolClient } from '../lib/spiderpool-client.ts';
+import { POOLS, SpiderpoolClient, endpointsPath } from '../lib/spiderpool-client.ts';
 import { Informer } from '../lib/watch/informer.ts';
 import type { Kind } from '../lib/watch/kind.ts';
 
@@ -34,6 +34,8 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
   private readonly podCache: Informer<V1Pod>;
   private readonly namespaceCache: Informer<V1Namespace>;
   private readonly nodeCache = new Map<string, { node: V1Node; at: number }>();
+  /** Pods of this node the watch saw deleted, by UID, oldest first: a UID is never reused. */
+  private readonly deleted = new Map<string, V1Pod>();
   private readonly replicaSetOwners = new Map<string, V1ReplicaSet>();
   private readonly jobOwners = new Map<string, V1Job>();
   private readonly batch: BatchV1Api;
@@ -51,6 +53,12 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
       kind: 'Pod',
       namespaced: true,
       fieldSelector: `spec.nodeName=${nodeName}`,
+    });
+    this.podCache.onChange(({ before, after }) => {
+      const uid = before?.metadata?.uid;
+      if (after || !uid) return;
+      if (this.deleted.size >= 10_000) this.deleted.delete(this.deleted.keys().next().value as string);
+      this.deleted.set(uid, before);
     });
     this.namespaceCache = informer({
       group: '',
@@ -96,6 +104,11 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
     return this.pod(namespace, name);
   }
 
+  /** The last state of a pod of this node that the watch saw deleted: for a DEL, proof that it is gone. */
+  deletedPod(uid: string): V1Pod | undefined {
+    return this.deleted.get(uid);
+  }
+
   /** For a DEL: a cached pod that is terminating stays so, but one that looks alive may be stale. */
   cachedPod(namespace: string, name: string): V1Pod | undefined {
     return this.podCache.store.get(`${namespace}/${name}`);
@@ -125,11 +138,8 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
   }
 
   createEndpoint(endpoint: SpiderEndpoint): Promise<SpiderEndpoint> {
-    return this.custom.createNamespacedCustomObject({
-      ...ENDPOINTS,
-      namespace: endpoint.metadata.namespace as string,
-      body: endpoint,
-    }) as Promise<SpiderEndpoint>;
+    const path = endpointsPath(endpoint.metadata.namespace as string);
+    return this.json.request<SpiderEndpoint>('POST', path, { body: endpoint });
   }
 
   /**
@@ -153,10 +163,7 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
     }
     try {
       await orUndefined(
-        this.custom.deleteNamespacedCustomObject({
-          ...ENDPOINTS,
-          namespace,
-          name,
+        this.json.request('DELETE', `${endpointsPath(namespace)}/${encodeURIComponent(name)}`, {
           ...(uid ? { body: { preconditions: { uid } } } : {}),
         }),
       );

@@ -95,6 +95,7 @@ function agent(api: MemoryApiserver, node: string): Ipam {
     core: api.core,
     apps: api.apps,
     custom: api.custom,
+    json: api.json,
     poolCache: cache(KINDS.SpiderIPPool.plural),
     reservedCache: cache(KINDS.SpiderReservedIP.plural),
     podCache: cache('pods'),
@@ -105,7 +106,12 @@ function agent(api: MemoryApiserver, node: string): Ipam {
 }
 
 function collector(api: MemoryApiserver): Collector {
-  const client = Object.assign(new GcClient(kubeConfig), { core: api.core, apps: api.apps, custom: api.custom });
+  const client = Object.assign(new GcClient(kubeConfig), {
+    core: api.core,
+    apps: api.apps,
+    custom: api.custom,
+    json: api.json,
+  });
   const caches = { of: (kind: { plural: string }) => api.cache(kind.plural) } as never;
   return new Collector({ caches, client, options: { ...DEFAULT_GC_OPTIONS }, metrics: collectorMetrics, log });
 }

@@ -661,15 +661,18 @@ export class Ipam {
 
   private async remove(args: IpamDelArgs): Promise<void> {
     // A DEL while the pod lives (kubelet re-creating the sandbox) must not free what the pod still uses.
-    // A pod of this UID that the cache shows terminating stays so; anything else is read again. A DEL without
-    // a UID cannot tell a live pod's sandbox from an old one's, so it frees nothing while a pod of that name lives.
+    // A pod of this UID that the cache shows terminating stays so, and one the watch saw deleted is gone;
+    // anything else is read again. A DEL without a UID cannot tell a live pod's sandbox from an old one's, so it
+    // frees nothing while a pod of that name lives.
     const cached = this.cluster.cachedPod(args.podNamespace, args.podName);
     const trusted = cached && args.podUID && cached.metadata?.uid === args.podUID && !alive(cached);
-    const pod = trusted ? cached : await this.cluster.pod(args.podNamespace, args.podName);
+    const gone = !trusted && args.podUID ? this.cluster.deletedPod(args.podUID) : undefined;
+    const pod = trusted ? cached : gone ? undefined : await this.cluster.pod(args.podNamespace, args.podName);
     if (pod && alive(pod) && (!args.podUID || pod.metadata?.uid === args.podUID)) return;
     const uid = args.podUID || pod?.metadata?.uid;
     if (!uid) return;
-    const vmi = this.config.enableKubevirtStaticIP && pod ? this.vms.vmiOf(pod) : undefined;
+    const last = pod ?? gone;
+    const vmi = this.config.enableKubevirtStaticIP && last ? this.vms.vmiOf(last) : undefined;
     const endpoint = await this.cluster.endpoint(args.podNamespace, vmi ?? args.podName);
     if (!endpoint?.status || endpoint.status.current.uid !== uid) {
       // No endpoint of this UID: an earlier DEL deleted it and then failed or crashed before freeing the records,

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { DAEMON_BUNDLE } from '../scripts/build.ts';
 import type { SpiderIPPool } from '../api/v2beta1/types.ts';
 import { FINALIZER, GROUP, POOL_CIDR_LABEL, VERSION } from '../api/v2beta1/constants.ts';
 import { KINDS } from '../api/v2beta1/kinds.ts';
@@ -49,16 +50,9 @@ async function poolWrites(kubectl: Kubectl): Promise<Record<string, number>> {
 async function bundleChild(dir: string): Promise<string> {
   const outfile = join(dir, 'operator-child.mjs');
   await build({
+    ...DAEMON_BUNDLE,
     entryPoints: [fileURLToPath(new URL('./operator-child.ts', import.meta.url))],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
     outfile,
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-    minifyWhitespace: true,
-    minifySyntax: true,
-    logLevel: 'warning',
   });
   return outfile;
 }

@@ -12,7 +12,7 @@ import { parse as parseYaml } from 'yaml';
 import type { SpiderEndpoint, SpiderIPPool, SpiderReservedIP } from '../api/v2beta1/types.ts';
 import { INSTALL_NAMESPACE } from '../api/v2beta1/constants.ts';
 import { KINDS, customResource } from '../api/v2beta1/kinds.ts';
-import { ADDRESS_EVENT_REASON, parseAddressEvent, type AddressEvent } from '../lib/address-events.ts';
+import { ADDRESS_EVENT_REASON, parseAddressEvents, type AddressEvent } from '../lib/address-events.ts';
 import { apiMessage, loadKubeConfig, orUndefined } from '../lib/kube.ts';
 import { SpiderpoolClient } from '../lib/spiderpool-client.ts';
 import { PluginError } from './errors.ts';
@@ -193,18 +193,14 @@ export class PluginCluster extends SpiderpoolClient {
       return list.items;
     });
     const reasons: string[] = Object.values(ADDRESS_EVENT_REASON);
-    const entries = events.flatMap((e): HistoryEntry[] => {
-      const parsed = reasons.includes(e.reason ?? '') ? parseAddressEvent(e.message) : undefined;
-      if (!parsed) return [];
-      return [
-        {
-          ...parsed,
-          pool: e.involvedObject.name ?? '',
-          time: eventTime(e),
-          ...(e.source?.host ? { node: e.source.host } : {}),
-        },
-      ];
-    });
+    const entries = events.flatMap((e): HistoryEntry[] =>
+      (reasons.includes(e.reason ?? '') ? parseAddressEvents(e.message) : []).map((parsed) => ({
+        ...parsed,
+        pool: e.involvedObject.name ?? '',
+        time: eventTime(e),
+        ...(e.source?.host ? { node: e.source.host } : {}),
+      })),
+    );
     return entries.sort((a, b) => a.time.getTime() - b.time.getTime());
   }
 }

@@ -8,7 +8,7 @@
 import { chmodSync, copyFileSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { type BuildOptions, type Plugin, build } from 'esbuild';
 import { buildPlugins } from '../cni/build.ts';
 import { buildProbeTools } from '../cni/tools/build.ts';
 
@@ -57,27 +57,45 @@ export async function buildProduct(): Promise<void> {
   }
 }
 
+/** Gives @dot-i/k8s-operator the few client-node classes it uses (operator/runtime/client-node-for-operator.ts). */
+const slimClientForOperatorShell: Plugin = {
+  name: 'client-node-for-operator',
+  setup(b) {
+    b.onResolve({ filter: /^@kubernetes\/client-node$/ }, (args) =>
+      args.importer.includes('/node_modules/@dot-i/k8s-operator/')
+        ? { path: join(repoRoot, 'operator/runtime/client-node-for-operator.ts') }
+        : undefined,
+    );
+  },
+};
+
+/** How every daemon is bundled: one ES module with its dependencies inside, for plain `node`. */
+export const DAEMON_BUNDLE = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  // ES modules because the entry points await at top level.
+  format: 'esm',
+  // The CommonJS dependencies require Node's built-ins, which an ES module has no `require` for.
+  banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+  // V8 keeps a script's whole source in the heap for as long as it runs: without whitespace and
+  // comments the controller idles about 20 MB smaller. Identifiers stay, so stack traces stay readable.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  plugins: [slimClientForOperatorShell],
+  logLevel: 'warning',
+} satisfies BuildOptions;
+
 async function bundleDaemons(tmp: string): Promise<void> {
   const result = await build({
+    ...DAEMON_BUNDLE,
     entryPoints: Object.fromEntries(Object.entries(DAEMONS).map(([name, entry]) => [name, join(repoRoot, entry)])),
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    // ES modules because the entry points await at top level.
-    format: 'esm',
     outdir: distDir,
     outExtension: { '.js': '.mjs' },
-    // The CommonJS dependencies require Node's built-ins, which an ES module has no `require` for.
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-    // V8 keeps a script's whole source in the heap for as long as it runs: without whitespace and
-    // comments the controller idles about 20 MB smaller. Identifiers stay, so stack traces stay readable.
-    minifyWhitespace: true,
-    minifySyntax: true,
     // Without the sources the maps are a third of the size, and a stack trace still names file and line.
     sourcemap: 'linked',
     sourcesContent: false,
     write: false,
-    logLevel: 'warning',
   });
   // Written beside and renamed into place, so a daemon starting meanwhile never reads half a bundle.
   for (const file of result.outputFiles) {

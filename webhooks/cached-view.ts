@@ -17,6 +17,7 @@ import type { Logger } from '../lib/log.ts';
 import { Informer } from '../lib/watch/informer.ts';
 import type { Kind } from '../lib/watch/kind.ts';
 import type { AdmittedWrites } from './admitted-writes.ts';
+import { sharedFreshRead } from './cluster-view.ts';
 import { PendingPods } from './pod/pending-pods.ts';
 import { type ReadSource, createProvenView } from './proven-view.ts';
 import type { ClusterView } from './types.ts';
@@ -127,7 +128,7 @@ export function createCachedClusterView(
     ...createProvenView({
       pools,
       subnets,
-      readRecord: () => proof.admitted.read(),
+      readRecord: sharedFreshRead(() => proof.admitted.read()),
       consistent: onDemand,
       ...(proof.onRead ? { onRead: proof.onRead } : {}),
       ...(proof.horizonMs ? { horizonMs: proof.horizonMs } : {}),

@@ -1,8 +1,8 @@
 // An in-memory stand-in for the few apiserver calls the agent and the garbage collector make, shaped like
-// @kubernetes/client-node's CoreV1Api, AppsV1Api and CustomObjectsApi so the real clients (agent/cluster.ts,
-// operator/gc/client.ts) run on top of it. It enforces what the allocation store relies on: resourceVersion
-// preconditions (409), AlreadyExists on create (409), delete preconditions, and finalizers holding a deleted
-// object. Every call passes a Gate first, which may delay it (interleavings) and inject a fault.
+// @kubernetes/client-node's CoreV1Api, AppsV1Api and CustomObjectsApi, and like lib/json-client.ts, so the real
+// clients (agent/cluster.ts, operator/gc/client.ts) run on top of it. It enforces what the allocation store relies
+// on: resourceVersion preconditions (409), AlreadyExists on create (409), delete preconditions, and finalizers
+// holding a deleted object. Every call passes a Gate first, which may delay it (interleavings) and inject a fault.
 import { ApiException, type V1Namespace, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { SpiderEndpoint, SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
@@ -193,6 +193,41 @@ export class MemoryApiserver {
       this.call(`read replicaset ${namespace}/${name}`, false, () => {
         throw notFound(`replicasets ${namespace}/${name}`);
       }),
+  };
+
+  /** The lean JSON client (lib/json-client.ts), routed to the same calls by path. */
+  readonly json = {
+    request: (method: string, path: string, options: { body?: unknown } = {}): Promise<unknown> => {
+      const body = options.body as never;
+      const m =
+        /^\/apis\/[^/]+\/[^/]+\/(?:namespaces\/([^/]+)\/)?(spiderippools|spiderendpoints)(?:\/([^/]+))?(\/status)?$/.exec(
+          path,
+        ) ?? /^\/api\/v1\/namespaces\/([^/]+)\/(pods)\/([^/]+)$/.exec(path);
+      const [, ns, plural, encoded, status] = m ?? [];
+      const named = { namespace: ns && decodeURIComponent(ns), name: encoded && decodeURIComponent(encoded) } as {
+        namespace: string;
+        name: string;
+      };
+      const route = `${method} ${plural}${named.name ? '/name' : ''}${status ?? ''}`;
+      switch (route) {
+        case 'GET pods/name':
+          return this.core.readNamespacedPod(named);
+        case 'GET spiderippools/name':
+          return this.custom.getClusterCustomObject(named);
+        case 'PUT spiderippools/name/status':
+          return this.custom.replaceClusterCustomObjectStatus({ ...named, body });
+        case 'GET spiderendpoints/name':
+          return this.custom.getNamespacedCustomObject(named);
+        case 'POST spiderendpoints':
+          return this.custom.createNamespacedCustomObject({ ...named, body });
+        case 'PUT spiderendpoints/name':
+          return this.custom.replaceNamespacedCustomObject({ ...named, body });
+        case 'DELETE spiderendpoints/name':
+          return this.custom.deleteNamespacedCustomObject({ ...named, body });
+        default:
+          return Promise.reject(new Error(`the in-memory apiserver does not serve ${method} ${path}`));
+      }
+    },
   };
 
   /** A watch cache that is always up to date (a view of the store, not a copy). */

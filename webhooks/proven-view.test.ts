@@ -48,11 +48,11 @@ function setup(record: AdmittedRecord | undefined) {
   return { pools, subnets, view, sources, recordReads: () => recordReads };
 }
 
-const now = Date.now();
+// Ages are taken when a test runs: the suite loads this file long before it runs it.
 const aged = (writes: AdmittedRecord['writes']): AdmittedRecord => ({
   writes,
   incompleteUntil: 0,
-  since: now - HORIZON_MS,
+  since: Date.now() - HORIZON_MS,
 });
 const noted = (uid: string, generation = 1) => ({
   kind: 'SpiderIPPool',
@@ -87,7 +87,7 @@ describe('pool and subnet reads proven by the record of admitted writes', () => 
   it('reads from the apiserver when the cache does not catch up, the record is missing or young, or the cache has not synced', async () => {
     const stalled = setup(aged([noted('a')]));
     assert.equal((await stalled.view.listIPPools())[0]?.metadata.name, 'from-apiserver');
-    for (const record of [undefined, { ...aged([]), since: now }]) {
+    for (const record of [undefined, { ...aged([]), since: Date.now() }]) {
       const s = setup(record);
       assert.equal((await s.view.listIPPools())[0]?.metadata.name, 'from-apiserver');
     }

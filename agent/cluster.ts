@@ -33,7 +33,13 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
   private readonly reservedCache: Informer<SpiderReservedIP>;
   private readonly podCache: Informer<V1Pod>;
   private readonly namespaceCache: Informer<V1Namespace>;
-  private readonly nodeCache = new Map<string, { node: V1Node; at: number }>();
+  private readonly nodeCache = new Map<string, { node: Promise<V1Node>; at: number }>();
+  /**
+   * Endpoints this agent last wrote, as the apiserver returned them, for pods that own them: such an endpoint is
+   * never re-bound to another pod, and only this agent or the garbage collector change it, so a DEL starts from
+   * this copy instead of reading it again (a write from a stale copy fails on its resourceVersion and re-reads).
+   */
+  private readonly written = new Map<string, SpiderEndpoint>();
   /** Pods of this node the watch saw deleted, by UID, oldest first: a UID is never reused. */
   private readonly deleted = new Map<string, V1Pod>();
   private readonly replicaSetOwners = new Map<string, V1ReplicaSet>();
@@ -118,13 +124,20 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
     return this.namespaceCache.store.get(name) ?? this.core.readNamespace({ name });
   }
 
-  /** Nodes change rarely and every ADD on this agent asks for the same one. */
+  /** Nodes change rarely and every ADD on this agent asks for the same one; concurrent ADDs share one read. */
   async node(name: string): Promise<V1Node> {
     const hit = this.nodeCache.get(name);
     if (hit && Date.now() - hit.at < 10_000) return hit.node;
-    const node = await this.core.readNode({ name });
-    this.nodeCache.set(name, { node, at: Date.now() });
-    return node;
+    const reading = this.core.readNode({ name }).then((node) => ({ node, at: Date.now() }));
+    this.nodeCache.set(name, { node: reading.then((r) => r.node), at: Date.now() });
+    try {
+      const read = await reading;
+      this.nodeCache.set(name, { node: Promise.resolve(read.node), at: read.at });
+      return read.node;
+    } catch (err) {
+      this.nodeCache.delete(name);
+      throw err;
+    }
   }
 
   /** ReplicaSets never change owner, so each is read once. */
@@ -137,9 +150,31 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
     return ownersOnce(this.jobOwners, uid, () => this.batch.readNamespacedJob({ namespace, name }));
   }
 
-  createEndpoint(endpoint: SpiderEndpoint): Promise<SpiderEndpoint> {
+  async createEndpoint(endpoint: SpiderEndpoint): Promise<SpiderEndpoint> {
     const path = endpointsPath(endpoint.metadata.namespace as string);
-    return this.json.request<SpiderEndpoint>('POST', path, { body: endpoint });
+    return this.remember(await this.json.request<SpiderEndpoint>('POST', path, { body: endpoint }));
+  }
+
+  override async replaceEndpoint(endpoint: SpiderEndpoint): Promise<SpiderEndpoint> {
+    this.written.delete(endpointKey(endpoint));
+    return this.remember(await super.replaceEndpoint(endpoint));
+  }
+
+  /** The endpoint of this pod UID as this agent last wrote it, if the pod owns it (see `written`). */
+  writtenEndpoint(namespace: string, name: string, uid: string): SpiderEndpoint | undefined {
+    const endpoint = this.written.get(`${namespace}/${name}`);
+    return endpoint?.status?.current.uid === uid ? endpoint : undefined;
+  }
+
+  private remember(endpoint: SpiderEndpoint): SpiderEndpoint {
+    const key = endpointKey(endpoint);
+    this.written.delete(key);
+    const uid = endpoint.status?.current.uid;
+    const ownedByPod = endpoint.metadata.ownerReferences?.some((r) => r.kind === 'Pod' && r.uid === uid);
+    if (!ownedByPod || endpoint.metadata.deletionTimestamp) return endpoint;
+    if (this.written.size >= 2_000) this.written.delete(this.written.keys().next().value as string);
+    this.written.set(key, endpoint);
+    return endpoint;
   }
 
   /**
@@ -149,12 +184,13 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
    */
   async deleteEndpoint(endpoint: SpiderEndpoint): Promise<void> {
     const { namespace, name, uid } = endpoint.metadata as { namespace: string; name: string; uid?: string };
+    this.written.delete(endpointKey(endpoint));
     let current: SpiderEndpoint | undefined = endpoint;
     for (let attempt = 0; current?.metadata.finalizers?.includes(FINALIZER); attempt++) {
       if (uid && current.metadata.uid !== uid) return;
       const finalizers = current.metadata.finalizers.filter((f) => f !== FINALIZER);
       try {
-        await orUndefined(this.replaceEndpoint({ ...current, metadata: { ...current.metadata, finalizers } }));
+        await orUndefined(super.replaceEndpoint({ ...current, metadata: { ...current.metadata, finalizers } }));
         break;
       } catch (err) {
         if (!isConflict(err) || attempt >= 10) throw err;
@@ -173,6 +209,8 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
     }
   }
 }
+
+const endpointKey = (endpoint: SpiderEndpoint) => `${endpoint.metadata.namespace}/${endpoint.metadata.name}`;
 
 /**
  * The object of this UID as far as its owners go, read once and then kept (owner references never change); an

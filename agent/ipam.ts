@@ -673,7 +673,9 @@ export class Ipam {
     if (!uid) return;
     const last = pod ?? gone;
     const vmi = this.config.enableKubevirtStaticIP && last ? this.vms.vmiOf(last) : undefined;
-    const endpoint = await this.cluster.endpoint(args.podNamespace, vmi ?? args.podName);
+    const endpoint =
+      (vmi ? undefined : this.cluster.writtenEndpoint(args.podNamespace, args.podName, uid)) ??
+      (await this.cluster.endpoint(args.podNamespace, vmi ?? args.podName));
     if (!endpoint?.status || endpoint.status.current.uid !== uid) {
       // No endpoint of this UID: an earlier DEL deleted it and then failed or crashed before freeing the records,
       // or an ADD took addresses and never recorded them. What the pools still record for the UID goes.

@@ -204,6 +204,7 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
   await inBatches(pods, 100, (pod) =>
     core.deleteNamespacedPod({ namespace: NAMESPACE, name: pod.metadata!.name!, gracePeriodSeconds: 0 }),
   );
+  const releaseCpuBefore = watched.map((w) => cpuSeconds(w.pid));
   const releaseStart = performance.now();
   const released = await Promise.all(
     pods.map((pod, i) =>
@@ -214,6 +215,13 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
   );
   const releaseSeconds = (performance.now() - releaseStart) / 1000;
   const releaseFailures = released.filter((r) => r.status !== 200).length;
+  const releaseCpu = new Map<string, number>();
+  watched.forEach((w, i) =>
+    releaseCpu.set(w.name, (releaseCpu.get(w.name) ?? 0) + cpuSeconds(w.pid) - releaseCpuBefore[i]!),
+  );
+  say(`CPU seconds during release: ${[...releaseCpu].map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ')}`);
+  const releaseWrites = (await agentCounter(ports, 'spiderpool_ipam_pool_write_batch_size_count')) - poolWrites;
+  say(`pool status writes during release: ${releaseWrites}`);
 
   const after = (await custom.getClusterCustomObject({
     group: GROUP,
@@ -311,6 +319,8 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
     cpuMsPerAllocation: +cpuMsPerAllocation.toFixed(2),
     agentRssMB: { idle: agentIdleRssMB, afterBurst: agentBurstRssMB },
     cpuSecondsDuringAllocation: Object.fromEntries([...cpu].map(([name, sec]) => [name, +sec.toFixed(2)])),
+    cpuSecondsDuringRelease: Object.fromEntries([...releaseCpu].map(([name, sec]) => [name, +sec.toFixed(2)])),
+    releaseWrites,
     allocPerCreateCeiling: +(allocPerSecond / rawCreatesPerSecond).toFixed(2),
     poolWrites,
     conflicts,

@@ -59,6 +59,7 @@ export class FakeCluster {
   podWithUid = async (_ns: string, name: string) => this.pods.get(name);
   cachedPod = (_ns: string, name: string) => this.pods.get(name);
   deletedPod = (_uid: string) => undefined;
+  writtenEndpoint = () => undefined;
   pod = async (_ns: string, name: string) => this.pods.get(name);
   namespace = async (name: string) => ({ metadata: { name } });
   node = async (name: string) => ({ metadata: { name } });

@@ -178,34 +178,37 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
   }
 
   /**
-   * Removes our finalizer and deletes the endpoint. The garbage collector marks the endpoint for deletion
-   * as soon as its pod is gone, so the finalizer update re-reads and retries when it loses that race. Both
-   * steps apply only to this endpoint: one a new pod of the same name created meanwhile is left alone.
+   * Deletes the endpoint, then removes our finalizer from what the delete answered. Deleting first needs no read:
+   * the garbage collector may already have marked the endpoint when its pod went, and a second delete changes
+   * nothing, while the answer carries the resourceVersion the finalizer update needs. Both steps apply only to
+   * this endpoint: one a new pod of the same name created meanwhile is left alone.
    */
   async deleteEndpoint(endpoint: SpiderEndpoint): Promise<void> {
     const { namespace, name, uid } = endpoint.metadata as { namespace: string; name: string; uid?: string };
     this.written.delete(endpointKey(endpoint));
-    let current: SpiderEndpoint | undefined = endpoint;
-    for (let attempt = 0; current?.metadata.finalizers?.includes(FINALIZER); attempt++) {
-      if (uid && current.metadata.uid !== uid) return;
-      const finalizers = current.metadata.finalizers.filter((f) => f !== FINALIZER);
-      try {
-        await orUndefined(super.replaceEndpoint({ ...current, metadata: { ...current.metadata, finalizers } }));
-        break;
-      } catch (err) {
-        if (!isConflict(err) || attempt >= 10) throw err;
-        current = await this.endpoint(namespace, name);
-      }
-    }
+    let current: SpiderEndpoint | undefined;
     try {
-      await orUndefined(
-        this.json.request('DELETE', `${endpointsPath(namespace)}/${encodeURIComponent(name)}`, {
+      current = await orUndefined(
+        this.json.request<SpiderEndpoint>('DELETE', `${endpointsPath(namespace)}/${encodeURIComponent(name)}`, {
           ...(uid ? { body: { preconditions: { uid } } } : {}),
         }),
       );
     } catch (err) {
       // The precondition failed: the name now belongs to another pod's endpoint.
-      if (!isConflict(err)) throw err;
+      if (isConflict(err)) return;
+      throw err;
+    }
+    // An endpoint without finalizers is gone at once, and the answer may then be a Status without metadata.
+    for (let attempt = 0; current?.metadata?.finalizers?.includes(FINALIZER); attempt++) {
+      if (uid && current.metadata.uid !== uid) return;
+      const finalizers = current.metadata.finalizers.filter((f) => f !== FINALIZER);
+      try {
+        await orUndefined(super.replaceEndpoint({ ...current, metadata: { ...current.metadata, finalizers } }));
+        return;
+      } catch (err) {
+        if (!isConflict(err) || attempt >= 10) throw err;
+        current = await this.endpoint(namespace, name);
+      }
     }
   }
 }

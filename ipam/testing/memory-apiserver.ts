@@ -152,11 +152,14 @@ export class MemoryApiserver {
           (resourceVersion && resourceVersion !== stored.metadata.resourceVersion)
         )
           throw conflict(`spiderendpoints ${key}`);
+        // Like the apiserver for custom resources: the answer is the object, marked or as it was deleted.
         if (stored.metadata.finalizers?.length) {
-          stored.metadata.deletionTimestamp ??= new Date().toISOString() as unknown as Date;
-          stored.metadata.resourceVersion = this.nextVersion();
+          if (!stored.metadata.deletionTimestamp) {
+            stored.metadata.deletionTimestamp = new Date().toISOString() as unknown as Date;
+            stored.metadata.resourceVersion = this.nextVersion();
+          }
         } else this.endpoints.delete(key);
-        return { kind: 'Status', status: 'Success' };
+        return structuredClone(stored);
       });
     },
   };

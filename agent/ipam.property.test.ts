@@ -96,6 +96,7 @@ function agent(api: MemoryApiserver, node: string): Ipam {
     apps: api.apps,
     custom: api.custom,
     json: api.json,
+    poolJson: api.json,
     poolCache: cache(KINDS.SpiderIPPool.plural),
     reservedCache: cache(KINDS.SpiderReservedIP.plural),
     podCache: cache('pods'),
@@ -111,6 +112,7 @@ function collector(api: MemoryApiserver): Collector {
     apps: api.apps,
     custom: api.custom,
     json: api.json,
+    poolJson: api.json,
   });
   const caches = { of: (kind: { plural: string }) => api.cache(kind.plural) } as never;
   return new Collector({ caches, client, options: { ...DEFAULT_GC_OPTIONS }, metrics: collectorMetrics, log });

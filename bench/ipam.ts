@@ -20,6 +20,7 @@ import { inBatches } from '../e2e/harness/wait.ts';
 import { buildPlugin } from '../cni/build.ts';
 import { distDir } from '../scripts/build.ts';
 import { benchOptions, percentile, rssMB, say, withControlPlane } from './common.ts';
+import { installedNodeFlags } from './installed.ts';
 
 const { pods: PODS, nodes: NODES, ips: IPS } = benchOptions({ pods: 1000, nodes: 10, ips: 1000 });
 const AGENT_BUNDLE = join(distDir, 'agent.mjs');
@@ -47,6 +48,25 @@ async function agentCounter(ports: number[], name: string): Promise<number> {
       if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) total += Number(line.split(' ').pop());
   }
   return total;
+}
+
+/** Answers other than 200 by status and message (numbers and pod names folded), most frequent first. */
+function tally(answers: { status: number; body: unknown }[]): string {
+  const counts = new Map<string, number>();
+  for (const a of answers.filter((x) => x.status !== 200)) {
+    const message = typeof a.body === 'string' ? a.body : JSON.stringify(a.body);
+    const key = `${a.status} ${message
+      .replace(/pod-\d+/g, 'pod-N')
+      .replace(/\d+/g, 'N')
+      .slice(0, 200)}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return (
+    [...counts]
+      .sort((x, y) => y[1] - x[1])
+      .map(([k, n]) => `${n} × ${k}`)
+      .join('; ') || 'none'
+  );
 }
 
 await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
@@ -148,7 +168,7 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
   );
 
   say(`starting ${NODES} agents from ${AGENT_BUNDLE}`);
-  const agents = await startAgents(cp.kubeconfig, nodes, {}, [AGENT_BUNDLE]);
+  const agents = await startAgents(cp.kubeconfig, nodes, {}, [...installedNodeFlags('agent'), AGENT_BUNDLE]);
   stopFirst(agents.stop);
   const agentRss = () =>
     Math.round(agents.agents.reduce((n, a) => n + rssMB(a.process.pid ?? 0), 0) / agents.agents.length);
@@ -186,6 +206,7 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
   );
   const allocSeconds = (performance.now() - allocStart) / 1000;
   const failures = answers.filter((a) => a.status !== 200).length;
+  say(`ADD answers other than 200: ${tally(answers)}`);
   const addresses = answers.filter((a) => a.status === 200).map((a) => (a.body as IpamAddResponse).ips[0]?.address);
   const duplicates = addresses.length - new Set(addresses).size;
   latencies.sort((a, b) => a - b);
@@ -215,6 +236,7 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
   );
   const releaseSeconds = (performance.now() - releaseStart) / 1000;
   const releaseFailures = released.filter((r) => r.status !== 200).length;
+  say(`DEL answers other than 200: ${tally(released)}`);
   const releaseCpu = new Map<string, number>();
   watched.forEach((w, i) =>
     releaseCpu.set(w.name, (releaseCpu.get(w.name) ?? 0) + cpuSeconds(w.pid) - releaseCpuBefore[i]!),
@@ -236,6 +258,18 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
     namespace: NAMESPACE,
   })) as { items: SpiderEndpoint[] };
   const leaked = parseRecords(after).size + endpoints.items.length;
+  if (leaked > 0) {
+    const records = [...parseRecords(after)].map(([ip, r]) => `${ip} ${r.pod} ${r.podUid}`);
+    say(`left behind: records ${records.slice(0, 10).join(', ') || 'none'}`);
+    say(
+      `left behind: endpoints ${
+        endpoints.items
+          .map((e) => e.metadata?.name)
+          .slice(0, 10)
+          .join(', ') || 'none'
+      }`,
+    );
+  }
 
   say('timing the plugin executable');
   const plugin = await buildPlugin();
@@ -326,6 +360,7 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
     conflicts,
     duplicates,
     failures: failures + releaseFailures,
+    releaseFailures,
     leaked,
   };
   say(

@@ -6,8 +6,9 @@
 // esbuild and run on plain node as the daemons are installed, so its memory is its alone: it reports the time
 // to its first full LIST (sync), to every pool reconciled, and to a forced full resync (relist plus a
 // reconcile of every key), with RSS and heap after each. The parent counts the pool writes the apiserver
-// served meanwhile (its apiserver_request_total) and checks every status. --semi-space runs the operator with
-// V8's --max-semi-space-size, to weigh a smaller young generation against its CPU. Last line: one JSON object.
+// served meanwhile (its apiserver_request_total) and checks every status. The operator runs with the node flags
+// of the installed controller; --semi-space replaces them with V8's --max-semi-space-size of that many MB, to weigh
+// a young generation of another size against its CPU. Last line: one JSON object.
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,7 @@ import { cidrToLabelValue } from '../lib/ip/address.ts';
 import { inBatches } from '../e2e/harness/wait.ts';
 import type { Kubectl } from '../e2e/cluster/kubectl.ts';
 import { benchOptions, say, withControlPlane } from './common.ts';
+import { installedNodeFlags } from './installed.ts';
 import type { ChildReport } from './operator-child.ts';
 
 const {
@@ -108,7 +110,10 @@ async function parent(): Promise<void> {
     const writesBefore = await poolWrites(kubectl);
     try {
       const proc = fork(await bundleChild(dir), [String(POOLS)], {
-        execArgv: ['--expose-gc', ...(SEMI_SPACE_MB > 0 ? [`--max-semi-space-size=${SEMI_SPACE_MB}`] : [])],
+        execArgv: [
+          '--expose-gc',
+          ...(SEMI_SPACE_MB > 0 ? [`--max-semi-space-size=${SEMI_SPACE_MB}`] : installedNodeFlags('controller')),
+        ],
         env: { ...process.env, KUBECONFIG: cp.kubeconfig },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
@@ -161,7 +166,7 @@ async function parent(): Promise<void> {
         pools: POOLS,
         records: RECORDS,
         admitted: !UNADMITTED,
-        semiSpaceMB: SEMI_SPACE_MB || 'default',
+        nodeFlags: SEMI_SPACE_MB > 0 ? [`--max-semi-space-size=${SEMI_SPACE_MB}`] : installedNodeFlags('controller'),
         ...report,
         poolWrites: writes,
         writesPerPool,

@@ -14,14 +14,15 @@ import { repoRoot } from '../e2e/cluster/install.ts';
 import { eventually } from '../e2e/harness/wait.ts';
 import { DAEMONS, distDir, type Daemon } from '../scripts/build.ts';
 import { benchOptions, rssMB, say, withControlPlane } from './common.ts';
+import { installedNodeFlags } from './installed.ts';
 
 const { idle } = benchOptions({ idle: 15 });
 const daemons = Object.keys(DAEMONS) as Daemon[];
 const bundle = (daemon: Daemon) => join(distDir, `${daemon}.mjs`);
-/** How each daemon is started; the manifests run the bundle with source maps. */
+/** How each daemon is started: as the manifests start it, with source maps on top, and from the sources. */
 const RUNS = {
-  bundle: (daemon: Daemon) => [bundle(daemon)],
-  bundleWithSourceMaps: (daemon: Daemon) => ['--enable-source-maps', bundle(daemon)],
+  bundle: (daemon: Daemon) => [...installedNodeFlags(daemon), bundle(daemon)],
+  bundleWithSourceMaps: (daemon: Daemon) => [...installedNodeFlags(daemon), '--enable-source-maps', bundle(daemon)],
   tsx: (daemon: Daemon) => ['--import', 'tsx', join(repoRoot, DAEMONS[daemon])],
 };
 type Run = keyof typeof RUNS;

@@ -28,12 +28,19 @@ export class SpiderpoolClient {
   readonly apps: AppsV1Api;
   readonly custom: CustomObjectsApi;
   readonly json: JsonClient;
+  /**
+   * Pool reads and status writes have connections of their own: every waiting ADD and DEL waits for the pool
+   * writer, so its calls must never queue behind a burst of pod and endpoint calls.
+   */
+  readonly poolJson: JsonClient;
 
   constructor(kubeConfig: KubeConfig) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
-    this.json = new JsonClient(kubeConfig, requestTimeoutOf(kubeConfig) ?? 30_000);
+    const timeoutMs = requestTimeoutOf(kubeConfig) ?? 30_000;
+    this.json = new JsonClient(kubeConfig, timeoutMs);
+    this.poolJson = new JsonClient(kubeConfig, timeoutMs);
   }
 
   pod(namespace: string, pod: string): Promise<V1Pod | undefined> {
@@ -49,12 +56,12 @@ export class SpiderpoolClient {
   }
 
   read(pool: string): Promise<SpiderIPPool> {
-    return this.json.request<SpiderIPPool>('GET', poolPath(pool));
+    return this.poolJson.request<SpiderIPPool>('GET', poolPath(pool));
   }
 
   /** PUT of the status subresource, refused with 409 when the pool changed since it was read. */
   writeStatus(pool: SpiderIPPool): Promise<SpiderIPPool> {
-    return this.json.request<SpiderIPPool>('PUT', `${poolPath(pool.metadata.name)}/status`, { body: pool });
+    return this.poolJson.request<SpiderIPPool>('PUT', `${poolPath(pool.metadata.name)}/status`, { body: pool });
   }
 
   /** PUT of the whole endpoint (it has no status subresource), refused with 409 on a stale resourceVersion. */

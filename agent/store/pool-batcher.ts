@@ -81,7 +81,7 @@ export class AddressTaken extends AgentFailure {
  * than the releases; a batch holding an allocation or a rebind never waits.
  */
 const RELEASE_LINGER_MAX_MS = 2_000;
-/** Releases wait this many times as long as the last write took: writing then takes at most a fifth of the time. */
+/** Releases wait this many times as long as the last write took: writing then takes at most a ninth of the time. */
 const RELEASE_LINGER_PER_WRITE = 8;
 
 export class PoolBatcher {

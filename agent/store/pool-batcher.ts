@@ -75,22 +75,10 @@ export class AddressTaken extends AgentFailure {
   }
 }
 
-/**
- * The longest a batch of releases alone waits for more to join it. Every status write carries the whole pool to the
- * apiserver and to every agent's watch, so under a stream of DELs one write per handful of releases costs far more
- * than the releases; a batch holding an allocation or a rebind never waits.
- */
-const RELEASE_LINGER_MAX_MS = 2_000;
-/** Releases wait this many times as long as the last write took: writing then takes at most a ninth of the time. */
-const RELEASE_LINGER_PER_WRITE = 8;
-
 export class PoolBatcher {
   private pending: Pending[] = [];
   private running = false;
   private latest?: SpiderIPPool;
-  /** How long the last write took, which sets how long releases wait for company. */
-  private lastWriteMs = 0;
-  private endLinger?: () => void;
 
   constructor(
     readonly poolName: string,
@@ -137,38 +125,16 @@ export class PoolBatcher {
 
   private enqueue(request: Pending): void {
     this.pending.push(request);
-    if (request.op.kind !== 'release') this.endLinger?.();
     if (!this.running) void this.drain();
   }
 
   private async drain(): Promise<void> {
     this.running = true;
     try {
-      while (this.pending.length) {
-        const linger = this.releaseLinger();
-        if (linger) await linger;
-        const started = Date.now();
-        await this.apply(this.pending.splice(0));
-        this.lastWriteMs = Date.now() - started;
-      }
+      while (this.pending.length) await this.apply(this.pending.splice(0));
     } finally {
       this.running = false;
     }
-  }
-
-  /** A wait when the batch holds releases alone; none otherwise, not even a microtask: an ADD's write starts now. */
-  private releaseLinger(): Promise<void> | undefined {
-    const ms = Math.min(this.lastWriteMs * RELEASE_LINGER_PER_WRITE, RELEASE_LINGER_MAX_MS);
-    if (ms <= 0 || this.pending.some((p) => p.op.kind !== 'release')) return undefined;
-    return new Promise((resolve) => {
-      const end = () => {
-        clearTimeout(timer);
-        this.endLinger = undefined;
-        resolve();
-      };
-      const timer = setTimeout(end, ms);
-      this.endLinger = end;
-    });
   }
 
   private async apply(batch: Pending[]): Promise<void> {

@@ -31,7 +31,17 @@ export interface CollectorDeps {
   options: GcOptions;
   metrics: GcMetrics;
   log: Logger;
+  /** Shared by the collectors of one operator (see Collector.retired); a collector alone gets its own. */
+  retired?: RetiredEndpoints;
 }
+
+type RetiredEndpoints = Map<string, { endpoint: SpiderEndpoint; at: number }>;
+
+/**
+ * The garbage collector and the StatefulSet reconciler each run a collector over the same caches, and either may
+ * re-read a pod whose endpoint the other has just retired: they share one memory of retired endpoints.
+ */
+const retiredByCaches = new WeakMap<Caches, RetiredEndpoints>();
 
 export interface PassResult {
   /** The earliest time a kept record may become free without any event (a grace period ending). */
@@ -67,7 +77,10 @@ export function newCollector(
   options: GcOptions,
   log: Logger,
 ): Collector {
-  return new Collector({ caches, client: new GcClient(kubeConfig), options, metrics: gcMetrics(registry), log });
+  let retired = retiredByCaches.get(caches);
+  if (!retired) retiredByCaches.set(caches, (retired = new Map()));
+  const metrics = gcMetrics(registry);
+  return new Collector({ caches, client: new GcClient(kubeConfig), options, metrics, log, retired });
 }
 
 /** Reconcile again once the earliest grace period a pass waits for has ended, a little after so it surely has. */
@@ -79,15 +92,18 @@ export class Collector {
   /** Records by pod key, rebuilt when any pool changed; `version` lists every pool's resourceVersion. */
   private index?: { version: string; byPod: Map<string, PoolRecord[]> };
   /**
-   * Endpoints this collector deleted before freeing their records, by pod key, for a while. A concurrent pass (the
-   * full scan and a pod's own event) that re-reads the pod after the endpoint went judges its records as if the
-   * endpoint were still there, so that a StatefulSet ordinal's records keep their StatefulSet reason.
+   * Endpoints this collector (or one sharing the memory) deleted before freeing their records, by pod key, for a
+   * while. A concurrent pass (the full scan, a pod's own event, the StatefulSet reconciler) that re-reads the pod
+   * after the endpoint went judges its records as if the endpoint were still there, so that a StatefulSet
+   * ordinal's records keep their StatefulSet reason.
    */
-  private readonly retired = new Map<string, { endpoint: SpiderEndpoint; at: number }>();
+  private readonly retired: RetiredEndpoints;
   /** Dry run: endpoints already reported, so each is logged once. */
   private readonly reportedEndpoints = new Set<string>();
 
-  constructor(private readonly deps: CollectorDeps) {}
+  constructor(private readonly deps: CollectorDeps) {
+    this.retired = deps.retired ?? new Map();
+  }
 
   /** A full scan: every record of every pool, then every endpoint that no record names. */
   async scan(): Promise<void> {

@@ -128,12 +128,10 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
   async node(name: string): Promise<V1Node> {
     const hit = this.nodeCache.get(name);
     if (hit && Date.now() - hit.at < 10_000) return hit.node;
-    const reading = this.core.readNode({ name }).then((node) => ({ node, at: Date.now() }));
-    this.nodeCache.set(name, { node: reading.then((r) => r.node), at: Date.now() });
+    const node = this.core.readNode({ name });
+    this.nodeCache.set(name, { node, at: Date.now() });
     try {
-      const read = await reading;
-      this.nodeCache.set(name, { node: Promise.resolve(read.node), at: read.at });
-      return read.node;
+      return await node;
     } catch (err) {
       this.nodeCache.delete(name);
       throw err;

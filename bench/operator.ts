@@ -32,6 +32,7 @@ const {
   unadmitted: UNADMITTED,
   'semi-space': SEMI_SPACE_MB,
 } = benchOptions({ pools: 1000, records: 10000, 'semi-space': 0 }, ['unadmitted']);
+const NODE_FLAGS = SEMI_SPACE_MB > 0 ? [`--max-semi-space-size=${SEMI_SPACE_MB}`] : installedNodeFlags('controller');
 const pools = { group: GROUP, version: VERSION, plural: KINDS.SpiderIPPool.plural };
 
 /** PATCH and PUT requests on pools the apiserver has answered, by subresource ('' or 'status'). */
@@ -110,10 +111,7 @@ async function parent(): Promise<void> {
     const writesBefore = await poolWrites(kubectl);
     try {
       const proc = fork(await bundleChild(dir), [String(POOLS)], {
-        execArgv: [
-          '--expose-gc',
-          ...(SEMI_SPACE_MB > 0 ? [`--max-semi-space-size=${SEMI_SPACE_MB}`] : installedNodeFlags('controller')),
-        ],
+        execArgv: ['--expose-gc', ...NODE_FLAGS],
         env: { ...process.env, KUBECONFIG: cp.kubeconfig },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
@@ -166,7 +164,7 @@ async function parent(): Promise<void> {
         pools: POOLS,
         records: RECORDS,
         admitted: !UNADMITTED,
-        nodeFlags: SEMI_SPACE_MB > 0 ? [`--max-semi-space-size=${SEMI_SPACE_MB}`] : installedNodeFlags('controller'),
+        nodeFlags: NODE_FLAGS,
         ...report,
         poolWrites: writes,
         writesPerPool,

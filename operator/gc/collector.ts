@@ -38,10 +38,11 @@ export interface CollectorDeps {
 type RetiredEndpoints = Map<string, { endpoint: SpiderEndpoint; at: number }>;
 
 /**
- * The garbage collector and the StatefulSet reconciler each run a collector over the same caches, and either may
- * re-read a pod whose endpoint the other has just retired: they share one memory of retired endpoints.
+ * The garbage collector and the StatefulSet reconciler each run a collector, and either may re-read a pod whose
+ * endpoint the other has just retired: they share one memory of retired endpoints. Each reconciler gets its own
+ * Caches handle, but the endpoint cache behind it is the operator's one, so the memory hangs off that.
  */
-const retiredByCaches = new WeakMap<Caches, RetiredEndpoints>();
+const retiredByEndpointCache = new WeakMap<object, RetiredEndpoints>();
 
 export interface PassResult {
   /** The earliest time a kept record may become free without any event (a grace period ending). */
@@ -77,8 +78,9 @@ export function newCollector(
   options: GcOptions,
   log: Logger,
 ): Collector {
-  let retired = retiredByCaches.get(caches);
-  if (!retired) retiredByCaches.set(caches, (retired = new Map()));
+  const endpointCache = caches.of<SpiderEndpoint>(KINDS.SpiderEndpoint);
+  let retired = retiredByEndpointCache.get(endpointCache);
+  if (!retired) retiredByEndpointCache.set(endpointCache, (retired = new Map()));
   const metrics = gcMetrics(registry);
   return new Collector({ caches, client: new GcClient(kubeConfig), options, metrics, log, retired });
 }

@@ -2,11 +2,12 @@
 // the real apiserver is exercised by e2e/gc.test.ts.
 import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
-import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
+import type { SpiderEndpoint, SpiderIPPool } from '../../api/v2beta1/types.ts';
+import { FINALIZER } from '../../api/v2beta1/constants.ts';
 import { withoutRecords } from '../../ipam/pool-status.ts';
 import type { PoolStatusClient } from '../../ipam/retry.ts';
 import { parseRecords } from '../../ipam/records.ts';
-import { releaseRecords } from './release.ts';
+import { releaseRecords, retireEndpoint, type EndpointClient } from './release.ts';
 
 const pool = (records: Record<string, { pod: string; podUid: string }>, resourceVersion = '1'): SpiderIPPool => ({
   metadata: { name: 'p4', resourceVersion },
@@ -98,5 +99,44 @@ describe('GC record removal', () => {
       writeStatus: () => Promise.reject(new Error('no write expected')),
     };
     assert.deepEqual(await releaseRecords(gone, 'p4', [{ ip: '10.0.0.1', podUid: 'u1' }]), []);
+  });
+});
+
+describe('GC endpoint retirement', () => {
+  const endpoint = (resourceVersion: string, deletionTimestamp?: Date): SpiderEndpoint => ({
+    metadata: {
+      namespace: 'ns',
+      name: 'db-1',
+      uid: 'e1',
+      resourceVersion,
+      finalizers: [FINALIZER],
+      ...(deletionTimestamp ? { deletionTimestamp } : {}),
+    },
+    status: {
+      current: { uid: 'p1', node: 'n', ips: [] },
+      ownerControllerType: 'StatefulSet',
+      ownerControllerName: 'db',
+    },
+  });
+  const conflict = () => Promise.reject(new ApiException(409, 'Conflict', '{"reason":"Conflict"}', {}));
+  const client = (current: SpiderEndpoint | undefined, writes: string[]): EndpointClient => ({
+    endpoint: async () => current,
+    deleteEndpoint: conflict,
+    replaceEndpoint: async (e) => {
+      writes.push(e.metadata.name);
+      return e;
+    },
+  });
+
+  it('counts an endpoint another collector is already deleting as gone, and leaves its finalizer to that one', async () => {
+    const writes: string[] = [];
+    assert.equal(await retireEndpoint(client(endpoint('2', new Date()), writes), endpoint('1')), 'gone');
+    assert.deepEqual(writes, []);
+  });
+
+  it('reports an endpoint rewritten since it was read as changed, and touches nothing', async () => {
+    const writes: string[] = [];
+    assert.equal(await retireEndpoint(client(endpoint('2'), writes), endpoint('1')), 'changed');
+    assert.deepEqual(writes, []);
   });
 });

@@ -46,13 +46,16 @@ export interface EndpointClient {
   replaceEndpoint(endpoint: SpiderEndpoint): Promise<SpiderEndpoint>;
 }
 
-/** What retireEndpoint did: deleted it, found it gone already, or found it changed since it was read. */
+/**
+ * What retireEndpoint did: deleted it, found it gone or already being deleted by someone else, or found it
+ * changed since it was read.
+ */
 export type Retired = 'deleted' | 'gone' | 'changed';
 
 /**
  * Deletes the endpoint as it was read, then strips our finalizer, which would otherwise hold it forever.
- * Does nothing when the endpoint is gone ('gone') or changed since that read ('changed'): whatever changed
- * it decides.
+ * Does nothing when the endpoint is gone or already marked for deletion ('gone': whoever marked it strips the
+ * finalizer) or changed otherwise since that read ('changed': whatever changed it decides).
  */
 export async function retireEndpoint(client: EndpointClient, endpoint: SpiderEndpoint): Promise<Retired> {
   const { namespace, name, uid } = endpoint.metadata as { namespace: string; name: string; uid: string };
@@ -60,8 +63,9 @@ export async function retireEndpoint(client: EndpointClient, endpoint: SpiderEnd
     await client.deleteEndpoint(endpoint);
   } catch (err) {
     if (isNotFound(err)) return 'gone';
-    if (isConflict(err)) return 'changed';
-    throw err;
+    if (!isConflict(err)) throw err;
+    const now = await client.endpoint(namespace, name);
+    return now?.metadata.uid !== uid || now.metadata.deletionTimestamp ? 'gone' : 'changed';
   }
   // Marked for deletion now, so only finalizers can still change: stripping ours is always right.
   let current = await client.endpoint(namespace, name);

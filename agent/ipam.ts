@@ -532,9 +532,12 @@ export class Ipam {
       metadata: {
         name,
         namespace: meta.namespace,
-        finalizers: [FINALIZER],
-        // A StatefulSet or VM pod's record outlives the pod so that its replacement gets the same addresses.
-        ...(stateful ? {} : { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: meta.name, uid: meta.uid }] }),
+        // A StatefulSet or VM pod's record outlives the pod so that its replacement gets the same addresses, and the
+        // finalizer keeps it until they are freed. A pod's own endpoint needs no finalizer: its records are freed by
+        // pod UID whether or not the endpoint is still there, and without one a DEL deletes it in one write, not two.
+        ...(stateful
+          ? { finalizers: [FINALIZER] }
+          : { ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: meta.name, uid: meta.uid }] }),
       },
       status: {
         current: { uid: meta.uid, node: this.config.nodeName, ips: details },

@@ -93,6 +93,11 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
     return this.poolCache.store.list();
   }
 
+  /** The pool as the watch last delivered it. */
+  cachedPool(name: string): SpiderIPPool | undefined {
+    return this.poolCache.store.get(name);
+  }
+
   /** Fresh list, for when the cache has not caught up with a pool that was just created. */
   async listPools(): Promise<SpiderIPPool[]> {
     const list = (await this.custom.listClusterCustomObject(POOLS)) as { items: SpiderIPPool[] };

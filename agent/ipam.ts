@@ -130,6 +130,7 @@ export class Ipam {
         },
         maxRecords: this.config.maxRecordsPerPool,
         callTimeoutMs: this.config.apiTimeoutMs,
+        watched: () => this.cluster.cachedPool(pool),
       });
       this.batchers.set(pool, b);
     }

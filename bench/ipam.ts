@@ -243,7 +243,8 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
   );
   say(`CPU seconds during release: ${[...releaseCpu].map(([name, s]) => `${name} ${s.toFixed(2)}`).join(', ')}`);
   const releaseWrites = (await agentCounter(ports, 'spiderpool_ipam_pool_write_batch_size_count')) - poolWrites;
-  say(`pool status writes during release: ${releaseWrites}`);
+  const releaseConflicts = await agentCounter(ports, 'spiderpool_ipam_release_update_ippool_conflict_counts_total');
+  say(`pool status writes during release: ${releaseWrites}, conflicts: ${releaseConflicts}`);
 
   const after = (await custom.getClusterCustomObject({
     group: GROUP,
@@ -355,6 +356,7 @@ await withControlPlane(async ({ cp, kubeConfig, core, custom, stopFirst }) => {
     cpuSecondsDuringAllocation: Object.fromEntries([...cpu].map(([name, sec]) => [name, +sec.toFixed(2)])),
     cpuSecondsDuringRelease: Object.fromEntries([...releaseCpu].map(([name, sec]) => [name, +sec.toFixed(2)])),
     releaseWrites,
+    releaseConflicts,
     allocPerCreateCeiling: +(allocPerSecond / rawCreatesPerSecond).toFixed(2),
     poolWrites,
     conflicts,

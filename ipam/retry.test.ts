@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
 import type { SpiderIPPool } from '../api/v2beta1/types.ts';
-import { updatePoolStatus, type PoolStatusClient, type RetryPolicy } from './retry.ts';
+import { isNewer, updatePoolStatus, type PoolStatusClient, type RetryPolicy } from './retry.ts';
 
 const policy: RetryPolicy = { budgetMs: 1000, firstPauseMs: 1, maxPauseMs: 2 };
 const status = (code: number) => new ApiException(code, String(code), '{}', {});
@@ -68,6 +68,34 @@ describe('updatePoolStatus', () => {
       result: 1,
     });
     assert.equal(store.reads, 1);
+  });
+
+  it('after a 409 retries from a newer copy the watch delivered, without a read; an older copy is not used', async () => {
+    const store = new Store(at('5'), 1);
+    const offered: string[] = [];
+    const updated = await updatePoolStatus(store, 'p', increment, {
+      policy,
+      cached: at('5'),
+      newer: (refused) => {
+        offered.push(refused.metadata.resourceVersion as string);
+        return isNewer(store.pool, refused) ? store.pool : undefined;
+      },
+    });
+    assert.deepEqual(updated, { gone: false, pool: at('7', 1), result: 1 });
+    assert.deepEqual(offered, ['5']);
+    assert.equal(store.reads, 0);
+
+    const behind = new Store(at('9'), 1);
+    await updatePoolStatus(behind, 'p', increment, { policy, cached: at('9'), newer: () => undefined });
+    assert.equal(behind.reads, 1, 'no newer copy: the retry reads');
+  });
+
+  it('orders resourceVersions only when both are etcd revisions', () => {
+    assert.equal(isNewer(at('10'), at('9')), true);
+    assert.equal(isNewer(at('9'), at('10')), false);
+    assert.equal(isNewer(at('9'), at('9')), false);
+    assert.equal(isNewer(at('a10'), at('9')), false);
+    assert.equal(isNewer(at('10'), at('')), false);
   });
 
   it('writes nothing when the computation has nothing to write', async () => {

@@ -28,6 +28,12 @@ export interface UpdateOptions {
   policy: RetryPolicy;
   /** The pool as last written by this caller, tried before any read; a 409 on it costs one retry. */
   cached?: SpiderIPPool;
+  /**
+   * After a 409: a copy of the pool known to be newer than the one refused (from a watch), tried instead of a read.
+   * With many writers on one pool most writes are refused once, and the watch has usually delivered the winner's
+   * write by then; a read would carry the whole pool once more.
+   */
+  newer?: (refused: SpiderIPPool) => SpiderIPPool | undefined;
   onConflict?: () => void;
   /**
    * Each read and write fails after this long, so a hung apiserver call cannot keep the writer busy. Such a
@@ -69,8 +75,9 @@ export async function updatePoolStatus<T>(
   let unknown = 0;
   for (let attempt = 0; ; attempt++) {
     let computing = false;
+    let pool: SpiderIPPool | undefined;
     try {
-      const pool = cached ?? (await withDeadline(client.read(name), timeout, `GET of IPPool ${name}`));
+      pool = cached ?? (await withDeadline(client.read(name), timeout, `GET of IPPool ${name}`));
       computing = true;
       const { next, result } = compute(pool, attempt);
       computing = false;
@@ -85,9 +92,11 @@ export async function updatePoolStatus<T>(
     } catch (err) {
       if (computing) throw err;
       if (isNotFound(err)) return { gone: true };
+      cached = undefined;
       if (isConflict(err)) {
         options.onConflict?.();
         if (Date.now() > deadline) throw err;
+        if (pool) cached = options.newer?.(pool);
       } else if (outcomeUnknown(err) && unknown < (options.unknownRetries ?? 0)) {
         unknown++;
         options.onUnknown?.(err);
@@ -95,8 +104,17 @@ export async function updatePoolStatus<T>(
         throw err;
       }
     }
-    cached = undefined;
     const pause = Math.min(policy.maxPauseMs, policy.firstPauseMs * 2 ** attempt);
     await new Promise((r) => setTimeout(r, pause * (0.5 + Math.random())));
   }
+}
+
+/**
+ * Whether `a` is a later version of the object than `b`. A resourceVersion is opaque to clients, but on an
+ * etcd3-backed apiserver it is etcd's revision, a number that only grows; anything else is not known to be newer.
+ */
+export function isNewer(a: SpiderIPPool, b: SpiderIPPool): boolean {
+  const [x, y] = [a.metadata.resourceVersion, b.metadata.resourceVersion];
+  if (!x || !y || !/^\d{1,15}$/.test(x) || !/^\d{1,15}$/.test(y)) return false;
+  return Number(x) > Number(y);
 }

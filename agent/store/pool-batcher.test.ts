@@ -71,6 +71,26 @@ describe('PoolBatcher', () => {
     assert.equal(parseRecords(store.pool).get('10.6.0.13')?.pod, 'ns/pod3');
   });
 
+  it("starts from the watch's copy when another agent wrote after this one, so its first write is not refused", async () => {
+    const store = new MemoryPool(pool({}));
+    let reads = 0;
+    const client: PoolStatusClient = {
+      read: () => (reads++, store.read()),
+      writeStatus: (next) => store.writeStatus(next),
+    };
+    const b = new PoolBatcher('p', { client, reserved: noneReserved, watched: () => structuredClone(store.pool) });
+    await b.allocate('ns/a', 'a', 'eth0');
+    // Another agent's write, which this agent learns of from its watch only.
+    store.pool = {
+      ...store.pool,
+      metadata: { ...store.pool.metadata, resourceVersion: String(Number(store.pool.metadata.resourceVersion) + 1) },
+    };
+    assert.equal((await b.allocate('ns/b', 'b', 'eth0')).ip, '10.6.0.11');
+    assert.equal(store.conflicts, 0);
+    assert.equal(reads, 0);
+    assert.equal(store.writes, 2);
+  });
+
   it('fails a request for conflicts only once its own budget is spent, not the batch it joined late', async () => {
     const store = new MemoryPool(pool({}, JSON.stringify({ '10.6.0.10': { pod: 'ns/old', podUid: 'old' } })));
     store.foreignWrites = Number.MAX_SAFE_INTEGER;

@@ -7,7 +7,7 @@ import type { IPSet } from '../../lib/ip/index.ts';
 import { isConflict } from '../../lib/kube.ts';
 import { AgentFailure } from '../errors.ts';
 import { applyOps, type OpOutcome, type PoolOp } from '../../ipam/pool-status.ts';
-import { updatePoolStatus, type PoolStatusClient } from '../../ipam/retry.ts';
+import { isNewer, updatePoolStatus, type PoolStatusClient } from '../../ipam/retry.ts';
 
 export interface BatcherObserver {
   /** A refused write; `carried` holds the kinds of operation it carried (allocation or release conflicts). */
@@ -33,6 +33,8 @@ export interface PoolBatcherOptions {
   retryBudgetMs?: number;
   /** The deadline of each read and write of the pool (UpdateOptions.callTimeoutMs). */
   callTimeoutMs?: number;
+  /** The pool as the agent's watch last delivered it: written from when it is newer than what a write knows. */
+  watched?: () => SpiderIPPool | undefined;
 }
 
 /** How often a batch whose write has an unknown outcome is re-read and recomputed before its requests fail. */
@@ -138,8 +140,12 @@ export class PoolBatcher {
   }
 
   private async apply(batch: Pending[]): Promise<void> {
-    const { client, observer, reserved, elsewhere, maxRecords } = this.options;
+    const { client, observer, reserved, elsewhere, maxRecords, watched } = this.options;
     const budgetMs = this.options.retryBudgetMs ?? 30_000;
+    const newer = (known: SpiderIPPool | undefined) => {
+      const seen = watched?.();
+      return seen && (!known || isNewer(seen, known)) ? seen : undefined;
+    };
     let conflicts = 0;
     try {
       const updated = await updatePoolStatus(
@@ -162,7 +168,8 @@ export class PoolBatcher {
         },
         {
           policy: { budgetMs, firstPauseMs: 5, maxPauseMs: 100 },
-          cached: this.latest,
+          cached: newer(this.latest) ?? this.latest,
+          newer,
           onConflict: () => {
             conflicts++;
             observer?.conflict(this.poolName, new Set(batch.map((b) => b.op.kind)));

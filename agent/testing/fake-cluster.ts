@@ -58,6 +58,8 @@ export class FakeCluster {
   reservedIPs = () => [];
   podWithUid = async (_ns: string, name: string) => this.pods.get(name);
   cachedPod = (_ns: string, name: string) => this.pods.get(name);
+  /** No watch: every write starts from what the agent wrote last or from a read. */
+  cachedPool = (_name: string): SpiderIPPool | undefined => undefined;
   deletedPod = (_uid: string) => undefined;
   writtenEndpoint = () => undefined;
   pod = async (_ns: string, name: string) => this.pods.get(name);

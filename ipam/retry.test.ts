@@ -90,6 +90,17 @@ describe('updatePoolStatus', () => {
     assert.equal(behind.reads, 1, 'no newer copy: the retry reads');
   });
 
+  it('reads after a watch copy was refused too, so a lagging watch cannot keep a writer losing', async () => {
+    const store = new Store(at('5'), 3);
+    let offered = 0;
+    const lagging = (refused: SpiderIPPool) => (offered++, at(String(Number(refused.metadata.resourceVersion) + 1)));
+    await updatePoolStatus(store, 'p', increment, { policy, cached: at('5'), newer: lagging });
+    // Refused: the cached copy (a watch copy offered), that copy (a read), the read (a watch copy offered), then
+    // that copy is written.
+    assert.equal(offered, 2);
+    assert.equal(store.reads, 1);
+  });
+
   it('orders resourceVersions only when both are etcd revisions', () => {
     assert.equal(isNewer(at('10'), at('9')), true);
     assert.equal(isNewer(at('9'), at('10')), false);

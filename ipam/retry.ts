@@ -31,7 +31,7 @@ export interface UpdateOptions {
   /**
    * After a 409: a copy of the pool known to be newer than the one refused (from a watch), tried instead of a read.
    * With many writers on one pool most writes are refused once, and the watch has usually delivered the winner's
-   * write by then; a read would carry the whole pool once more.
+   * write by then; a read would carry the whole pool once more. A refused watch copy is followed by a read.
    */
   newer?: (refused: SpiderIPPool) => SpiderIPPool | undefined;
   onConflict?: () => void;
@@ -72,6 +72,7 @@ export async function updatePoolStatus<T>(
   const deadline = Date.now() + policy.budgetMs;
   const timeout = options.callTimeoutMs;
   let cached = options.cached;
+  let fromWatch = false;
   let unknown = 0;
   for (let attempt = 0; ; attempt++) {
     let computing = false;
@@ -93,10 +94,17 @@ export async function updatePoolStatus<T>(
       if (computing) throw err;
       if (isNotFound(err)) return { gone: true };
       cached = undefined;
+      const refusedWatchCopy = fromWatch;
+      fromWatch = false;
       if (isConflict(err)) {
         options.onConflict?.();
         if (Date.now() > deadline) throw err;
-        if (pool) cached = options.newer?.(pool);
+        // A watch copy that was refused too is behind a busy pool (its agent short of CPU, say): read instead, so
+        // that a writer never keeps losing on copies that are always a little late.
+        if (pool && !refusedWatchCopy) {
+          cached = options.newer?.(pool);
+          fromWatch = cached !== undefined;
+        }
       } else if (outcomeUnknown(err) && unknown < (options.unknownRetries ?? 0)) {
         unknown++;
         options.onUnknown?.(err);

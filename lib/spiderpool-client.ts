@@ -19,7 +19,7 @@ export const POOLS = customResource(KINDS.SpiderIPPool);
 export const ENDPOINTS = customResource(KINDS.SpiderEndpoint);
 
 const name = (n: string) => encodeURIComponent(n);
-const poolPath = (pool: string) => `${collectionPath(KINDS.SpiderIPPool)}/${name(pool)}`;
+export const poolPath = (pool: string) => `${collectionPath(KINDS.SpiderIPPool)}/${name(pool)}`;
 export const endpointsPath = (namespace: string) => collectionPath({ ...KINDS.SpiderEndpoint, namespace });
 const endpointPath = (namespace: string, endpoint: string) => `${endpointsPath(namespace)}/${name(endpoint)}`;
 

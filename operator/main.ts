@@ -5,7 +5,7 @@
 // Environment: KUBECONFIG (else in-cluster), SPIDERPOOL_NAMESPACE (spiderpool), OPERATOR_METRICS_PORT
 // (5721), LOG_LEVEL (info), SPIDERPOOL_POD_NAME (this replica's Lease identity; host name + pid if
 // unset), SPIDERPOOL_LEADER_DURATION / _RENEW_DEADLINE / _RETRY_PERIOD in seconds (15 / 10 / 2),
-// SPIDERPOOL_RESYNC_PERIOD in seconds (300), SPIDERPOOL_CONTROLLER_WORKERS per reconciler (3),
+// SPIDERPOOL_RESYNC_PERIOD in seconds (300), SPIDERPOOL_CONTROLLER_WORKERS per reconciler (8),
 // SPIDERPOOL_CNI_CONFIG_DIR (/etc/cni/net.d, where the coordinator reads the node's CNI configuration),
 // the GC's SPIDERPOOL_GC_IP_ENABLED, _DEFAULT_INTERVAL_DURATION, _ADDITIONAL_GRACE_DELAY, _DRY_RUN and
 // SPIDERPOOL_ENABLE_STATEFULSET (operator/gc/options.ts), SPIDERPOOL_CONFIG_PATH (lib/daemon/config.ts).
@@ -14,7 +14,7 @@ import { runDaemon } from '../lib/daemon/daemon.ts';
 import { loadKubeConfig } from '../lib/kube.ts';
 import { GC_SETTINGS } from './gc/options.ts';
 import { createReconcilers } from './reconcilers.ts';
-import { startOperator } from './start.ts';
+import { DEFAULT_WORKERS, startOperator } from './start.ts';
 
 await runDaemon({
   name: 'spiderpool-controller',
@@ -26,7 +26,7 @@ await runDaemon({
     renewDeadlineMs: setting.seconds({ env: 'SPIDERPOOL_LEADER_RENEW_DEADLINE', default: 10 }),
     retryPeriodMs: setting.seconds({ env: 'SPIDERPOOL_LEADER_RETRY_PERIOD', default: 2 }),
     resyncMs: setting.seconds({ env: 'SPIDERPOOL_RESYNC_PERIOD', default: 300 }),
-    workers: setting.integer({ env: 'SPIDERPOOL_CONTROLLER_WORKERS', default: 3, min: 1 }),
+    workers: setting.integer({ env: 'SPIDERPOOL_CONTROLLER_WORKERS', default: DEFAULT_WORKERS, min: 1 }),
     cniConfigDir: setting.optional(setting.string({ env: 'SPIDERPOOL_CNI_CONFIG_DIR' })),
     gc: GC_SETTINGS,
   },

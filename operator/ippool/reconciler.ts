@@ -3,11 +3,11 @@
 // once nothing is allocated from the pool. It never writes allocatedIPs (the agents and the GC own it), and every write
 // is conditional on the resourceVersion it was computed from, so a write racing an agent fails with 409 and is
 // recomputed instead of overwriting the agent.
-import { CustomObjectsApi } from '@kubernetes/client-node';
-import { GROUP, VERSION } from '../../api/v2beta1/constants.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
-import { isNotFound } from '../../lib/kube.ts';
+import { JsonClient } from '../../lib/json-client.ts';
+import { isNotFound, requestTimeoutOf } from '../../lib/kube.ts';
+import { poolPath } from '../../lib/spiderpool-client.ts';
 import { keyOf, type Reconciler, type ReconcilerContext } from '../runtime/types.ts';
 import { registerPoolMetrics } from './metrics.ts';
 import { overlapsOf } from './overlap.ts';
@@ -18,16 +18,17 @@ export const IPPOOL_RECONCILER = 'ippool';
 export function createIPPoolReconciler({ caches, kubeConfig, log, registry, events }: ReconcilerContext): Reconciler {
   const pools = caches.of<SpiderIPPool>(KINDS.SpiderIPPool);
   const overlaps = overlapsOf(pools);
-  const api = kubeConfig.makeApiClient(CustomObjectsApi);
-  const target = (name: string) => ({ group: GROUP, version: VERSION, plural: KINDS.SpiderIPPool.plural, name });
-  const patch = async (name: string, body: PatchOp[]) =>
-    (await api.patchClusterCustomObject({ ...target(name), body })) as SpiderIPPool;
+  // A cold start writes every pool once: plain JSON requests cost the operator a fraction of client-node's CPU,
+  // which on a small control-plane node is CPU the apiserver needs for those writes.
+  const json = new JsonClient(kubeConfig, requestTimeoutOf(kubeConfig) ?? 30_000);
+  const jsonPatch = (path: string, body: PatchOp[]) =>
+    json.request<SpiderIPPool>('PATCH', path, { body, contentType: 'application/json-patch+json' });
+  const patch = (name: string, body: PatchOp[]) => jsonPatch(poolPath(name), body);
   // Gone since the cache saw it: the next watch event removes it from the cache, nothing is left to do.
   const ignoreNotFound = (err: unknown) => {
     if (!isNotFound(err)) throw err;
   };
-  const patchStatus = async (name: string, body: PatchOp[]) =>
-    (await api.patchClusterCustomObjectStatus({ ...target(name), body })) as SpiderIPPool;
+  const patchStatus = (name: string, body: PatchOp[]) => jsonPatch(`${poolPath(name)}/status`, body);
   registerPoolMetrics(registry, pools, log, overlaps);
 
   return {

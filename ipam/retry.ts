@@ -72,7 +72,8 @@ export async function updatePoolStatus<T>(
   const deadline = Date.now() + policy.budgetMs;
   const timeout = options.callTimeoutMs;
   let cached = options.cached;
-  let fromWatch = false;
+  /** The last copy `newer` gave. */
+  let offered: SpiderIPPool | undefined;
   let unknown = 0;
   for (let attempt = 0; ; attempt++) {
     let computing = false;
@@ -94,17 +95,12 @@ export async function updatePoolStatus<T>(
       if (computing) throw err;
       if (isNotFound(err)) return { gone: true };
       cached = undefined;
-      const refusedWatchCopy = fromWatch;
-      fromWatch = false;
       if (isConflict(err)) {
         options.onConflict?.();
         if (Date.now() > deadline) throw err;
         // A watch copy that was refused too is behind a busy pool (its agent short of CPU, say): read instead, so
         // that a writer never keeps losing on copies that are always a little late.
-        if (pool && !refusedWatchCopy) {
-          cached = options.newer?.(pool);
-          fromWatch = cached !== undefined;
-        }
+        if (pool && pool !== offered) cached = offered = options.newer?.(pool);
       } else if (outcomeUnknown(err) && unknown < (options.unknownRetries ?? 0)) {
         unknown++;
         options.onUnknown?.(err);

@@ -1,7 +1,6 @@
 // HTTP over the agent's unix socket. Transport failures become CNI errors here; what an HTTP error
 // answer means depends on the command, so those are returned to the caller.
 import { statSync } from 'node:fs';
-import { request } from 'node:http';
 import { AGENT_PATHS, CNI_CODE_FOR_REASON, CNI_ERROR, type AgentError } from '../../lib/agent-api.ts';
 import { CniError } from './errors.ts';
 
@@ -34,6 +33,9 @@ export class AgentClient {
     } catch (err) {
       return Promise.reject(err);
     }
+    // Loaded on first use: node:http costs about 4 ms of start, which a VERSION or a refused config never needs.
+    // (A single executable's main script has no import(); getBuiltinModule is its lazy require.)
+    const { request } = process.getBuiltinModule('node:http');
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const what = `${method} ${path}`;
     return new Promise((resolve, reject) => {

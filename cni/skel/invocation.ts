@@ -1,6 +1,6 @@
 // What every plugin binary of this project shares around one invocation: the output shape, the VERSION
 // answer, and the process wrapper that reads stdin, prints the result and sets the exit code.
-import { isatty } from 'node:tty';
+import { fstatSync, readSync } from 'node:fs';
 import { CNI_ERROR } from '../../lib/agent-api.ts';
 import { CniError, errorOutput } from './errors.ts';
 import { decodeStdin, LATEST_VERSION, SUPPORTED_VERSIONS } from './netconf.ts';
@@ -40,15 +40,39 @@ export function versionAnswer(stdin: string): { cniVersion: string; supportedVer
  */
 const MAX_STDIN_BYTES = 1024 * 1024;
 
-async function readStdin(): Promise<string> {
+const tooLarge = () => new Error(`it is larger than the ${MAX_STDIN_BYTES / 1024} KiB limit`);
+
+/**
+ * Read with plain blocking reads: a runtime hands the plugin a blocking pipe, and process.stdin would load the
+ * net and tty modules, a few milliseconds of every plugin start. A non-blocking descriptor (EAGAIN) falls back to
+ * the stream.
+ */
+function readStdin(): Promise<string> {
   // A terminal would block forever; runtimes always pipe the config in.
-  if (isatty(0)) return '';
+  if (fstatSync(0).isCharacterDevice()) return Promise.resolve('');
   const chunks: Buffer[] = [];
   let size = 0;
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(64 * 1024);
+    let n: number;
+    try {
+      n = readSync(0, chunk, 0, chunk.length, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return readStdinStream(chunks, size);
+      return Promise.reject(err as Error);
+    }
+    if (n === 0) return Promise.resolve(Buffer.concat(chunks).toString('utf8'));
+    size += n;
+    if (size > MAX_STDIN_BYTES) return Promise.reject(tooLarge());
+    chunks.push(chunk.subarray(0, n));
+  }
+}
+
+async function readStdinStream(chunks: Buffer[], size: number): Promise<string> {
   for await (const chunk of process.stdin) {
     size += (chunk as Buffer).length;
     // Leaving the loop stops reading; the writer gets EPIPE.
-    if (size > MAX_STDIN_BYTES) throw new Error(`it is larger than the ${MAX_STDIN_BYTES / 1024} KiB limit`);
+    if (size > MAX_STDIN_BYTES) throw tooLarge();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');

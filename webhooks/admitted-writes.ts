@@ -3,7 +3,8 @@
 // caches hold every write noted within the horizon has seen every write that completed before the request, and
 // may answer from them; one that does not falls back to quorum LISTs. A note whose write then failed (another
 // webhook refused it, a stale resourceVersion) only sends checks to the LISTs until it leaves the horizon.
-import { CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
+import type { KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
+import { JsonClient } from '../lib/json-client.ts';
 import { isAlreadyExists, isConflict, isNotFound, orUndefined } from '../lib/kube.ts';
 import type { AdmissionRequest } from './types.ts';
 
@@ -17,6 +18,8 @@ export const HORIZON_MS = 30_000;
 /** More notes than this within the horizon, and the record says "read from the apiserver" until they age out. */
 export const MAX_NOTES = 1000;
 const ATTEMPTS = 8;
+/** Well inside the 10 s the apiserver gives a webhook call, which has its own answer to make after the record. */
+const REQUEST_TIMEOUT_MS = 5_000;
 
 export interface AdmittedWrite {
   kind: string;
@@ -108,7 +111,10 @@ export function reflects(
 
 /** Reads and appends to the record; one replica's concurrent notes share one write. */
 export class AdmittedWrites {
-  private readonly core: CoreV1Api;
+  // Plain JSON requests: the record is read twice on every pool create (the mutating and the validating check),
+  // and client-node's generated layer costs more CPU per read than the apiserver spends on it.
+  private readonly json: JsonClient;
+  private readonly path: string;
   private queued: { write: AdmittedWrite; done: (err?: unknown) => void }[] = [];
   private writing?: Promise<void>;
 
@@ -116,16 +122,13 @@ export class AdmittedWrites {
     kubeConfig: KubeConfig,
     private readonly namespace: string,
   ) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.json = new JsonClient(kubeConfig, REQUEST_TIMEOUT_MS);
+    this.path = `/api/v1/namespaces/${namespace}/configmaps`;
   }
 
   /** The record as etcd holds it now (a quorum GET). */
   async read(): Promise<AdmittedRecord | undefined> {
-    return parseRecord(
-      await orUndefined(
-        this.core.readNamespacedConfigMap({ name: ADMITTED_WRITES_CONFIGMAP, namespace: this.namespace }),
-      ),
-    );
+    return parseRecord(await this.current());
   }
 
   /** Creates the record if it is missing, so that it is old enough to vouch for caches soon after start. */
@@ -155,18 +158,22 @@ export class AdmittedWrites {
     this.writing = undefined;
   }
 
+  private current(): Promise<V1ConfigMap | undefined> {
+    return orUndefined(this.json.request<V1ConfigMap>('GET', `${this.path}/${ADMITTED_WRITES_CONFIGMAP}`));
+  }
+
   private async store(added: AdmittedWrite[]): Promise<void> {
-    const namespace = this.namespace;
     const name = ADMITTED_WRITES_CONFIGMAP;
     for (let attempt = 1; ; attempt++) {
       try {
-        const current = await orUndefined(this.core.readNamespacedConfigMap({ name, namespace }));
+        const current = await this.current();
         const record = withNotes(parseRecord(current), added, Date.now());
         const data = { [DATA_KEY]: JSON.stringify({ writes: record.writes, incompleteUntil: record.incompleteUntil }) };
         if (current) {
-          await this.core.replaceNamespacedConfigMap({ name, namespace, body: { ...current, data } });
+          await this.json.request('PUT', `${this.path}/${name}`, { body: { ...current, data } });
         } else {
-          await this.core.createNamespacedConfigMap({ namespace, body: { metadata: { name, namespace }, data } });
+          const metadata = { name, namespace: this.namespace };
+          await this.json.request('POST', this.path, { body: { apiVersion: 'v1', kind: 'ConfigMap', metadata, data } });
         }
         return;
       } catch (err) {

@@ -1,7 +1,7 @@
 // The allocation history never holds up an ADD or DEL: a slow or failing apiserver only delays or drops events.
 import assert from 'node:assert/strict';
-import type { CoreV1Api } from '@kubernetes/client-node';
 import { parseAddressEvent, parseAddressEvents } from '../lib/address-events.ts';
+import type { JsonClient } from '../lib/json-client.ts';
 import type { Logger } from '../lib/log.ts';
 import { AddressEvents } from './address-events.ts';
 
@@ -13,11 +13,11 @@ interface Created {
 function fakeCore(answer: () => Promise<unknown>) {
   const created: Created[] = [];
   const core = {
-    createNamespacedEvent: (req: Created) => {
-      created.push(req);
+    request: (_method: string, path: string, { body }: { body: Created['body'] }) => {
+      created.push({ namespace: decodeURIComponent(/\/namespaces\/([^/]+)\/events$/.exec(path)?.[1] ?? ''), body });
       return answer();
     },
-  } as unknown as CoreV1Api;
+  } as unknown as JsonClient;
   return { core, created };
 }
 

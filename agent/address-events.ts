@@ -4,7 +4,7 @@
 // allocations costs an eighth of the requests); an Event that cannot be created is logged and dropped, and when
 // the queue is full (the apiserver slower than allocation) new addresses are dropped and counted rather than
 // holding memory or requests.
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { JsonClient } from '../lib/json-client.ts';
 import { KINDS } from '../api/v2beta1/kinds.ts';
 import {
   ADDRESS_EVENT_REASON,
@@ -37,7 +37,7 @@ export class AddressEvents {
   private idle: (() => void)[] = [];
 
   constructor(
-    private readonly core: CoreV1Api,
+    private readonly client: JsonClient,
     private readonly log: Logger,
     private readonly options: AddressEventsOptions,
   ) {}
@@ -94,7 +94,7 @@ export class AddressEvents {
     const { pool, kind } = batch[0] as Queued;
     try {
       await postEvent(
-        this.core,
+        this.client,
         {
           apiVersion: KINDS.SpiderIPPool.apiVersion,
           kind: KINDS.SpiderIPPool.kind,

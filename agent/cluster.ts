@@ -1,16 +1,15 @@
 // What the agent reads from the cluster. Pools, reserved IPs, namespaces and this node's pods come from
 // watch-fed caches, since every ADD consults them. A cached pod is trusted only where staleness is
 // harmless: its UID must match the request, and a DEL re-reads a pod that the cache still shows alive.
-import {
-  BatchV1Api,
-  type KubeConfig,
-  type KubernetesObject,
-  type V1Namespace,
-  type V1Job,
-  type V1ObjectMeta,
-  type V1Node,
-  type V1Pod,
-  type V1ReplicaSet,
+import type {
+  KubeConfig,
+  KubernetesObject,
+  V1Namespace,
+  V1Job,
+  V1ObjectMeta,
+  V1Node,
+  V1Pod,
+  V1ReplicaSet,
 } from '@kubernetes/client-node';
 import type { SpiderEndpoint, SpiderIPPool, SpiderReservedIP } from '../api/v2beta1/types.ts';
 import { FINALIZER } from '../api/v2beta1/constants.ts';
@@ -18,9 +17,9 @@ import { KINDS } from '../api/v2beta1/kinds.ts';
 import type { PoolStatusClient } from '../ipam/retry.ts';
 import { isConflict, orUndefined } from '../lib/kube.ts';
 import type { Logger } from '../lib/log.ts';
-import { POOLS, SpiderpoolClient, endpointsPath } from '../lib/spiderpool-client.ts';
+import { SpiderpoolClient, endpointsPath, objectPath } from '../lib/spiderpool-client.ts';
 import { Informer } from '../lib/watch/informer.ts';
-import type { Kind } from '../lib/watch/kind.ts';
+import { collectionPath, type Kind } from '../lib/watch/kind.ts';
 
 /**
  * Every apiserver call of the agent fails after this long: a hung call must not hold an ADD, or a pool's
@@ -44,11 +43,9 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
   private readonly deleted = new Map<string, V1Pod>();
   private readonly replicaSetOwners = new Map<string, V1ReplicaSet>();
   private readonly jobOwners = new Map<string, V1Job>();
-  private readonly batch: BatchV1Api;
 
   constructor(kubeConfig: KubeConfig, nodeName: string, log: Logger) {
     super(kubeConfig);
-    this.batch = kubeConfig.makeApiClient(BatchV1Api);
     const informer = <T extends KubernetesObject>(kind: Kind) => new Informer<T>({ kind, kubeConfig, log });
     this.poolCache = informer(KINDS.SpiderIPPool);
     this.reservedCache = informer(KINDS.SpiderReservedIP);
@@ -100,7 +97,7 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
 
   /** Fresh list, for when the cache has not caught up with a pool that was just created. */
   async listPools(): Promise<SpiderIPPool[]> {
-    const list = (await this.custom.listClusterCustomObject(POOLS)) as { items: SpiderIPPool[] };
+    const list = await this.poolJson.request<{ items: SpiderIPPool[] }>('GET', collectionPath(KINDS.SpiderIPPool));
     return list.items;
   }
 
@@ -126,14 +123,17 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
   }
 
   async namespace(name: string): Promise<V1Namespace> {
-    return this.namespaceCache.store.get(name) ?? this.core.readNamespace({ name });
+    return (
+      this.namespaceCache.store.get(name) ??
+      this.json.request<V1Namespace>('GET', objectPath('v1', 'namespaces', '', name))
+    );
   }
 
   /** Nodes change rarely and every ADD on this agent asks for the same one; concurrent ADDs share one read. */
   async node(name: string): Promise<V1Node> {
     const hit = this.nodeCache.get(name);
     if (hit && Date.now() - hit.at < 10_000) return hit.node;
-    const node = this.core.readNode({ name });
+    const node = this.json.request<V1Node>('GET', objectPath('v1', 'nodes', '', name));
     this.nodeCache.set(name, { node, at: Date.now() });
     try {
       return await node;
@@ -145,12 +145,14 @@ export class Cluster extends SpiderpoolClient implements PoolStatusClient {
 
   /** ReplicaSets never change owner, so each is read once. */
   replicaSet(namespace: string, name: string, uid: string): Promise<V1ReplicaSet | undefined> {
-    return ownersOnce(this.replicaSetOwners, uid, () => this.apps.readNamespacedReplicaSet({ namespace, name }));
+    return ownersOnce(this.replicaSetOwners, uid, () =>
+      this.get(objectPath('apps/v1', 'replicasets', namespace, name)),
+    );
   }
 
   /** Jobs never change owner either: whether a CronJob made one is read once. */
   job(namespace: string, name: string, uid: string): Promise<V1Job | undefined> {
-    return ownersOnce(this.jobOwners, uid, () => this.batch.readNamespacedJob({ namespace, name }));
+    return ownersOnce(this.jobOwners, uid, () => this.get(objectPath('batch/v1', 'jobs', namespace, name)));
   }
 
   async createEndpoint(endpoint: SpiderEndpoint): Promise<SpiderEndpoint> {
@@ -225,11 +227,11 @@ const endpointKey = (endpoint: SpiderEndpoint) => `${endpoint.metadata.namespace
 async function ownersOnce<T extends { metadata?: V1ObjectMeta }>(
   known: Map<string, T>,
   uid: string,
-  read: () => Promise<T>,
+  read: () => Promise<T | undefined>,
 ): Promise<T | undefined> {
   const kept = known.get(uid);
   if (kept) return kept;
-  const object = await orUndefined(read());
+  const object = await read();
   if (object?.metadata?.uid === uid) {
     if (known.size >= 10_000) known.clear();
     known.set(uid, { metadata: { uid, ownerReferences: object.metadata.ownerReferences } } as T);

@@ -1,11 +1,11 @@
 // The cluster defaults of the `coordinator` CNI plugin (GET /v1/coordinator/config). Read fresh on every
 // call: the plugin runs once per pod interface and a stale mode or CIDR list would mis-wire the pod.
-import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import type { SpiderCoordinator } from '../api/v2beta1/types.ts';
 import { ANNOTATION, DEFAULT_COORDINATOR, KUBEVIRT_MIGRATION_JOB_ANNOTATION } from '../api/v2beta1/constants.ts';
-import { KINDS, customResource } from '../api/v2beta1/kinds.ts';
+import { KINDS } from '../api/v2beta1/kinds.ts';
 import type { CoordinatorConfig } from '../lib/agent-api.ts';
-import { isNotFound } from '../lib/kube.ts';
+import { objectPath, type SpiderpoolClient } from '../lib/spiderpool-client.ts';
+import { collectionPath } from '../lib/watch/kind.ts';
 import { AgentFailure } from './errors.ts';
 
 const HOST_RULE_TABLE = 500;
@@ -14,8 +14,7 @@ const VETH_MTU = 1500;
 export class CoordinatorConfigSource {
   /** `kubevirtStaticIP`: a live-migration target pod shares its source's addresses (enableKubevirtStaticIP). */
   constructor(
-    private readonly core: CoreV1Api,
-    private readonly custom: CustomObjectsApi,
+    private readonly client: Pick<SpiderpoolClient, 'get' | 'pod'>,
     private readonly kubevirtStaticIP = false,
   ) {}
 
@@ -39,25 +38,19 @@ export class CoordinatorConfigSource {
 
   /** `default` when it exists, else the first one listed (there is normally exactly one). */
   private async coordinator(): Promise<SpiderCoordinator | undefined> {
-    const api = customResource(KINDS.SpiderCoordinator);
-    try {
-      return (await this.custom.getClusterCustomObject({ ...api, name: DEFAULT_COORDINATOR })) as SpiderCoordinator;
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    const list = (await this.custom.listClusterCustomObject(api)) as { items?: SpiderCoordinator[] };
-    return list.items?.[0];
+    const kind = KINDS.SpiderCoordinator;
+    const named = await this.client.get<SpiderCoordinator>(
+      objectPath(kind.apiVersion, kind.plural, '', DEFAULT_COORDINATOR),
+    );
+    if (named) return named;
+    const list = await this.client.get<{ items?: SpiderCoordinator[] }>(collectionPath(kind));
+    return list?.items?.[0];
   }
 
   /** A pod that is already gone has no annotations to apply; the coordinator's values stand. */
   private async annotations(namespace: string, name: string): Promise<Record<string, string>> {
-    try {
-      const pod = await this.core.readNamespacedPod({ namespace, name });
-      return pod.metadata?.annotations ?? {};
-    } catch (err) {
-      if (isNotFound(err)) return {};
-      throw err;
-    }
+    const pod = await this.client.pod(namespace, name);
+    return pod?.metadata?.annotations ?? {};
   }
 }
 

@@ -92,9 +92,6 @@ function agent(api: MemoryApiserver, node: string): Ipam {
   const cluster = new Cluster(kubeConfig, node, log);
   const cache = (plural: string) => ({ store: api.cache(plural) });
   Object.assign(cluster, {
-    core: api.core,
-    apps: api.apps,
-    custom: api.custom,
     json: api.json,
     poolJson: api.json,
     poolCache: cache(KINDS.SpiderIPPool.plural),
@@ -108,9 +105,6 @@ function agent(api: MemoryApiserver, node: string): Ipam {
 
 function collector(api: MemoryApiserver): Collector {
   const client = Object.assign(new GcClient(kubeConfig), {
-    core: api.core,
-    apps: api.apps,
-    custom: api.custom,
     json: api.json,
     poolJson: api.json,
   });

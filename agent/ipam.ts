@@ -108,7 +108,7 @@ export class Ipam {
     private readonly log: Logger,
     private readonly events?: AddressEvents,
   ) {
-    this.vms = new KubevirtVms(cluster.custom);
+    this.vms = new KubevirtVms(cluster);
   }
 
   private batcher(pool: string): PoolBatcher {

@@ -1,15 +1,13 @@
 // What the agent reads of KubeVirt (docs/workloads.md#kubevirt): the VirtualMachineInstance and VirtualMachine that
 // decide whether a VM's addresses outlive the virt-launcher pod a DEL is for. Read fresh: a DEL that frees a running
 // VM's addresses on a stale answer would hand them to another pod.
-import type { CustomObjectsApi, KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { VMI_KIND, vmRetains, vmiNameOf } from '../ipam/kubevirt.ts';
 import { controllerOf } from '../ipam/owner.ts';
-import { orUndefined } from '../lib/kube.ts';
-
-const KUBEVIRT = { group: 'kubevirt.io', version: 'v1' };
+import { objectPath, type SpiderpoolClient } from '../lib/spiderpool-client.ts';
 
 export class KubevirtVms {
-  constructor(private readonly custom: CustomObjectsApi) {}
+  constructor(private readonly client: Pick<SpiderpoolClient, 'get'>) {}
 
   /** The VirtualMachineInstance whose name the pod's addresses are kept under, if the pod runs one. */
   vmiOf(pod: V1Pod): string | undefined {
@@ -21,14 +19,7 @@ export class KubevirtVms {
   async retains(namespace: string, ownerKind: string | undefined, ownerName: string | undefined): Promise<boolean> {
     if (ownerKind !== VMI_KIND || !ownerName) return false;
     const read = (plural: string) =>
-      orUndefined(
-        this.custom.getNamespacedCustomObject({
-          ...KUBEVIRT,
-          plural,
-          namespace,
-          name: ownerName,
-        }) as Promise<KubernetesObject>,
-      );
+      this.client.get<KubernetesObject>(objectPath('kubevirt.io/v1', plural, namespace, ownerName));
     const [vmi, vm] = await Promise.all([read('virtualmachineinstances'), read('virtualmachines')]);
     return vmRetains(vmi, vm);
   }

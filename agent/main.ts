@@ -65,12 +65,12 @@ await runDaemon({
       },
       metrics,
       log,
-      new AddressEvents(cluster.core, log, {
+      new AddressEvents(cluster.json, log, {
         node: nodeName,
         poolUid: (name) => cluster.pools().find((p) => p.metadata.name === name)?.metadata.uid,
       }),
     );
-    const coordinator = new CoordinatorConfigSource(cluster.core, cluster.custom, config.enableKubevirtStaticIP);
+    const coordinator = new CoordinatorConfigSource(cluster, config.enableKubevirtStaticIP);
     const server = await serveAgent({ socketPath: config.socketPath, ipam, metrics, log, coordinator });
     log.info('agent ready', { node: nodeName, socket: server.socketPath });
     return {

@@ -1,7 +1,10 @@
 // What the plugin reads, with the user's kubeconfig: KUBECONFIG or --kubeconfig, --context, and the context's
 // namespace unless -n names one, as kubectl does. Reads only; every failure names what was being read.
 import {
+  AppsV1Api,
   BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
   type CoreV1Event,
   type V1Namespace,
   type V1Node,
@@ -43,6 +46,9 @@ export interface HistoryEntry extends AddressEvent {
 const REQUEST_TIMEOUT_MS = 30_000;
 
 export class PluginCluster extends SpiderpoolClient {
+  private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
+  private readonly custom: CustomObjectsApi;
   private readonly batch: BatchV1Api;
 
   constructor(
@@ -51,6 +57,9 @@ export class PluginCluster extends SpiderpoolClient {
     private readonly installNamespace: string,
   ) {
     super(kubeConfig);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.apps = kubeConfig.makeApiClient(AppsV1Api);
+    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.batch = kubeConfig.makeApiClient(BatchV1Api);
   }
 

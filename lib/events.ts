@@ -1,6 +1,6 @@
 // Creating one core/v1 Event, as client-go's recorder does, for the controller's warnings and the agent's
 // allocation history alike.
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { JsonClient } from './json-client.ts';
 
 /** The object an event is about; `namespace` is '' for a cluster-scoped one. */
 export interface InvolvedObject {
@@ -25,12 +25,13 @@ export interface EventSpec {
 /** Events of cluster-scoped objects (namespace '') live in `default`, where kubectl describe looks for them. */
 export const eventNamespace = (object: InvolvedObject): string => object.namespace || 'default';
 
-export async function postEvent(core: CoreV1Api, object: InvolvedObject, spec: EventSpec): Promise<void> {
+export async function postEvent(client: JsonClient, object: InvolvedObject, spec: EventSpec): Promise<void> {
   const now = new Date();
   const namespace = eventNamespace(object);
-  await core.createNamespacedEvent({
-    namespace,
+  await client.request('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, {
     body: {
+      apiVersion: 'v1',
+      kind: 'Event',
       // client-go's naming: the object's name and the time in hex, here with random low digits so that
       // two events of one millisecond do not collide.
       metadata: {

@@ -1,14 +1,8 @@
 // The apiserver reads and writes that both the agent and the controller's garbage collector make, always
-// fresh (never from a cache). A 404 on a read is an answer (undefined); any other error is thrown. The ones on
-// the ADD and DEL path go through the lean JSON client (json-client.ts).
-import {
-  AppsV1Api,
-  CoreV1Api,
-  CustomObjectsApi,
-  type KubeConfig,
-  type V1Pod,
-  type V1StatefulSet,
-} from '@kubernetes/client-node';
+// fresh (never from a cache). A 404 on a read is an answer (undefined); any other error is thrown. All of them
+// go through the lean JSON client (json-client.ts): client-node's generated API classes would cost the agent
+// several MB of memory for the few reads it makes, besides their CPU on the ADD and DEL path.
+import type { KubeConfig, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { SpiderEndpoint, SpiderIPPool } from '../api/v2beta1/types.ts';
 import { KINDS, customResource } from '../api/v2beta1/kinds.ts';
 import { JsonClient } from './json-client.ts';
@@ -18,15 +12,18 @@ import { collectionPath } from './watch/kind.ts';
 export const POOLS = customResource(KINDS.SpiderIPPool);
 export const ENDPOINTS = customResource(KINDS.SpiderEndpoint);
 
+/** The path of a built-in or custom object: `namespace` '' for a cluster-scoped one. */
+export function objectPath(groupVersion: string, plural: string, namespace: string, object: string): string {
+  const root = groupVersion === 'v1' ? '/api/v1' : `/apis/${groupVersion}`;
+  return `${root}${namespace ? `/namespaces/${name(namespace)}` : ''}/${plural}/${name(object)}`;
+}
+
 const name = (n: string) => encodeURIComponent(n);
 export const poolPath = (pool: string) => `${collectionPath(KINDS.SpiderIPPool)}/${name(pool)}`;
 export const endpointsPath = (namespace: string) => collectionPath({ ...KINDS.SpiderEndpoint, namespace });
-const endpointPath = (namespace: string, endpoint: string) => `${endpointsPath(namespace)}/${name(endpoint)}`;
+export const endpointPath = (namespace: string, endpoint: string) => `${endpointsPath(namespace)}/${name(endpoint)}`;
 
 export class SpiderpoolClient {
-  readonly core: CoreV1Api;
-  readonly apps: AppsV1Api;
-  readonly custom: CustomObjectsApi;
   readonly json: JsonClient;
   /**
    * Pool reads and status writes have connections of their own: every waiting ADD and DEL waits for the pool
@@ -35,24 +32,26 @@ export class SpiderpoolClient {
   readonly poolJson: JsonClient;
 
   constructor(kubeConfig: KubeConfig) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
-    this.apps = kubeConfig.makeApiClient(AppsV1Api);
-    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     const timeoutMs = requestTimeoutOf(kubeConfig) ?? 30_000;
     this.json = new JsonClient(kubeConfig, timeoutMs);
     this.poolJson = new JsonClient(kubeConfig, timeoutMs);
   }
 
-  pod(namespace: string, pod: string): Promise<V1Pod | undefined> {
-    return orUndefined(this.json.request<V1Pod>('GET', `/api/v1/namespaces/${name(namespace)}/pods/${name(pod)}`));
+  /** A fresh read of any object; undefined when it does not exist. */
+  get<T>(path: string): Promise<T | undefined> {
+    return orUndefined(this.json.request<T>('GET', path));
   }
 
-  statefulSet(namespace: string, name: string): Promise<V1StatefulSet | undefined> {
-    return orUndefined(this.apps.readNamespacedStatefulSet({ namespace, name }));
+  pod(namespace: string, pod: string): Promise<V1Pod | undefined> {
+    return this.get(objectPath('v1', 'pods', namespace, pod));
+  }
+
+  statefulSet(namespace: string, statefulSet: string): Promise<V1StatefulSet | undefined> {
+    return this.get(objectPath('apps/v1', 'statefulsets', namespace, statefulSet));
   }
 
   endpoint(namespace: string, endpoint: string): Promise<SpiderEndpoint | undefined> {
-    return orUndefined(this.json.request<SpiderEndpoint>('GET', endpointPath(namespace, endpoint)));
+    return this.get(endpointPath(namespace, endpoint));
   }
 
   read(pool: string): Promise<SpiderIPPool> {

@@ -1,8 +1,8 @@
 // An in-memory stand-in for the few apiserver calls the agent and the garbage collector make, shaped like
-// @kubernetes/client-node's CoreV1Api, AppsV1Api and CustomObjectsApi, and like lib/json-client.ts, so the real
-// clients (agent/cluster.ts, operator/gc/client.ts) run on top of it. It enforces what the allocation store relies
-// on: resourceVersion preconditions (409), AlreadyExists on create (409), delete preconditions, and finalizers
-// holding a deleted object. Every call passes a Gate first, which may delay it (interleavings) and inject a fault.
+// lib/json-client.ts (requests routed by path), so the real clients (agent/cluster.ts, operator/gc/client.ts) run
+// on top of it. It enforces what the allocation store relies on: resourceVersion preconditions (409), AlreadyExists
+// on create (409), delete preconditions, and finalizers holding a deleted object. Every call passes a Gate first,
+// which may delay it (interleavings) and inject a fault.
 import { ApiException, type V1Namespace, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import type { SpiderEndpoint, SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { KINDS } from '../../api/v2beta1/kinds.ts';
@@ -87,7 +87,7 @@ export class MemoryApiserver {
   }
 
   /** CustomObjectsApi, for SpiderIPPools and SpiderEndpoints. */
-  readonly custom = {
+  private readonly custom = {
     getClusterCustomObject: ({ name }: { name: string }) =>
       this.call(`read pool ${name}`, false, () => this.pool(name)),
     listClusterCustomObject: () => this.call('list pool *', false, () => ({ items: [...this.pools.values()] })),
@@ -165,7 +165,7 @@ export class MemoryApiserver {
   };
 
   /** CoreV1Api: pods, namespaces and nodes. */
-  readonly core = {
+  private readonly core = {
     readNamespacedPod: ({ namespace, name }: Named) =>
       this.call(`read pod ${namespace}/${name}`, false, () => {
         const pod = this.pods.get(`${namespace}/${name}`);
@@ -187,7 +187,7 @@ export class MemoryApiserver {
   };
 
   /** AppsV1Api: this store holds no StatefulSets or ReplicaSets. */
-  readonly apps = {
+  private readonly apps = {
     readNamespacedStatefulSet: ({ namespace, name }: Named) =>
       this.call(`read statefulset ${namespace}/${name}`, false, () => {
         throw notFound(`statefulsets ${namespace}/${name}`);
@@ -202,10 +202,9 @@ export class MemoryApiserver {
   readonly json = {
     request: (method: string, path: string, options: { body?: unknown } = {}): Promise<unknown> => {
       const body = options.body as never;
-      const m =
-        /^\/apis\/[^/]+\/[^/]+\/(?:namespaces\/([^/]+)\/)?(spiderippools|spiderendpoints)(?:\/([^/]+))?(\/status)?$/.exec(
-          path,
-        ) ?? /^\/api\/v1\/namespaces\/([^/]+)\/(pods)\/([^/]+)$/.exec(path);
+      const m = /^\/apis?\/(?:v1|[^/]+\/[^/]+)\/(?:namespaces\/([^/]+)\/)?([a-z]+)(?:\/([^/]+))?(\/status)?$/.exec(
+        path,
+      );
       const [, ns, plural, encoded, status] = m ?? [];
       const named = { namespace: ns && decodeURIComponent(ns), name: encoded && decodeURIComponent(encoded) } as {
         namespace: string;
@@ -215,6 +214,20 @@ export class MemoryApiserver {
       switch (route) {
         case 'GET pods/name':
           return this.core.readNamespacedPod(named);
+        case 'GET namespaces/name':
+          return this.core.readNamespace(named);
+        case 'GET nodes/name':
+          return this.core.readNode(named);
+        case 'GET statefulsets/name':
+          return this.apps.readNamespacedStatefulSet(named);
+        case 'GET replicasets/name':
+          return this.apps.readNamespacedReplicaSet(named);
+        case 'GET jobs/name':
+        case 'GET virtualmachineinstances/name':
+        case 'GET virtualmachines/name':
+          return this.call(`read ${plural} ${named.namespace}/${named.name}`, false, () => {
+            throw notFound(`${plural} ${named.namespace}/${named.name}`);
+          });
         case 'GET spiderippools/name':
           return this.custom.getClusterCustomObject(named);
         case 'PUT spiderippools/name/status':

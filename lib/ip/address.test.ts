@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Address4 } from 'ip-address';
 import { IPError, cidrToLabelValue, formatIP, parseCIDR, parseIP, parseRange, withPrefix } from './address.ts';
 
 const throwsIP = (fn: () => unknown, message: string) => assert.throws(fn, { name: 'IPError', message });
@@ -18,6 +20,32 @@ describe('parseIP / formatIP', () => {
     assert.deepEqual(parseIP('::'), { family: 6, value: 0n });
     assert.deepEqual(parseIP('fd00::1'), { family: 6, value: (0xfd00n << 112n) | 1n });
     assert.deepEqual(parseIP('FD00:0:0:0:0:0:0:1'), parseIP('fd00::1'));
+  });
+
+  it('reads and writes every IPv4 address as ip-address does, its own spelling and any other', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (n) => {
+        const value = BigInt(n);
+        const text = Address4.fromBigInt(value).correctForm();
+        assert.equal(formatIP(value, 4), text);
+        assert.deepEqual(parseIP(text), { family: 4, value });
+      }),
+      { numRuns: 20_000 },
+    );
+    fc.assert(
+      fc.property(fc.array(fc.stringMatching(/^[0-9]{1,4}$/), { minLength: 3, maxLength: 5 }), (parts) => {
+        const text = parts.join('.');
+        let expected: bigint | undefined;
+        try {
+          expected = new Address4(text).bigInt();
+        } catch {
+          expected = undefined;
+        }
+        if (expected === undefined) assert.throws(() => parseIP(text), IPError);
+        else assert.deepEqual(parseIP(text), { family: 4, value: expected });
+      }),
+      { numRuns: 20_000 },
+    );
   });
 
   it('formats canonically (IPv6 compressed, lower-case)', () => {

@@ -4,8 +4,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { SpiderEndpoint } from '../../api/v2beta1/types.ts';
 import type { PoolStatusClient } from '../../ipam/retry.ts';
-import { orUndefined } from '../../lib/kube.ts';
-import { ENDPOINTS, SpiderpoolClient } from '../../lib/spiderpool-client.ts';
+import { SpiderpoolClient, endpointPath, objectPath } from '../../lib/spiderpool-client.ts';
 
 /** The agent's reads and writes, plus the endpoint deletion only the collector makes. */
 export class GcClient extends SpiderpoolClient implements PoolStatusClient {
@@ -15,24 +14,13 @@ export class GcClient extends SpiderpoolClient implements PoolStatusClient {
     plural: 'virtualmachineinstances' | 'virtualmachines',
     name: string,
   ): Promise<KubernetesObject | undefined> {
-    return orUndefined(
-      this.custom.getNamespacedCustomObject({
-        group: 'kubevirt.io',
-        version: 'v1',
-        plural,
-        namespace,
-        name,
-      }) as Promise<KubernetesObject>,
-    );
+    return this.get(objectPath('kubevirt.io/v1', plural, namespace, name));
   }
 
   /** Deletes exactly this version of the endpoint: 409 if it changed or was re-created meanwhile. */
   deleteEndpoint(endpoint: SpiderEndpoint): Promise<unknown> {
     const { namespace, name, uid, resourceVersion } = endpoint.metadata;
-    return this.custom.deleteNamespacedCustomObject({
-      ...ENDPOINTS,
-      namespace: namespace as string,
-      name,
+    return this.json.request('DELETE', endpointPath(namespace as string, name), {
       body: { preconditions: { uid, resourceVersion } },
     });
   }

@@ -2,10 +2,11 @@
 // user why a NAD is missing or why an application's pods wait. Retries with back-off and periodic resyncs
 // reconcile the same problem again and again: a warning is recorded once per object until the object's
 // problems are resolved, so the event stream is not flooded.
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { CONTROLLER_NAME } from '../../api/v2beta1/constants.ts';
 import { postEvent, type InvolvedObject } from '../../lib/events.ts';
-import { apiMessage } from '../../lib/kube.ts';
+import { JsonClient } from '../../lib/json-client.ts';
+import { apiMessage, requestTimeoutOf } from '../../lib/kube.ts';
 import type { Logger } from '../../lib/log.ts';
 
 export type { InvolvedObject } from '../../lib/events.ts';
@@ -26,11 +27,11 @@ export interface EventRecorder {
 const nameKey = ({ kind, namespace, name }: ObjectName): string => `${kind}/${namespace}/${name}`;
 
 export function createEventRecorder(kubeConfig: KubeConfig, log: Logger): EventRecorder {
-  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const client = new JsonClient(kubeConfig, requestTimeoutOf(kubeConfig) ?? 30_000);
   const recorded = new Map<string, { uid: string; warnings: Set<string> }>();
 
   const create = (object: InvolvedObject, reason: string, message: string): Promise<void> =>
-    postEvent(core, object, { type: 'Warning', reason, message, component: CONTROLLER_NAME });
+    postEvent(client, object, { type: 'Warning', reason, message, component: CONTROLLER_NAME });
 
   return {
     async warning(object, reason, message) {

@@ -47,9 +47,9 @@ const tooLarge = () => new Error(`it is larger than the ${MAX_STDIN_BYTES / 1024
  * net and tty modules, a few milliseconds of every plugin start. A non-blocking descriptor (EAGAIN) falls back to
  * the stream.
  */
-function readStdin(): Promise<string> {
+async function readStdin(): Promise<string> {
   // A terminal would block forever; runtimes always pipe the config in.
-  if (fstatSync(0).isCharacterDevice()) return Promise.resolve('');
+  if (fstatSync(0).isCharacterDevice()) return '';
   const chunks: Buffer[] = [];
   let size = 0;
   for (;;) {
@@ -58,12 +58,12 @@ function readStdin(): Promise<string> {
     try {
       n = readSync(0, chunk, 0, chunk.length, null);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return readStdinStream(chunks, size);
-      return Promise.reject(err as Error);
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      return readStdinStream(chunks, size);
     }
-    if (n === 0) return Promise.resolve(Buffer.concat(chunks).toString('utf8'));
+    if (n === 0) return Buffer.concat(chunks).toString('utf8');
     size += n;
-    if (size > MAX_STDIN_BYTES) return Promise.reject(tooLarge());
+    if (size > MAX_STDIN_BYTES) throw tooLarge();
     chunks.push(chunk.subarray(0, n));
   }
 }

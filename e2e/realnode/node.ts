@@ -266,6 +266,7 @@ export async function startRealNode(
   }
   const cgroup = `spiderpool-node-${name}`;
   const existed = new Set(FIXED_HOST_PATHS.filter((p) => existsSync(p)));
+  const podLogDirsBefore = new Set(existsSync('/var/log/pods') ? readdirSync('/var/log/pods') : []);
   const sysctls = readSysctls(KUBELET_SYSCTLS);
   const daemons: Daemon[] = [];
   let cleaned = false;
@@ -314,11 +315,12 @@ export async function startRealNode(
       for (const f of readdirSync('/var/lib/cni/results'))
         if (ids.some((id) => f.includes(`-${id}-`))) rmSync(join('/var/lib/cni/results', f));
     }
-    const pods = join(paths.kubelet, 'pods');
-    const uids = existsSync(pods) ? readdirSync(pods) : [];
+    // Kubelet removes a deleted pod's directory a minute before its log directory (its log GC), so a pod deleted
+    // just before the node stopped is known only by its log directory, which appeared while this node ran (one
+    // real node runs at a time: they share these host paths).
     const podLogDirs = existsSync('/var/log/pods')
       ? readdirSync('/var/log/pods')
-          .filter((d) => uids.some((uid) => d.endsWith(`_${uid}`)))
+          .filter((d) => !podLogDirsBefore.has(d))
           .map((d) => join('/var/log/pods', d))
       : [];
     if (existsSync('/var/log/containers')) {

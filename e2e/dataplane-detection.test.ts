@@ -124,13 +124,14 @@ describe('data plane: detection, announcements and reply pinning', function () {
     // podMACPrefix: the prefix and the four bytes of the IPv4 address.
     const link = JSON.parse(await inPod('dup', 'ip', '-j', 'link', 'show', 'eth0')) as { address: string }[];
     assert.equal(link[0]?.address, `${PREFIX}:0a:07:00:0b`);
-    const arp = await capture.stop();
+    const gratuitous = new RegExp(
+      `^\\S+ ${PREFIX}:0a:07:00:0b > ff:ff:ff:ff:ff:ff, ethertype ARP .*Request who-has 10\\.7\\.0\\.11 tell 10\\.7\\.0\\.11`,
+      'm',
+    );
+    const arp = await capture.stop(gratuitous);
     assert.match(
       arp,
-      new RegExp(
-        `^\\S+ ${PREFIX}:0a:07:00:0b > ff:ff:ff:ff:ff:ff, ethertype ARP .*Request who-has 10\\.7\\.0\\.11 tell 10\\.7\\.0\\.11`,
-        'm',
-      ),
+      gratuitous,
       `a gratuitous ARP for 10.7.0.11 from the prefixed MAC is seen on the segment:\n${arp}`,
     );
     assert.match(
@@ -201,19 +202,28 @@ describe('data plane: detection, announcements and reply pinning', function () {
   });
 });
 
-/** tcpdump on a bridge of the fabric, from once it listens until stop(); the text it printed. */
-async function captureArp(netns: string, dev: string): Promise<{ stop(): Promise<string> }> {
-  const child = spawn('ip', ['netns', 'exec', netns, 'tcpdump', '-l', '-n', '-e', '-i', dev, 'arp'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/**
+ * tcpdump on a bridge of the fabric, from once it listens until stop(); the text it printed. Packets are handed to
+ * tcpdump one by one (--immediate-mode), and stop() first waits up to 5 s for the line the test expects: a packet
+ * still in the capture buffer when tcpdump is interrupted would be lost.
+ */
+async function captureArp(netns: string, dev: string): Promise<{ stop(expected: RegExp): Promise<string> }> {
+  const child = spawn(
+    'ip',
+    ['netns', 'exec', netns, 'tcpdump', '--immediate-mode', '-l', '-n', '-e', '-i', dev, 'arp'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   await new Promise<void>((resolve) => child.stderr.once('data', () => resolve()));
   return {
-    stop: () =>
-      new Promise((resolve) => {
+    stop: async (expected) => {
+      const deadline = Date.now() + 5_000;
+      while (!expected.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      return new Promise((resolve) => {
         child.once('exit', () => resolve(out));
         child.kill('SIGINT');
-      }),
+      });
+    },
   };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
-import { findOverlaps } from './overlap.ts';
+import { findOverlaps, overlapsOf } from './overlap.ts';
 
 const pool = (name: string, spec: Partial<SpiderIPPool['spec']>): SpiderIPPool => ({
   metadata: { name },
@@ -38,5 +38,28 @@ describe('ippool/overlap', () => {
       pool('v6', { subnet: '::/64', ips: ['::a-::14'], ipVersion: 6 }),
     ]);
     assert.equal(found.size, 0);
+  });
+
+  it('computes the overlaps again only when a pool is added, removed, recreated or its spec changes', () => {
+    const at = (name: string, generation: number, ips: string, uid = `uid-${name}`): SpiderIPPool => ({
+      metadata: { name, uid, generation, resourceVersion: String(Math.random()) },
+      spec: { subnet: '10.6.0.0/16', ips: [ips] },
+    });
+    let cached = [at('a', 1, '10.6.0.10-10.6.0.20'), at('b', 1, '10.6.0.15')];
+    const overlaps = overlapsOf({ list: () => cached, get: () => undefined });
+    const first = overlaps();
+    assert.deepEqual([...first.keys()], ['a', 'b']);
+    cached = cached.map((p) => ({ ...p, metadata: { ...p.metadata, resourceVersion: 'status-write' } }));
+    assert.equal(overlaps(), first, 'a status write changes no spec');
+    cached = [cached[0]!, at('b', 2, '10.6.0.30')];
+    assert.equal(overlaps().size, 0, 'a new generation');
+    cached = [...cached, at('c', 1, '10.6.0.30')];
+    assert.deepEqual([...overlaps().keys()], ['b', 'c'], 'a new pool');
+    cached = [cached[0]!, cached[1]!];
+    assert.equal(overlaps().size, 0, 'a pool removed');
+    cached = [...cached, at('c', 1, '10.6.0.40')];
+    assert.equal(overlaps().size, 0);
+    cached = [cached[0]!, cached[1]!, at('c', 1, '10.6.0.30', 'uid-c2')];
+    assert.deepEqual([...overlaps().keys()], ['b', 'c'], 'a pool recreated under its name, at the same generation');
   });
 });

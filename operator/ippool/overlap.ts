@@ -50,15 +50,32 @@ export function findOverlaps(pools: readonly SpiderIPPool[]): Map<string, Overla
 }
 
 /**
- * The overlaps of the cached pools, computed again only when a pool's spec changed. Keyed by generation, which
- * status writes leave alone: otherwise every status write of a cold start would compute all overlaps again.
+ * The overlaps of the cached pools, computed again only when a pool's spec changed. Keyed by each pool's uid and
+ * generation, which status writes leave alone: otherwise every status write of a cold start would compute all
+ * overlaps again. Asked for on every pool event and reconcile, so the check allocates nothing.
  */
 export function overlapsOf(pools: ReadCache<SpiderIPPool>): () => Map<string, Overlap[]> {
-  let memo: { version: string; found: Map<string, Overlap[]> } | undefined;
+  let memo: { specs: Map<string, SpecVersion>; found: Map<string, Overlap[]> } | undefined;
   return () => {
     const list = pools.list();
-    const version = list.map((p) => `${p.metadata.name}@${p.metadata.uid}/${p.metadata.generation}`).join(',');
-    if (memo?.version !== version) memo = { version, found: findOverlaps(list) };
+    if (!memo || !sameSpecs(memo.specs, list)) memo = { specs: specVersions(list), found: findOverlaps(list) };
     return memo.found;
   };
+}
+
+interface SpecVersion {
+  uid?: string;
+  generation?: number;
+}
+
+const specVersions = (pools: readonly SpiderIPPool[]) =>
+  new Map(pools.map((p) => [p.metadata.name, { uid: p.metadata.uid, generation: p.metadata.generation }]));
+
+function sameSpecs(known: Map<string, SpecVersion>, pools: readonly SpiderIPPool[]): boolean {
+  if (known.size !== pools.length) return false;
+  for (const { metadata } of pools) {
+    const v = known.get(metadata.name);
+    if (!v || v.uid !== metadata.uid || v.generation !== metadata.generation) return false;
+  }
+  return true;
 }

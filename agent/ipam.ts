@@ -602,10 +602,17 @@ export class Ipam {
    * (releaseRecordsOf) or the garbage collector frees; never an endpoint listing another pod's address.
    */
   private async releaseEndpoint(endpoint: SpiderEndpoint): Promise<void> {
-    const uid = endpoint.status?.current.uid;
-    await this.cluster.deleteEndpoint(endpoint);
+    const uid = endpoint.status?.current.uid ?? '';
+    const addresses = uid ? endpointAddresses(endpoint) : [];
+    // Announced to each pool's writer, so that a storm of DELs joins fewer, larger writes.
+    const announced = addresses.map(({ pool }) => this.batcher(pool).expectRelease());
+    try {
+      await this.cluster.deleteEndpoint(endpoint);
+    } finally {
+      for (const a of announced) a.arrived();
+    }
     const pod = `${endpoint.metadata.namespace}/${endpoint.metadata.name}`;
-    if (uid) await Promise.all(endpointAddresses(endpoint).map(({ ip, pool }) => this.free(pool, ip, pod, uid)));
+    await Promise.all(addresses.map(({ ip, pool }) => this.free(pool, ip, pod, uid)));
   }
 
   /** Frees what the pools (as cached) record for this pod UID; each release checks the UID on a fresh write. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { ApiException } from '@kubernetes/client-node';
 import type { SpiderIPPool } from '../../api/v2beta1/types.ts';
 import { IPSet } from '../../lib/ip/index.ts';
-import { AddressTaken, PoolBatcher, PoolExhausted } from './pool-batcher.ts';
+import { AddressTaken, PoolBatcher, PoolExhausted, RELEASE_LINGER_MS } from './pool-batcher.ts';
 import type { PoolStatusClient } from '../../ipam/retry.ts';
 import { parseRecords } from '../../ipam/records.ts';
 
@@ -235,5 +235,59 @@ describe('PoolBatcher', () => {
     assert.deepEqual(await b.allocate('ns/a', 'a', 'eth0'), { ip: '10.6.0.10', fresh: true });
     assert.deepEqual(Object.keys(Object.fromEntries(parseRecords(store.pool))), ['10.6.0.10'], 'taken once');
     assert.equal(store.writes, 1);
+  });
+
+  describe('releases on their way', () => {
+    const held = (n: number) =>
+      JSON.stringify(
+        Object.fromEntries(
+          Array.from({ length: n }, (_, i) => [`10.6.0.${10 + i}`, { pod: `ns/pod${i}`, podUid: `uid${i}` }]),
+        ),
+      );
+
+    it('are waited for, so that releases announced together share one write', async () => {
+      const store = new MemoryPool(pool({}, held(5)));
+      const b = new PoolBatcher('p', { client: store, reserved: noneReserved });
+      const announced = Array.from({ length: 5 }, () => b.expectRelease());
+      const released = announced.map(async (a, i) => {
+        await new Promise((r) => setTimeout(r, 10 * i));
+        a.arrived();
+        return b.release(`10.6.0.${10 + i}`, `uid${i}`);
+      });
+      assert.deepEqual(await Promise.all(released), [true, true, true, true, true]);
+      assert.equal(store.writes, 1, 'the first release waited for the four announced after it');
+      assert.equal(store.pool.status?.allocatedIPs, undefined);
+    });
+
+    it('are waited for no longer than RELEASE_LINGER_MS, and one called off ends the wait', async () => {
+      const store = new MemoryPool(pool({}, held(2)));
+      const b = new PoolBatcher('p', { client: store, reserved: noneReserved });
+      const lost = b.expectRelease();
+      let started = Date.now();
+      assert.equal(await b.release('10.6.0.10', 'uid0'), true);
+      const waited = Date.now() - started;
+      assert.ok(waited >= RELEASE_LINGER_MS - 5 && waited < RELEASE_LINGER_MS + 500, `waited ${waited} ms`);
+      lost.arrived();
+      const late = b.expectRelease();
+      started = Date.now();
+      setTimeout(() => late.arrived(), 20);
+      assert.equal(await b.release('10.6.0.11', 'uid1'), true);
+      assert.ok(Date.now() - started < RELEASE_LINGER_MS, 'called off after 20 ms');
+      assert.equal(store.writes, 2);
+    });
+
+    it('never hold up an allocation, nor a release when none is announced', async () => {
+      const store = new MemoryPool(pool({}, held(1)));
+      const b = new PoolBatcher('p', { client: store, reserved: noneReserved });
+      let started = Date.now();
+      assert.equal(await b.release('10.6.0.10', 'uid0'), true);
+      assert.ok(Date.now() - started < RELEASE_LINGER_MS / 2, 'no announcement, no wait');
+      const announced = b.expectRelease();
+      started = Date.now();
+      const allocated = await b.allocate('ns/new', 'uid-new', 'eth0');
+      assert.equal(allocated.ip, '10.6.0.10');
+      assert.ok(Date.now() - started < RELEASE_LINGER_MS / 2, 'an allocation is written at once');
+      announced.arrived();
+    });
   });
 });

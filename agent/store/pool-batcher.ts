@@ -40,6 +40,13 @@ export interface PoolBatcherOptions {
 /** How often a batch whose write has an unknown outcome is re-read and recomputed before its requests fail. */
 const UNKNOWN_RETRIES = 2;
 
+/**
+ * How long a write of releases waits for releases on their way (expectRelease) to join it. A DEL reaches the pool at
+ * the pace of the endpoint deletions, so without the wait a storm of DELs becomes a write per handful of releases,
+ * each carrying the whole pool to etcd and to every agent's watch.
+ */
+export const RELEASE_LINGER_MS = 200;
+
 /** An allocated address; `fresh` when this request took it, not when the pod UID already held it. */
 export interface Allocated {
   ip: string;
@@ -81,6 +88,10 @@ export class PoolBatcher {
   private pending: Pending[] = [];
   private running = false;
   private latest?: SpiderIPPool;
+  /** Releases announced by expectRelease that have not arrived yet. */
+  private coming = 0;
+  /** Wakes a lingering write when a request arrives or an announced release arrives or is called off. */
+  private wake?: () => void;
 
   constructor(
     readonly poolName: string,
@@ -125,17 +136,53 @@ export class PoolBatcher {
     );
   }
 
+  /**
+   * Announces a release that will arrive shortly (its pod's endpoint is being deleted). Each announcement is ended by
+   * `arrived`, called right before that release is made, or when it will not be.
+   */
+  expectRelease(): { arrived(): void } {
+    this.coming++;
+    let ended = false;
+    return {
+      arrived: () => {
+        if (ended) return;
+        ended = true;
+        this.coming--;
+        this.wake?.();
+      },
+    };
+  }
+
   private enqueue(request: Pending): void {
     this.pending.push(request);
+    this.wake?.();
     if (!this.running) void this.drain();
   }
 
   private async drain(): Promise<void> {
     this.running = true;
     try {
-      while (this.pending.length) await this.apply(this.pending.splice(0));
+      while (this.pending.length) {
+        if (this.pending.every((p) => p.op.kind === 'release')) await this.lingerForReleases();
+        await this.apply(this.pending.splice(0));
+      }
     } finally {
       this.running = false;
+    }
+  }
+
+  /** Waits up to RELEASE_LINGER_MS while announced releases have not arrived; a request that is no release ends it. */
+  private async lingerForReleases(): Promise<void> {
+    const until = Date.now() + RELEASE_LINGER_MS;
+    while (this.coming > 0 && this.pending.every((p) => p.op.kind === 'release') && Date.now() < until) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, until - Date.now());
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
     }
   }
 

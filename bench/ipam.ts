@@ -6,7 +6,6 @@
 // the real plugin executable separately (p50 of 50 sequential ADD+DEL pairs). Last line: one JSON object.
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { SpiderEndpoint, SpiderIPPool } from '../api/v2beta1/types.ts';
 import { ANNOTATION, GROUP, IPAM_PLUGIN_TYPE, VERSION } from '../api/v2beta1/constants.ts';
@@ -18,12 +17,12 @@ import { callAgent, startAgents } from '../e2e/harness/agents.ts';
 import { registerNode } from '../e2e/kubelet/node.ts';
 import { inBatches } from '../e2e/harness/wait.ts';
 import { buildPlugin } from '../cni/build.ts';
-import { distDir } from '../scripts/build.ts';
 import { benchOptions, percentile, rssMB, say, withControlPlane } from './common.ts';
+import { bundle, scrape } from './daemon.ts';
 import { installedNodeFlags } from './installed.ts';
 
 const { pods: PODS, nodes: NODES, ips: IPS } = benchOptions({ pods: 1000, nodes: 10, ips: 1000 });
-const AGENT_BUNDLE = join(distDir, 'agent.mjs');
+const AGENT_BUNDLE = bundle('agent');
 if (!existsSync(AGENT_BUNDLE)) throw new Error(`no ${AGENT_BUNDLE}: run \`npm run build\` first`);
 const NAMESPACE = 'bench';
 
@@ -42,11 +41,7 @@ const processName = (pid: number) => readFileSync(`/proc/${pid}/comm`, 'utf8').t
 /** Sum of one counter (or a histogram's _count) over every agent's /metrics. */
 async function agentCounter(ports: number[], name: string): Promise<number> {
   let total = 0;
-  for (const port of ports) {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    for (const line of text.split('\n'))
-      if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) total += Number(line.split(' ').pop());
-  }
+  for (const port of ports) for (const s of await scrape(port)) if (s.name === name) total += s.value;
   return total;
 }
 

@@ -4,21 +4,19 @@
 // /readyz it idles for --idle seconds, then its VmRSS is read.
 //   npm run bench:rss -- --idle 15
 // Last line: one JSON object.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INSTALL_NAMESPACE } from '../api/v2beta1/constants.ts';
 import { freePort } from '../e2e/cluster/control-plane.ts';
 import { repoRoot } from '../e2e/cluster/install.ts';
-import { eventually } from '../e2e/harness/wait.ts';
-import { DAEMONS, distDir, type Daemon } from '../scripts/build.ts';
+import { DAEMONS, type Daemon } from '../scripts/build.ts';
 import { benchOptions, rssMB, say, withControlPlane } from './common.ts';
+import { bundle, startDaemon } from './daemon.ts';
 import { installedNodeFlags } from './installed.ts';
 
 const { idle } = benchOptions({ idle: 15 });
 const daemons = Object.keys(DAEMONS) as Daemon[];
-const bundle = (daemon: Daemon) => join(distDir, `${daemon}.mjs`);
 /** How each daemon is started: as the manifests start it, with source maps on top, and from the sources. */
 const RUNS = {
   bundle: (daemon: Daemon) => [...installedNodeFlags(daemon), bundle(daemon)],
@@ -62,44 +60,20 @@ async function daemonEnv(daemon: Daemon, dir: string): Promise<{ port: number; e
 
 async function measure(run: Run, daemon: Daemon, kubeconfig: string, dir: string): Promise<Measured> {
   const { port, env } = await daemonEnv(daemon, dir);
-  const logFile = join(dir, `${daemon}-${run}.log`);
-  const fd = openSync(logFile, 'a');
-  const started = Date.now();
-  const child = spawn(process.execPath, RUNS[run](daemon), {
-    // A bundle needs nothing from the repository, so it runs away from node_modules.
+  const running = await startDaemon(daemon, {
+    kubeconfig,
+    dir,
+    readyPort: port,
+    env,
+    args: RUNS[run](daemon),
     cwd: run === 'tsx' ? repoRoot : dir,
-    stdio: ['ignore', fd, fd],
-    env: {
-      ...process.env,
-      NODE_OPTIONS: '',
-      KUBECONFIG: kubeconfig,
-      SPIDERPOOL_NAMESPACE: INSTALL_NAMESPACE,
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
   });
-  closeSync(fd);
   try {
-    await eventually(`${daemon} (${run}) ready`, 60_000, async () => {
-      if (child.exitCode !== null) throw new Error(`${daemon} exited: ${readFileSync(logFile, 'utf8').slice(-2000)}`);
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-      return res?.status === 200 ? true : undefined;
-    });
-    const readyMs = Date.now() - started;
     await new Promise((r) => setTimeout(r, idle * 1000));
-    return { readyMs, rssMB: rssMB(child.pid ?? 0) };
+    return { readyMs: running.readyMs, rssMB: rssMB(running.child.pid ?? 0) };
   } finally {
-    await stop(child);
+    await running.stop();
   }
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
-  });
 }
 
 if (!daemons.every((d) => existsSync(bundle(d)))) {

@@ -1,32 +1,35 @@
 // node --import tsx bench/webhooks.ts -- --requests 500 --pools 200 --concurrency 8
 // Admission latency of the real rules as the apiserver experiences it: a control plane of its own, the
-// webhooks in this process registered by URL, --pools existing pools (created through the webhooks), then
+// webhooks' bundle (dist/, `npm run build` first) in a process of its own with its manifest's node flags,
+// registering itself by URL, --pools existing pools (created through the webhooks), then
 // dry-run creates of pools and of pods that name a pool, sent through the apiserver one at a time and then
 // --concurrency at a time. The same creates with the webhooks unregistered give the apiserver's own share,
 // and the quorum LIST of the existing pools, next to a quorum LIST with limit=1, gives the cost of the one
 // consistent read each pool check makes (docs/admission.md#consistent-reads).
-// Server-side figures come from the server's latency histogram. Last line: one JSON object.
-import type { Registry } from 'prom-client';
+// Server-side figures come from the latency histogram on the webhooks' /metrics. Last line: one JSON object.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ANNOTATION, CONTROLLER_NAME, FINALIZER, GROUP, INSTALL_NAMESPACE, VERSION } from '../api/v2beta1/constants.ts';
 import { KINDS } from '../api/v2beta1/kinds.ts';
 import { apiMessage } from '../lib/kube.ts';
-import { createLogger } from '../lib/log.ts';
-import { ensureNamespace, webhookProbe } from '../e2e/harness/webhooks.ts';
-import { inBatches } from '../e2e/harness/wait.ts';
+import { freePort } from '../e2e/cluster/control-plane.ts';
+import { ensureNamespace } from '../e2e/harness/webhooks.ts';
+import { eventually, inBatches } from '../e2e/harness/wait.ts';
 import { ListClient } from '../lib/watch/list.ts';
 import { collectionPath } from '../lib/watch/kind.ts';
 import { AdmittedWrites, HORIZON_MS } from '../webhooks/admitted-writes.ts';
 import { deleteWebhookConfigurations } from '../webhooks/registration.ts';
-import { createRoutes } from '../webhooks/routes.ts';
-import { startWebhooks } from '../webhooks/start.ts';
 import { POD_WEBHOOK_PATH } from '../webhooks/pod/index.ts';
 import { benchOptions, percentile, say, withControlPlane } from './common.ts';
+import { bundle, scrape, startDaemon } from './daemon.ts';
 
 const {
   requests: REQUESTS,
   pools: POOLS,
   concurrency: CONCURRENCY,
 } = benchOptions({ requests: 500, pools: 200, concurrency: 8 });
+if (!existsSync(bundle('webhooks'))) throw new Error(`no ${bundle('webhooks')}: run \`npm run build\` first`);
 const NAMESPACE = 'bench';
 const POOL_PATH = '/validate-spiderpool-spidernet-io-v2beta1-spiderippool';
 const POOL_MUTATE_PATH = '/mutate-spiderpool-spidernet-io-v2beta1-spiderippool';
@@ -70,26 +73,20 @@ async function measure(
 }
 
 /** Cumulative bucket counts of the server's latency histogram for one webhook path. */
-async function buckets(registry: Registry, webhook: string): Promise<Map<number, number>> {
-  const metric = (await registry.getMetricsAsJSON()).find(
-    (m) => m.name === 'spiderpool_webhook_request_duration_seconds',
-  );
+async function buckets(metricsPort: number, webhook: string): Promise<Map<number, number>> {
   const out = new Map<number, number>();
-  for (const v of (metric?.values ?? []) as {
-    value: number;
-    labels: Record<string, string | number>;
-    metricName?: string;
-  }[]) {
-    if (v.metricName?.endsWith('_bucket') && v.labels.webhook === webhook)
-      out.set(v.labels.le === '+Inf' ? Infinity : Number(v.labels.le), v.value);
-  }
+  for (const s of await scrape(metricsPort))
+    if (s.name === 'spiderpool_webhook_request_duration_seconds_bucket' && s.labels.webhook === webhook)
+      out.set(s.labels.le === '+Inf' ? Infinity : Number(s.labels.le), s.value);
   return out;
 }
 
 /** How many pool and subnet lists the webhooks read, by source. */
-async function poolReads(registry: Registry): Promise<Record<string, number>> {
-  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === 'spiderpool_webhook_pool_reads_total');
-  return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.source), v.value]));
+async function poolReads(metricsPort: number): Promise<Record<string, number>> {
+  const samples = await scrape(metricsPort);
+  return Object.fromEntries(
+    samples.filter((s) => s.name === 'spiderpool_webhook_pool_reads_total').map((s) => [s.labels.source, s.value]),
+  );
 }
 
 /** histogram_quantile over the observations between two snapshots, in milliseconds. */
@@ -121,40 +118,31 @@ await withControlPlane(async ({ cp, kubectl, kubeConfig, core, custom, stopFirst
     body: { metadata: { name: 'default' }, automountServiceAccountToken: false },
   });
 
-  const probe = webhookProbe(cluster, CONTROLLER_NAME, INSTALL_NAMESPACE);
-  const webhooks = await startWebhooks({
-    kubeConfig,
-    routes: [...createRoutes({ pod: { installNamespace: INSTALL_NAMESPACE } }), ...probe.routes],
-    namespace: INSTALL_NAMESPACE,
-    host: '127.0.0.1',
-    port: 0,
-    configurationName: CONTROLLER_NAME,
-    register: { urlHost: '127.0.0.1' },
-    log: createLogger('webhooks', 'warn'),
+  say(`starting the webhooks from ${bundle('webhooks')}`);
+  const dir = mkdtempSync(join(tmpdir(), 'spiderpool-bench-webhooks-'));
+  const metricsPort = await freePort();
+  const webhooks = await startDaemon('webhooks', {
+    kubeconfig: cp.kubeconfig,
+    dir,
+    readyPort: metricsPort,
+    env: {
+      WEBHOOK_HOST: '127.0.0.1',
+      WEBHOOK_PORT: String(await freePort()),
+      WEBHOOK_METRICS_PORT: String(metricsPort),
+      WEBHOOK_URL_HOST: '127.0.0.1',
+    },
   });
-  stopFirst(webhooks.stop);
-  await probe.untilCalled();
+  stopFirst(async () => {
+    await webhooks.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
-  say(`creating ${POOLS} pools through the webhooks`);
   const poolBody = (name: string, subnet: string) => ({
     apiVersion: KINDS.SpiderIPPool.apiVersion,
     kind: KINDS.SpiderIPPool.kind,
     metadata: { name },
     spec: { subnet, ips: [subnet.replace(/0\/24$/, '10-') + subnet.replace(/0\/24$/, '200')] },
   });
-  const existingSubnet = (i: number) => `10.${Math.floor(i / 256)}.${i % 256}.0/24`;
-  await inBatches(
-    Array.from({ length: POOLS }, (_, i) => i),
-    10,
-    (i) =>
-      custom.createClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: KINDS.SpiderIPPool.plural,
-        body: poolBody(`pool-${i}`, existingSubnet(i)),
-      }),
-  );
-
   const createPool = async (i: number, expectWebhook: boolean) => {
     // Dry run: nothing is stored, so every request sees the same POOLS existing pools.
     const subnet = `172.${16 + (Math.floor(i / 256) % 16)}.${i % 256}.0/24`;
@@ -168,6 +156,26 @@ await withControlPlane(async ({ cp, kubectl, kubeConfig, core, custom, stopFirst
     if (expectWebhook !== Boolean(pool.metadata.finalizers?.includes(FINALIZER)))
       throw new Error(`pool bench-${i}: the webhooks were ${expectWebhook ? 'not ' : ''}applied`);
   };
+  await eventually('the apiserver calling the webhooks', 30_000, () =>
+    createPool(0, true).then(
+      () => true,
+      () => undefined,
+    ),
+  );
+  say(`creating ${POOLS} pools through the webhooks`);
+  const existingSubnet = (i: number) => `10.${Math.floor(i / 256)}.${i % 256}.0/24`;
+  await inBatches(
+    Array.from({ length: POOLS }, (_, i) => i),
+    10,
+    (i) =>
+      custom.createClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: KINDS.SpiderIPPool.plural,
+        body: poolBody(`pool-${i}`, existingSubnet(i)),
+      }),
+  );
+
   const createPod = async (i: number) => {
     await core.createNamespacedPod({
       namespace: NAMESPACE,
@@ -197,9 +205,9 @@ await withControlPlane(async ({ cp, kubectl, kubeConfig, core, custom, stopFirst
     path: string,
     fn: (i: number) => Promise<void>,
   ) => {
-    const before = await buckets(webhooks.metrics.registry, path);
+    const before = await buckets(metricsPort, path);
     const e2e = await measure(label, count, concurrency, guarded(fn));
-    const after = await buckets(webhooks.metrics.registry, path);
+    const after = await buckets(metricsPort, path);
     server[label] = { p50: quantile(before, after, 0.5), p99: quantile(before, after, 0.99) };
     say(`  server side ${path}: p50 ${server[label].p50} ms, p99 ${server[label].p99} ms`);
     return e2e;
@@ -223,7 +231,7 @@ await withControlPlane(async ({ cp, kubectl, kubeConfig, core, custom, stopFirst
     say(`waiting ${Math.ceil((HORIZON_MS - age) / 1000)} s for the record of admitted writes to be a horizon old`);
     await new Promise((r) => setTimeout(r, HORIZON_MS - age + 1000));
   }
-  const readsBefore = await poolReads(webhooks.metrics.registry);
+  const readsBefore = await poolReads(metricsPort);
 
   const withWebhooks = {
     poolSequential: await phase('pool create, sequential', REQUESTS, 1, POOL_PATH, (i) => createPool(i, true)),
@@ -239,7 +247,7 @@ await withControlPlane(async ({ cp, kubectl, kubeConfig, core, custom, stopFirst
       createPod,
     ),
   };
-  const readsAfter = await poolReads(webhooks.metrics.registry);
+  const readsAfter = await poolReads(metricsPort);
   const poolListsRead = {
     fromCache: (readsAfter.cache ?? 0) - (readsBefore.cache ?? 0),
     fromApiserver: (readsAfter.apiserver ?? 0) - (readsBefore.apiserver ?? 0),
@@ -247,14 +255,20 @@ await withControlPlane(async ({ cp, kubectl, kubeConfig, core, custom, stopFirst
   say(
     `pool and subnet lists read: ${poolListsRead.fromCache} from the proven caches, ${poolListsRead.fromApiserver} from the apiserver`,
   );
-  const mutateServer = await buckets(webhooks.metrics.registry, POOL_MUTATE_PATH);
+  const mutateServer = await buckets(metricsPort, POOL_MUTATE_PATH);
   say(
     `  server side ${POOL_MUTATE_PATH} over the whole run: p50 ${quantile(new Map(), mutateServer, 0.5)} ms, p99 ${quantile(new Map(), mutateServer, 0.99)} ms`,
   );
 
-  say('unregistering the webhooks to measure the apiserver alone');
+  say('stopping and unregistering the webhooks to measure the apiserver alone');
+  await webhooks.stop();
   await deleteWebhookConfigurations(kubeConfig, CONTROLLER_NAME);
-  await probe.untilNotCalled();
+  await eventually('the apiserver to stop calling the webhooks', 30_000, () =>
+    createPool(0, false).then(
+      () => true,
+      () => undefined,
+    ),
+  );
   const withoutWebhooks = {
     poolSequential: await measure(
       'pool create without webhooks, sequential',

@@ -4,7 +4,7 @@ import type { SpiderCoordinator } from '../api/v2beta1/types.ts';
 import { ANNOTATION, DEFAULT_COORDINATOR, KUBEVIRT_MIGRATION_JOB_ANNOTATION } from '../api/v2beta1/constants.ts';
 import { KINDS } from '../api/v2beta1/kinds.ts';
 import type { CoordinatorConfig } from '../lib/agent-api.ts';
-import { objectPath, type SpiderpoolClient } from '../lib/spiderpool-client.ts';
+import type { SpiderpoolClient } from '../lib/spiderpool-client.ts';
 import { collectionPath } from '../lib/watch/kind.ts';
 import { AgentFailure } from './errors.ts';
 
@@ -40,7 +40,7 @@ export class CoordinatorConfigSource {
   private async coordinator(): Promise<SpiderCoordinator | undefined> {
     const kind = KINDS.SpiderCoordinator;
     const named = await this.client.get<SpiderCoordinator>(
-      objectPath(kind.apiVersion, kind.plural, '', DEFAULT_COORDINATOR),
+      `${collectionPath(kind)}/${encodeURIComponent(DEFAULT_COORDINATOR)}`,
     );
     if (named) return named;
     const list = await this.client.get<{ items?: SpiderCoordinator[] }>(collectionPath(kind));

@@ -1,6 +1,7 @@
 // Creating one core/v1 Event, as client-go's recorder does, for the controller's warnings and the agent's
 // allocation history alike.
 import type { JsonClient } from './json-client.ts';
+import { collectionPath } from './watch/kind.ts';
 
 /** The object an event is about; `namespace` is '' for a cluster-scoped one. */
 export interface InvolvedObject {
@@ -28,7 +29,15 @@ export const eventNamespace = (object: InvolvedObject): string => object.namespa
 export async function postEvent(client: JsonClient, object: InvolvedObject, spec: EventSpec): Promise<void> {
   const now = new Date();
   const namespace = eventNamespace(object);
-  await client.request('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, {
+  const events = collectionPath({
+    group: '',
+    version: 'v1',
+    plural: 'events',
+    kind: 'Event',
+    namespaced: true,
+    namespace,
+  });
+  await client.request('POST', events, {
     body: {
       apiVersion: 'v1',
       kind: 'Event',

@@ -6,6 +6,7 @@
 import type { KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
 import { JsonClient } from '../lib/json-client.ts';
 import { isAlreadyExists, isConflict, isNotFound, orUndefined } from '../lib/kube.ts';
+import { collectionPath } from '../lib/watch/kind.ts';
 import type { AdmissionRequest } from './types.ts';
 
 export const ADMITTED_WRITES_CONFIGMAP = 'spiderpool-admitted-writes';
@@ -123,7 +124,14 @@ export class AdmittedWrites {
     private readonly namespace: string,
   ) {
     this.json = new JsonClient(kubeConfig, REQUEST_TIMEOUT_MS);
-    this.path = `/api/v1/namespaces/${namespace}/configmaps`;
+    this.path = collectionPath({
+      group: '',
+      version: 'v1',
+      plural: 'configmaps',
+      kind: 'ConfigMap',
+      namespaced: true,
+      namespace,
+    });
   }
 
   /** The record as etcd holds it now (a quorum GET). */

@@ -156,12 +156,15 @@ await withControlPlane(async ({ cp, kubectl, kubeConfig, core, custom, stopFirst
     if (expectWebhook !== Boolean(pool.metadata.finalizers?.includes(FINALIZER)))
       throw new Error(`pool bench-${i}: the webhooks were ${expectWebhook ? 'not ' : ''}applied`);
   };
-  await eventually('the apiserver calling the webhooks', 30_000, () =>
-    createPool(0, true).then(
-      () => true,
-      () => undefined,
-    ),
-  );
+  // Registration and its removal reach the apiserver's admission chain a moment after they are written.
+  const untilWebhooks = (called: boolean) =>
+    eventually(`the apiserver ${called ? 'calling' : 'no longer calling'} the webhooks`, 30_000, () =>
+      createPool(0, called).then(
+        () => true,
+        () => undefined,
+      ),
+    );
+  await untilWebhooks(true);
   say(`creating ${POOLS} pools through the webhooks`);
   const existingSubnet = (i: number) => `10.${Math.floor(i / 256)}.${i % 256}.0/24`;
   await inBatches(
@@ -263,12 +266,7 @@ await withControlPlane(async ({ cp, kubectl, kubeConfig, core, custom, stopFirst
   say('stopping and unregistering the webhooks to measure the apiserver alone');
   await webhooks.stop();
   await deleteWebhookConfigurations(kubeConfig, CONTROLLER_NAME);
-  await eventually('the apiserver to stop calling the webhooks', 30_000, () =>
-    createPool(0, false).then(
-      () => true,
-      () => undefined,
-    ),
-  );
+  await untilWebhooks(false);
   const withoutWebhooks = {
     poolSequential: await measure(
       'pool create without webhooks, sequential',

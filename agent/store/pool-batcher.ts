@@ -163,6 +163,8 @@ export class PoolBatcher {
     this.running = true;
     try {
       while (this.pending.length) {
+        // Checked here as well as in the wait: awaiting even a wait that returns at once would let requests that
+        // arrive in the same tick join a write that would otherwise go alone.
         if (this.pending.every((p) => p.op.kind === 'release')) await this.lingerForReleases();
         await this.apply(this.pending.splice(0));
       }

@@ -146,6 +146,23 @@ describe('Ipam under apiserver faults', () => {
     assert.deepEqual(cluster.records(), {}, 'a finished pod is released by name');
   });
 
+  it('refused-release-outlives-del: a DEL whose pool writes keep being refused is answered in time, its release written later', async () => {
+    const { cluster, ipam } = setup({ releaseWaitMs: 100 });
+    const a = cluster.addPod('a');
+    const x = addressOf(await ipam.allocate(addArgs(a)))!;
+    cluster.pods.delete('a');
+    cluster.refusedWrites = Number.MAX_SAFE_INTEGER;
+    const answered = await within(2000, ipam.release(addArgs(a)));
+    assert.ok(answered.ms >= 100, 'the DEL waited for its release first');
+    assert.ok(!cluster.endpoints.has('a'));
+    assert.equal(cluster.records()[x]?.podUid, a.metadata!.uid, 'not handed out before the release is written');
+
+    cluster.refusedWrites = 0;
+    for (const started = Date.now(); cluster.records()[x] && Date.now() - started < 2000;)
+      await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(cluster.records(), {}, 'the release went on after the answer');
+  });
+
   it('pod-names-are-dns-1123: names that are no DNS-1123 label or subdomain are refused as WrongInput', async () => {
     const { cluster, ipam } = setup();
     const a = cluster.addPod('a');

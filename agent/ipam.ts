@@ -44,7 +44,12 @@ export interface IpamConfig {
   maxRecordsPerPool?: number;
   /** The deadline of each pool read and write (the apiserver client bounds every other call). */
   apiTimeoutMs?: number;
+  /** How long a request waits for its releases before it is answered (RELEASE_WAIT_MS). */
+  releaseWaitMs?: number;
 }
+
+/** Well inside the 30 s the plugin waits for a DEL (cni/spiderpool/del.ts), with room for the endpoint's deletion. */
+const RELEASE_WAIT_MS = 20_000;
 
 interface Taken {
   nic: string;
@@ -426,9 +431,35 @@ export class Ipam {
     );
   }
 
-  /** Frees the address if the UID still holds it; a freed one goes into the pool's history. */
+  /**
+   * Frees the address if the UID still holds it; a freed one goes into the pool's history. A release is retried
+   * until it is written, which on a pool that many agents write at once can take longer than the plugin waits
+   * for an answer: after `releaseWaitMs` the request is answered and the release goes on in the pool's writer (if
+   * the agent stops first, the garbage collector frees the record of a pod that is gone).
+   */
   private async free(pool: string, ip: string, pod: string, podUid: string): Promise<void> {
-    if (await this.batcher(pool).release(ip, podUid)) this.events?.record(pool, { kind: 'released', ip, pod, podUid });
+    const released = this.batcher(pool)
+      .release(ip, podUid)
+      .then((freed) => {
+        if (freed) this.events?.record(pool, { kind: 'released', ip, pod, podUid });
+        return 'released' as const;
+      });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(resolve, this.config.releaseWaitMs ?? RELEASE_WAIT_MS, 'late');
+    });
+    if ((await Promise.race([released, late]).finally(() => clearTimeout(timer))) === 'released') return;
+    this.metrics.releaseAfterAnswer();
+    this.log.warn('release still waiting for its pool write; answered, it goes on', { pool, ip, pod, podUid });
+    released.catch((err: unknown) =>
+      this.log.error('release failed after its request was answered; the garbage collector frees it', {
+        pool,
+        ip,
+        pod,
+        podUid,
+        err: apiMessage(err),
+      }),
+    );
   }
 
   /**

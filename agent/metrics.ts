@@ -81,6 +81,10 @@ const SERIES = {
     'spiderpool_ipam_release_err_retries_exhausted_counts_total',
     'IPAM DEL failures after exhausting the pool write retries',
   ),
+  releasesAfterAnswer: counter(
+    'spiderpool_ipam_release_after_answer_counts_total',
+    'releases still waiting for their pool write when their request was answered; they go on in the background',
+  ),
   batchSize: histogram(
     'spiderpool_ipam_pool_write_batch_size',
     'requests folded into one pool status write',
@@ -143,6 +147,10 @@ export class AgentMetrics {
   conflict(_pool: string, carried: ReadonlySet<PoolOp['kind']>): void {
     if (carried.has('allocate') || carried.has('rebind')) this.series.allocationConflicts.inc();
     if (carried.has('release')) this.series.releaseConflicts.inc();
+  }
+
+  releaseAfterAnswer(): void {
+    this.series.releasesAfterAnswer.inc();
   }
 
   batch(size: number): void {

@@ -92,17 +92,34 @@ describe('PoolBatcher', () => {
   });
 
   it('fails a request for conflicts only once its own budget is spent, not the batch it joined late', async () => {
-    const store = new MemoryPool(pool({}, JSON.stringify({ '10.6.0.10': { pod: 'ns/old', podUid: 'old' } })));
+    const store = new MemoryPool(pool({}));
     store.foreignWrites = Number.MAX_SAFE_INTEGER;
     const b = new PoolBatcher('p', { client: store, reserved: noneReserved, retryBudgetMs: 200 });
     const early = b.allocate('ns/early', 'early', 'eth0');
     await new Promise((r) => setTimeout(r, 150));
-    const late = b.release('10.6.0.10', 'old');
+    const late = b.allocate('ns/late', 'late', 'eth0');
     await assert.rejects(early, /RetriesExhausted|exhaust all retries/);
-    const settled = await Promise.race([late.then(() => 'released'), new Promise((r) => setTimeout(r, 60, 'pending'))]);
-    assert.equal(settled, 'pending', 'the release that arrived 150 ms into the batch still has budget left');
+    const settled = await Promise.race([late.then(() => 'taken'), new Promise((r) => setTimeout(r, 60, 'pending'))]);
+    assert.equal(settled, 'pending', 'the allocation that arrived 150 ms into the batch still has budget left');
     store.foreignWrites = 0;
-    await late;
+    assert.equal((await late).ip, '10.6.0.10');
+  });
+
+  it('retries a release through conflicts past the budget, until it is written', async () => {
+    const store = new MemoryPool(pool({}, JSON.stringify({ '10.6.0.10': { pod: 'ns/old', podUid: 'old' } })));
+    store.foreignWrites = Number.MAX_SAFE_INTEGER;
+    const b = new PoolBatcher('p', { client: store, reserved: noneReserved, retryBudgetMs: 100 });
+    const release = b.release('10.6.0.10', 'old');
+    const settled = await Promise.race([
+      release.then(
+        () => 'released',
+        () => 'failed',
+      ),
+      new Promise((r) => setTimeout(r, 400, 'pending')),
+    ]);
+    assert.equal(settled, 'pending', 'four budgets of refusals later');
+    store.foreignWrites = 0;
+    assert.equal(await release, true);
     assert.equal(parseRecords(store.pool).size, 0);
   });
 

@@ -27,8 +27,10 @@ export interface PoolBatcherOptions {
   observer?: BatcherObserver;
   maxRecords?: number;
   /**
-   * How long a request is retried through conflicting writes before it fails with RetriesExhausted, counted from
-   * its own arrival: a request that joined a long-contended batch late goes on into the next batch.
+   * How long an allocation or rebind is retried through conflicting writes before it fails with RetriesExhausted,
+   * counted from its own arrival: a request that joined a long-contended batch late goes on into the next batch.
+   * A release is retried until it is written: each refusal is another writer's success, so the pool is live, and
+   * a release given up would leave its record until the garbage collector comes by.
    */
   retryBudgetMs?: number;
   /** The deadline of each read and write of the pool (UpdateOptions.callTimeoutMs). */
@@ -245,7 +247,7 @@ export class PoolBatcher {
       let failed = batch;
       if (isConflict(err)) {
         const now = Date.now();
-        const [young, spent] = partition(batch, (b) => now - b.since < budgetMs);
+        const [young, spent] = partition(batch, (b) => b.op.kind === 'release' || now - b.since < budgetMs);
         this.pending.unshift(...young);
         failed = spent;
       }

@@ -26,6 +26,8 @@ export class FakeCluster {
   createFaults: { fault: Fault; error: unknown }[] = [];
   /** The next pool status writes never answer, after committing or not. */
   writeFaults: ('hang' | 'commit-then-hang')[] = [];
+  /** How many of the next pool status writes are refused with 409, as when another writer is always first. */
+  refusedWrites = 0;
   private version = 1;
 
   addPool(name: string, spec: Partial<SpiderIPPool['spec']> = {}): void {
@@ -86,6 +88,10 @@ export class FakeCluster {
   async writeStatus(next: SpiderIPPool): Promise<SpiderIPPool> {
     const fault = this.writeFaults.shift();
     if (fault === 'hang') return new Promise(() => {});
+    if (this.refusedWrites > 0) {
+      this.refusedWrites--;
+      throw apiError(409);
+    }
     const current = this.poolStore.get(next.metadata.name);
     if (!current) throw apiError(404);
     if (current.metadata.resourceVersion !== next.metadata.resourceVersion) throw apiError(409);
@@ -151,7 +157,7 @@ export const addArgs = (pod: V1Pod, ifName = 'eth0'): IpamAddArgs => ({
 export const addressOf = (answer: IpamAddResponse) => answer.ips[0]?.address.split('/')[0];
 
 /** An agent's Ipam on a fresh in-memory cluster with pool `p` (10.6.0.10-10.6.0.19). */
-export function setup(options: { apiTimeoutMs?: number } = {}) {
+export function setup(options: { apiTimeoutMs?: number; releaseWaitMs?: number } = {}) {
   const cluster = new FakeCluster();
   cluster.addPool('p');
   const ipam = new Ipam(

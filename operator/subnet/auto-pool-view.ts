@@ -91,7 +91,9 @@ export function poolsByApp(pools: SpiderIPPool[]): Map<string, SpiderIPPool[]> {
     const ref = poolApplication(pool);
     if (!ref) continue;
     const key = appKey(ref);
-    index.set(key, [...(index.get(key) ?? []), pool]);
+    const own = index.get(key);
+    if (own) own.push(pool);
+    else index.set(key, [pool]);
   }
   return index;
 }

@@ -157,10 +157,11 @@ describe('Ipam under apiserver faults', () => {
     assert.ok(!cluster.endpoints.has('a'));
     assert.equal(cluster.records()[x]?.podUid, a.metadata!.uid, 'not handed out before the release is written');
 
-    cluster.refusedWrites = 0;
-    for (const started = Date.now(); cluster.records()[x] && Date.now() - started < 2000;)
-      await new Promise((r) => setTimeout(r, 10));
+    assert.equal(await ipam.finishReleases(50), false, 'a stopping agent waits only so long');
+    setTimeout(() => (cluster.refusedWrites = 0), 100);
+    assert.equal(await ipam.finishReleases(2000), true, 'and no longer than the release takes');
     assert.deepEqual(cluster.records(), {}, 'the release went on after the answer');
+    assert.equal(await ipam.finishReleases(2000), true);
   });
 
   it('pod-names-are-dns-1123: names that are no DNS-1123 label or subdomain are refused as WrongInput', async () => {

@@ -451,15 +451,34 @@ export class Ipam {
     if ((await Promise.race([released, late]).finally(() => clearTimeout(timer))) === 'released') return;
     this.metrics.releaseAfterAnswer();
     this.log.warn('release still waiting for its pool write; answered, it goes on', { pool, ip, pod, podUid });
-    released.catch((err: unknown) =>
-      this.log.error('release failed after its request was answered; the garbage collector frees it', {
-        pool,
-        ip,
-        pod,
-        podUid,
-        err: apiMessage(err),
-      }),
-    );
+    const after = released
+      .catch((err: unknown) =>
+        this.log.error('release failed after its request was answered; the garbage collector frees it', {
+          pool,
+          ip,
+          pod,
+          podUid,
+          err: apiMessage(err),
+        }),
+      )
+      .finally(() => this.releasesAfterAnswer.delete(after));
+    this.releasesAfterAnswer.add(after);
+  }
+
+  /** Releases that go on after their request was answered (free). */
+  private readonly releasesAfterAnswer = new Set<Promise<unknown>>();
+
+  /**
+   * Waits, up to `ms`, for the releases that went on after their answer, so that a stopping agent leaves none of them
+   * to the garbage collector when the pool lets them through in time. True when none is left.
+   */
+  async finishReleases(ms: number): Promise<boolean> {
+    if (!this.releasesAfterAnswer.size) return true;
+    this.log.info('waiting for releases that went on after their answer', { count: this.releasesAfterAnswer.size });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    await Promise.race([Promise.allSettled([...this.releasesAfterAnswer]), late]).finally(() => clearTimeout(timer));
+    return this.releasesAfterAnswer.size === 0;
   }
 
   /**

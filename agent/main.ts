@@ -17,6 +17,9 @@ import { Ipam } from './ipam.ts';
 import { AgentMetrics } from './metrics.ts';
 import { serveAgent } from './server.ts';
 
+/** How long a stopping agent waits for releases still being written: well inside the pod's 30 s grace period. */
+const STOP_RELEASES_MS = 10_000;
+
 await runDaemon({
   name: 'spiderpool-agent',
   settings: {
@@ -76,6 +79,8 @@ await runDaemon({
     return {
       async stop() {
         await server.close();
+        if (!(await ipam.finishReleases(STOP_RELEASES_MS)))
+          log.warn('stopping with releases not yet written; the garbage collector frees their records');
         await cluster.stop();
       },
     };

@@ -51,6 +51,19 @@ export interface IpamConfig {
 /** Well inside the 30 s the plugin waits for a DEL (cni/spiderpool/del.ts), with room for the endpoint's deletion. */
 const RELEASE_WAIT_MS = 20_000;
 
+/** True once `work` has succeeded, false when `ms` pass first; a failure within `ms` is thrown. */
+async function doneWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(resolve, ms, false);
+  });
+  try {
+    return await Promise.race([work.then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 interface Taken {
   nic: string;
   family: Family;
@@ -442,13 +455,8 @@ export class Ipam {
       .release(ip, podUid)
       .then((freed) => {
         if (freed) this.events?.record(pool, { kind: 'released', ip, pod, podUid });
-        return 'released' as const;
       });
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(resolve, this.config.releaseWaitMs ?? RELEASE_WAIT_MS, 'late');
-    });
-    if ((await Promise.race([released, late]).finally(() => clearTimeout(timer))) === 'released') return;
+    if (await doneWithin(released, this.config.releaseWaitMs ?? RELEASE_WAIT_MS)) return;
     this.metrics.releaseAfterAnswer();
     this.log.warn('release still waiting for its pool write; answered, it goes on', { pool, ip, pod, podUid });
     const after = released
@@ -475,9 +483,7 @@ export class Ipam {
   async finishReleases(ms: number): Promise<boolean> {
     if (!this.releasesAfterAnswer.size) return true;
     this.log.info('waiting for releases that went on after their answer', { count: this.releasesAfterAnswer.size });
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-    await Promise.race([Promise.allSettled([...this.releasesAfterAnswer]), late]).finally(() => clearTimeout(timer));
+    await doneWithin(Promise.allSettled([...this.releasesAfterAnswer]), ms);
     return this.releasesAfterAnswer.size === 0;
   }
 
